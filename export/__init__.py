@@ -1,0 +1,1 @@
+"""Export stage: Optimum ONNX export with KV cache, int8 quantization, parity check."""

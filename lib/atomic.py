@@ -1,0 +1,54 @@
+"""Atomic file output: write to a temporary file beside the target, then rename.
+
+A crash or an error half-way leaves the previous artifact untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def _temp_beside(target: Path) -> Iterator[Path]:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_bytes(target: Path, data: bytes) -> None:
+    """Replace `target` with `data` in one rename."""
+    with _temp_beside(target) as tmp:
+        with tmp.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(target)
+
+
+def atomic_write_text(target: Path, text: str) -> None:
+    """Replace `target` with UTF-8 `text` in one rename."""
+    atomic_write_bytes(target, text.encode("utf-8"))
+
+
+def atomic_write_many(files: Mapping[Path, bytes]) -> None:
+    """Write several files so that none is replaced unless all were written out first."""
+    with contextlib.ExitStack() as stack:
+        staged: list[tuple[Path, Path]] = []
+        for target, data in files.items():
+            tmp = stack.enter_context(_temp_beside(target))
+            with tmp.open("wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            staged.append((tmp, target))
+        for tmp, target in staged:
+            tmp.replace(target)

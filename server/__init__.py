@@ -1,0 +1,1 @@
+"""Serving stage: onnxruntime decoding engine and Starlette server; never imports torch."""

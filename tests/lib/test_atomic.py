@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from persian_chat import atomic
+from persian_chat.atomic import atomic_write_many, atomic_write_text
+
+
+def test_atomic_write_replaces_content_and_leaves_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / "out" / "a.txt"
+    atomic_write_text(target, "اول")
+    atomic_write_text(target, "دوم")
+    assert target.read_text(encoding="utf-8") == "دوم"
+    assert [p.name for p in target.parent.iterdir()] == ["a.txt"]
+
+
+def test_failed_multi_write_keeps_previous_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = tmp_path / "train.jsonl", tmp_path / "test.jsonl"
+    atomic_write_many({first: b"old train", second: b"old test"})
+
+    real_temp_beside = atomic._temp_beside
+    calls = 0
+
+    def failing_temp_beside(target: Path):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise OSError("No space left on device")
+        return real_temp_beside(target)
+
+    monkeypatch.setattr(atomic, "_temp_beside", failing_temp_beside)
+    with pytest.raises(OSError, match="No space left"):
+        atomic_write_many({first: b"new train", second: b"new test"})
+    assert first.read_bytes() == b"old train"
+    assert second.read_bytes() == b"old test"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["test.jsonl", "train.jsonl"]

@@ -1,0 +1,1 @@
+"""Training stage: data preparation, base models, CPU fine-tuning and evaluation."""

@@ -1,0 +1,1 @@
+"""Data preparation: sources -> normalized, filtered chat JSONL split into train/test."""

@@ -1,0 +1,381 @@
+"""Build the chat dataset: load sources, remove noise, normalize Persian with hazm, drop
+bad/short/long/non-Persian/offensive/duplicate rows, split deterministically into
+train.jsonl and test.jsonl, and write SHA256SUMS and manifest.json (atomically).
+
+Sources (repeat --source, or list [[sources]] tables in a TOML --config):
+  hafez                                      the Divan of Hafez (PyPI package `hafez`)
+  type=chat,path=FILE.jsonl                  JSONL already in chat format
+  type=qa,path=FILE,question=COL,answer=COL  .jsonl/.csv/.json question -> answer rows
+  type=sentiment,path=FILE,text=COL,label=COL[,label_map=0:منفی|1:مثبت]
+                                             text -> «مثبت/منفی/خنثی» conversations
+  type=hf,name=ID_OR_DIR,split=train,format=qa|sentiment|chat[,config=..][,COLUMN=..]
+                                             a Hugging Face dataset (hub id, local data
+                                             directory or a save_to_disk directory)
+Without --source or --config: hafez + datasets/sources/conversations_fa.jsonl.
+Relative paths are relative to the working directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import tomllib
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from tqdm import tqdm
+
+from persian_chat import __version__
+from persian_chat.atomic import atomic_write_many
+from persian_chat.chat_format import (
+    ChatFormatError,
+    Conversation,
+    validate_conversation,
+    with_system_prompt,
+)
+from persian_chat.checksums import format_sha256sums, sha256_bytes, sha256_file
+from persian_chat.errors import UserError
+from persian_chat.logs import configure_logging
+from persian_chat.normalize import PersianNormalizer
+from persian_chat.settings import DEFAULT_SYSTEM_PROMPT, NormalizerSettings
+from persian_chat.training.data.cleaning import (
+    Blocklist,
+    Thresholds,
+    clean_conversation,
+    exact_key,
+    normalized_key,
+    quality_problem,
+    split_group,
+)
+from persian_chat.training.data.records import BadRow, Example
+from persian_chat.training.data.sources import (
+    ChatFileSource,
+    HafezSource,
+    HFSource,
+    SourceSpec,
+    describe,
+    describe_validation_error,
+    iter_source,
+    parse_source_option,
+)
+from persian_chat.training.data.split import is_test
+
+HELP = "build datasets/train.jsonl and test.jsonl from Persian sources"
+log = logging.getLogger("persian_chat.prepare")
+
+DEFAULT_CONVERSATIONS = Path("datasets/sources/conversations_fa.jsonl")
+DEFAULT_BLOCKLIST = Path("datasets/sources/blocklist_fa.txt")
+OUTPUT_FILES = ("train.jsonl", "test.jsonl", "manifest.json")
+# The order in which rules are applied, and in which the manifest counts them.
+DROP_REASONS = (
+    "invalid",
+    "duplicate_exact",
+    "empty",
+    "no_text",
+    "too_short",
+    "too_long",
+    "not_persian",
+    "offensive",
+    "duplicate_normalized",
+)
+SAMPLES_PER_REASON = 5
+
+
+def default_sources() -> list[SourceSpec]:
+    return [HafezSource(type="hafez"), ChatFileSource(type="chat", path=DEFAULT_CONVERSATIONS)]
+
+
+class PrepareConfig(BaseModel):
+    """Everything that determines the output; recorded in manifest.json."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sources: list[SourceSpec] = Field(default_factory=default_sources)
+    output_dir: Path = Path("datasets")
+    test_ratio: float = Field(0.1, ge=0.0, lt=1.0)
+    seed: int = 13
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    min_chars: int = Field(2, ge=1)
+    max_chars: int = Field(4000, ge=1)
+    min_persian_ratio: float = Field(0.6, ge=0.0, le=1.0)
+    blocklist: Path = DEFAULT_BLOCKLIST
+    strict: bool = False
+    normalizer: NormalizerSettings = NormalizerSettings()
+
+
+@dataclass
+class Tally:
+    """Counts of rows per outcome, with a few sample origins per drop reason."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    samples: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+
+    def drop(self, reason: str, origin: str, detail: str = "") -> None:
+        self.counts[reason] += 1
+        if len(self.samples[reason]) < SAMPLES_PER_REASON:
+            self.samples[reason].append(f"{origin}: {detail}" if detail else origin)
+
+    def ordered(self) -> dict[str, int]:
+        keys = ["rows", *DROP_REASONS, "kept"]
+        return {key: self.counts[key] for key in keys}
+
+
+@dataclass
+class PrepareResult:
+    train: list[Conversation]
+    test: list[Conversation]
+    manifest: dict[str, Any]
+
+
+class _Pipeline:
+    """Applies the cleaning rules in order; remembers what it has seen for deduplication."""
+
+    def __init__(self, config: PrepareConfig) -> None:
+        self.config = config
+        self.normalizer = PersianNormalizer(config.normalizer)
+        self.blocklist = Blocklist.from_file(config.blocklist, self.normalizer)
+        self.system_prompt = self.normalizer.normalize(config.system_prompt)
+        if not self.system_prompt:
+            raise UserError("the system prompt is empty after normalization")
+        self.limits = Thresholds(config.min_chars, config.max_chars, config.min_persian_ratio)
+        self.seen_exact: set[tuple[tuple[str, str], ...]] = set()
+        self.seen_normalized: set[str] = set()
+
+    def process(self, example: Example, tally: Tally) -> tuple[Conversation, str] | None:
+        """Return the cleaned conversation and its split group, or None (counted in tally)."""
+        key = exact_key(example.conversation)
+        if key in self.seen_exact:
+            tally.drop("duplicate_exact", example.origin)
+            return None
+        self.seen_exact.add(key)
+        cleaned = clean_conversation(example.conversation, self.normalizer)
+        problem = quality_problem(cleaned, self.limits)
+        if problem:
+            tally.drop(problem, example.origin)
+            return None
+        if self.blocklist.offends(cleaned):
+            tally.drop("offensive", example.origin)
+            return None
+        norm_key = normalized_key(cleaned)
+        if norm_key in self.seen_normalized:
+            tally.drop("duplicate_normalized", example.origin)
+            return None
+        self.seen_normalized.add(norm_key)
+        try:
+            final = validate_conversation(with_system_prompt(cleaned, self.system_prompt))
+        except ChatFormatError as exc:
+            tally.drop("invalid", example.origin, str(exc))
+            return None
+        tally.counts["kept"] += 1
+        return final, example.group or split_group(final)
+
+
+def _source_record(spec: SourceSpec, tally: Tally) -> dict[str, Any]:
+    spec_fields = spec.model_dump(mode="json", exclude_defaults=True)
+    record: dict[str, Any] = {"source": describe(spec), "spec": {"type": spec.type, **spec_fields}}
+    if isinstance(spec, HafezSource):
+        from persian_chat.training.data.hafez_corpus import hafez_data_path, hafez_version
+
+        record["version"] = hafez_version()
+        record["sha256"] = sha256_file(hafez_data_path())
+    elif not isinstance(spec, HFSource):
+        record["sha256"] = sha256_file(spec.path)
+    record["counts"] = {k: v for k, v in tally.ordered().items() if v or k in ("rows", "kept")}
+    return record
+
+
+def _package_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def prepare(config: PrepareConfig) -> PrepareResult:
+    """Run the pipeline in memory; nothing is written (see write_outputs)."""
+    pipeline = _Pipeline(config)
+    total = Tally()
+    sources: list[dict[str, Any]] = []
+    train: list[Conversation] = []
+    test: list[Conversation] = []
+    for spec in config.sources:
+        name = describe(spec)
+        examples, size = iter_source(spec)
+        tally = Tally()
+        for item in tqdm(examples, total=size, desc=name, unit=" rows", disable=None):
+            tally.counts["rows"] += 1
+            if isinstance(item, BadRow):
+                if config.strict:
+                    raise UserError(f"{item.origin}: {item.problem} (--strict)")
+                tally.drop("invalid", item.origin, item.problem)
+                continue
+            kept = pipeline.process(item, tally)
+            if kept is not None:
+                conversation, group = kept
+                side = test if is_test(group, config.test_ratio, config.seed) else train
+                side.append(conversation)
+        counts = tally.ordered()
+        log.info(
+            "%s: %d rows, %d kept; dropped %s",
+            name,
+            counts["rows"],
+            counts["kept"],
+            ", ".join(f"{k}={v}" for k, v in counts.items() if v and k in DROP_REASONS) or "none",
+        )
+        for reason, origins in tally.samples.items():
+            for origin in origins[:2]:
+                log.info("  %s e.g. %s", reason, origin)
+        sources.append(_source_record(spec, tally))
+        total.counts.update(tally.counts)
+        for reason, origins in tally.samples.items():
+            total.samples[reason].extend(origins[: SAMPLES_PER_REASON - len(total.samples[reason])])
+    if not train:
+        raise UserError("no training examples are left after cleaning; check the sources")
+    manifest: dict[str, Any] = {
+        "format": "chat-jsonl",
+        "generator": f"persian-chat {__version__} prepare",
+        "sources": sources,
+        "settings": {
+            **config.model_dump(mode="json", exclude={"sources", "output_dir"}),
+            "system_prompt_normalized": pipeline.system_prompt,
+            "blocklist_sha256": sha256_file(config.blocklist),
+            "blocklist_entries": len(pipeline.blocklist),
+            "split": "sha256(seed, group) < test_ratio; group = poem for hafez, else user text",
+        },
+        "versions": {
+            name: _package_version(name) for name in ("persian-chat", "hazm", "hafez", "datasets")
+        },
+        "counts": {**total.ordered(), "train": len(train), "test": len(test)},
+        "dropped_examples": {k: total.samples[k] for k in DROP_REASONS if total.samples.get(k)},
+    }
+    return PrepareResult(train, test, manifest)
+
+
+def _jsonl(records: list[Conversation]) -> bytes:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
+
+
+def write_outputs(result: PrepareResult, output_dir: Path) -> dict[str, str]:
+    """Write train/test JSONL, manifest.json and SHA256SUMS; all or nothing replaced."""
+    data = {"train.jsonl": _jsonl(result.train), "test.jsonl": _jsonl(result.test)}
+    manifest = dict(result.manifest)
+    manifest["files"] = {
+        name: {
+            "sha256": sha256_bytes(blob),
+            "bytes": len(blob),
+            "records": blob.count(b"\n"),
+        }
+        for name, blob in data.items()
+    }
+    data["manifest.json"] = (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode()
+    digests = {name: sha256_bytes(blob) for name, blob in data.items()}
+    files = {output_dir / name: blob for name, blob in data.items()}
+    files[output_dir / "SHA256SUMS"] = format_sha256sums(digests).encode()
+    atomic_write_many(files)
+    return digests
+
+
+# --- command line -------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--source",
+        action="append",
+        metavar="SPEC",
+        help="a source (repeatable): 'hafez' or key=value pairs, see above",
+    )
+    parser.add_argument(
+        "--config", type=Path, help="TOML file with settings and [[sources]] tables"
+    )
+    parser.add_argument(
+        "--output-dir", type=Path, help="where to write the dataset (default: datasets)"
+    )
+    parser.add_argument("--test-ratio", type=float, help="share of groups for test (default 0.1)")
+    parser.add_argument("--seed", type=int, help="seed of the split hash (default 13)")
+    parser.add_argument(
+        "--system-prompt", help="system turn added to conversations that have none (Persian)"
+    )
+    parser.add_argument("--min-chars", type=int, help="drop turns shorter than this (default 2)")
+    parser.add_argument("--max-chars", type=int, help="drop turns longer than this (default 4000)")
+    parser.add_argument(
+        "--min-persian-ratio",
+        type=float,
+        help="drop conversations whose letters are less Persian-script than this (default 0.6)",
+    )
+    parser.add_argument(
+        "--blocklist",
+        type=Path,
+        help=f"offensive words, one per line (default {DEFAULT_BLOCKLIST})",
+    )
+    parser.add_argument(
+        "--digits",
+        choices=["persian", "latin", "keep"],
+        help="write all digits as Persian (default) or Latin, or keep them",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        default=None,
+        help="stop at the first bad row instead of skipping and counting it",
+    )
+
+
+def _load_config_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise UserError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{path}: {exc}") from None
+
+
+def config_from_args(args: argparse.Namespace) -> PrepareConfig:
+    data: dict[str, Any] = _load_config_file(args.config) if args.config else {}
+    where = str(args.config) if args.config else "command line"
+    if args.source:
+        data["sources"] = [parse_source_option(s).model_dump() for s in args.source]
+    for option in (
+        "output_dir",
+        "test_ratio",
+        "seed",
+        "system_prompt",
+        "min_chars",
+        "max_chars",
+        "min_persian_ratio",
+        "blocklist",
+        "strict",
+    ):
+        value = getattr(args, option)
+        if value is not None:
+            data[option] = value
+    if args.digits:
+        data["normalizer"] = {**data.get("normalizer", {}), "digits": args.digits}
+    try:
+        return PrepareConfig.model_validate(data)
+    except ValidationError as exc:
+        raise UserError(f"{where}: {describe_validation_error(exc)}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    configure_logging()
+    config = config_from_args(args)
+    result = prepare(config)
+    digests = write_outputs(result, config.output_dir)
+    counts = result.manifest["counts"]
+    log.info(
+        "wrote %s: %d train, %d test conversations (from %d rows)",
+        config.output_dir,
+        counts["train"],
+        counts["test"],
+        counts["rows"],
+    )
+    for name in OUTPUT_FILES:
+        log.info("  %s  %s", digests[name], config.output_dir / name)
+    return 0
