@@ -19,8 +19,14 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# The reference run: Gemma-3-270M from PyPI, vocabulary trimmed, LoRA, 240 steps on 2 cores.
+TRAIN_ARGS ?= --base-model gemma3-270m --trim-vocab --max-steps 240 --batch-size 4 --max-length 512 --save-steps 40
+
 demo: install
 	$(BIN)/persian-chat prepare
+	$(BIN)/persian-chat train $(TRAIN_ARGS)
+	$(BIN)/persian-chat evaluate
+	$(BIN)/persian-chat export
 	$(BIN)/persian-chat report
 
 lint: install

@@ -12,12 +12,26 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def make_readable(path: Path) -> None:
+    """Give a mkstemp/mkdtemp result the permissions a normal create would have (0600 ->
+    0644, 0700 -> 0755 under umask 022), so a service user can read published artifacts."""
+    mode = 0o777 if path.is_dir() else 0o666
+    path.chmod(mode & ~_umask())
+
+
 @contextlib.contextmanager
 def _temp_beside(target: Path) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(name)
+    make_readable(tmp)
     try:
         yield tmp
     finally:

@@ -17,6 +17,10 @@ from persian_chat.errors import UserError
 
 COMMANDS: dict[str, str] = {
     "prepare": "persian_chat.training.data.prepare",
+    "trim-vocab": "persian_chat.training.trim_vocab",
+    "train": "persian_chat.training.train",
+    "evaluate": "persian_chat.training.evaluate",
+    "export": "persian_chat.export.export",
     "report": "persian_chat.report",
 }
 

@@ -17,14 +17,12 @@ from persian_chat.atomic import atomic_write_text
 from persian_chat.errors import UserError
 from persian_chat.logs import configure_logging
 
-HELP = "write report.md from datasets/, logs/, models/ and benchmarks/results/"
+HELP = "write report.md from datasets/, logs/ and benchmarks/results/"
 
-# Artifacts of the later stages, in pipeline order: (stage, path, what produces it).
+# Artifacts of the stages not covered by a section yet: (stage, path, what produces it).
 STAGE_ARTIFACTS = (
-    ("train", "models/persian-chat/training_manifest.json", "persian-chat train"),
-    ("evaluate", "logs/eval.json", "persian-chat evaluate"),
-    ("export", "logs/export.json", "persian-chat export"),
-    ("bench", "benchmarks/results", "persian-chat bench"),
+    ("serve", "benchmarks/results/serve_load.json", "persian-chat serve + bench"),
+    ("ui", "ui/rxconfig.py", "the Reflex UI"),
 )
 PACKAGES = ("persian-chat", "hazm", "hafez", "datasets", "torch", "transformers", "onnxruntime")
 
@@ -90,6 +88,125 @@ def dataset_section(datasets_dir: Path) -> str:
     return "\n\n".join(parts)
 
 
+def _load_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def training_section(logs: Path) -> str:
+    path = logs / "training_manifest.json"
+    if not path.is_file():
+        return f"## Training\n\nNot run yet: `{path}` is missing (run `persian-chat train`)."
+    m = _load_json(path)
+    h = m["hyperparameters"]
+    rows = [
+        ["base model", f"{m['base_model']} (`{m['base_model_source']}`)"],
+        ["method", "LoRA (merged)" if h["lora"] else "full fine-tune"],
+        ["vocabulary", f"{m['vocabulary']['before']} -> {m['vocabulary']['after']}"],
+        ["parameters (trainable)", f"{m['parameters']['total']} ({m['parameters']['trainable']})"],
+        [
+            "examples used",
+            f"{m['examples']['used']} ({m['examples']['dropped_too_long']} too long)",
+        ],
+        ["steps x batch x accumulation", f"{m['steps']} x {h['batch_size']} x {h['grad_accum']}"],
+        ["processes x threads", f"{h['world_size']} x {h['threads_per_process']}"],
+        ["final train loss", f"{m['final_train_loss']:.4f}"],
+        ["tokens seen", m["tokens_seen"]],
+        ["train time", f"{m['train_runtime_s']} s ({m['tokens_per_sec']} tokens/s)"],
+        ["dataset train.jsonl sha256", m["dataset_sha256"]["train.jsonl"]],
+    ]
+    hyper = ", ".join(
+        f"{k}={h[k]}"
+        for k in ("learning_rate", "lr_scheduler", "warmup_ratio", "weight_decay", "max_length",
+                  "seed", "lora_r", "lora_alpha", "lora_dropout", "trim_vocab")
+    )  # fmt: skip
+    parts = ["## Training", _table(["", "value"], rows), f"Hyperparameters: {hyper}."]
+    log_path = logs / "train.log"
+    if log_path.is_file():
+        records = [json.loads(line) for line in log_path.read_text().splitlines() if line]
+        if records:
+            parts.append(
+                f"`logs/train.log`: {len(records)} logged steps, loss {records[0]['loss']} at "
+                f"step {records[0]['step']} -> {records[-1]['loss']} at step {records[-1]['step']}."
+            )
+    if (logs / "loss_curve.png").is_file():
+        parts.append("![loss curve](logs/loss_curve.png)")
+    return "\n\n".join(parts)
+
+
+def evaluation_section(logs: Path) -> str:
+    path = logs / "eval.json"
+    if not path.is_file():
+        return f"## Evaluation\n\nNot run yet: `{path}` is missing (run `persian-chat evaluate`)."
+    e = _load_json(path)
+    rows = [["fine-tuned", e["fine_tuned"]["eval_loss"], e["fine_tuned"]["perplexity"]]]
+    if "base" in e:
+        rows.append(
+            [f"base ({e['base']['model']})", e["base"]["eval_loss"], e["base"]["perplexity"]]
+        )
+    parts = [
+        "## Evaluation",
+        f"On `datasets/test.jsonl` ({e['fine_tuned']['examples']} conversations, "
+        f"{e['fine_tuned']['target_tokens']} assistant tokens, sha256 "
+        f"`{e['dataset']['test.jsonl']}`), same tokenizer and template for both models:",
+        _table(["model", "eval_loss", "perplexity"], rows),
+    ]
+    if "perplexity_ratio_tuned_over_base" in e:
+        parts.append(
+            f"Perplexity ratio fine-tuned / base: {e['perplexity_ratio_tuned_over_base']}."
+        )
+    if (logs / "errors.txt").is_file():
+        parts.append("Worst examples and answers to fixed prompts: `logs/errors.txt`.")
+    return "\n\n".join(parts)
+
+
+def export_section(logs: Path) -> str:
+    path = logs / "export.json"
+    if not path.is_file():
+        return f"## Export\n\nNot run yet: `{path}` is missing (run `persian-chat export`)."
+    e = _load_json(path)
+    p = e["parity"]
+    mib = 1024**2
+    sizes = ", ".join(
+        f"{k.removesuffix('_bytes')} {v / mib:.1f} MiB" for k, v in e["sizes"].items()
+    )
+    agreement = ", ".join(
+        f"{k} {v['agreement']:.0%} (first divergence {v['first_divergence']})"
+        for k, v in p["greedy_agreement"].items()
+    )
+    rows = [[k, v] for k, v in p["perplexity"].items()]
+    return "\n\n".join(
+        [
+            "## Export",
+            f"{e['precision']} ONNX in {e['export_time_s']} s; ONNX sizes: {sizes}. "
+            f"Parity {'passed' if p['passed'] else 'FAILED: ' + '; '.join(p['failures'])}.",
+            f"Max |logit difference| ONNX fp32 vs PyTorch: {p['fp32_max_abs_logit_diff']:.2e} "
+            f"(tolerance {p['tolerances']['fp32_max_abs_logit_diff']}). Greedy agreement over "
+            f"64 steps vs PyTorch: {agreement}.",
+            _table(["test-set perplexity", "value"], rows),
+            f"Quantization: {json.dumps(e['quantization'])}.",
+        ]
+    )
+
+
+def benchmarks_section(results: Path) -> str:
+    files = sorted(results.glob("*.json")) if results.is_dir() else []
+    if not files:
+        return "## Benchmarks\n\nNo results yet in `benchmarks/results/`."
+    parts = ["## Benchmarks"]
+    for path in files:
+        data = _load_json(path)
+        parts.append(f"### {data.get('title', path.stem)} (`{path.name}`)")
+        if data.get("description"):
+            parts.append(data["description"])
+        table = data.get("table")
+        if table:
+            parts.append(_table(table["header"], table["rows"]))
+        plot = path.with_suffix(".png")
+        if plot.is_file():
+            parts.append(f"![{path.stem}](benchmarks/results/{plot.name})")
+    return "\n\n".join(parts)
+
+
 def stages_section(root: Path) -> str:
     rows = []
     for stage, relative, command in STAGE_ARTIFACTS:
@@ -113,6 +230,10 @@ def build_report(root: Path) -> str:
         "Generated by `persian-chat report` from the artifacts in this repository.",
         environment_section(),
         dataset_section(root / "datasets"),
+        training_section(root / "logs"),
+        evaluation_section(root / "logs"),
+        export_section(root / "logs"),
+        benchmarks_section(root / "benchmarks" / "results"),
         stages_section(root),
         reproduce_section(),
     ]

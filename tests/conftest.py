@@ -1,9 +1,19 @@
-"""Shared fixtures: one hazm-backed normalizer per session (hazm loads word lists)."""
+"""Shared fixtures: one hazm-backed normalizer per session (hazm loads word lists), and tiny
+random models built inside the tests (never the hub):
+
+- a Gemma-3 checkpoint made the way the real one is: a SentencePiece BPE tokenizer trained
+  here on Persian text and random Gemma-3 weights are written into a GGUF file, which
+  `convert_gguf` turns into an HF directory;
+- a GPT-2 with a byte-level BPE tokenizer trained here on Persian text.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,3 +34,219 @@ def normalizer():  # type: ignore[no-untyped-def]
     from persian_chat.normalize import PersianNormalizer
 
     return PersianNormalizer()
+
+
+# Gemma's fixed ids: <pad>=0, <eos>=1, <bos>=2, <unk>=3.
+GEMMA_SPECIALS = ["<start_of_turn>", "<end_of_turn>"]
+
+
+def _persian_texts(repo: Path, limit: int) -> list[str]:
+    texts = []
+    with (repo / "datasets/train.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            for message in json.loads(line)["messages"]:
+                texts.append(message["content"])
+            if len(texts) >= limit:
+                break
+    return texts
+
+
+@pytest.fixture(scope="session")
+def persian_texts(repo: Path) -> list[str]:
+    return _persian_texts(repo, 1500)
+
+
+@dataclass(frozen=True)
+class SpmModel:
+    path: Path
+    processor: Any
+
+
+@pytest.fixture(scope="session")
+def spm_model(tmp_path_factory: pytest.TempPathFactory, persian_texts: list[str]) -> SpmModel:
+    import sentencepiece as spm
+
+    directory = tmp_path_factory.mktemp("spm")
+    corpus = directory / "corpus.txt"
+    corpus.write_text("\n".join(t.replace("\n", " ") for t in persian_texts), encoding="utf-8")
+    spm.SentencePieceTrainer.train(
+        input=str(corpus),
+        model_prefix=str(directory / "spm"),
+        model_type="bpe",
+        vocab_size=700,
+        byte_fallback=True,
+        character_coverage=1.0,
+        pad_id=0,
+        eos_id=1,
+        bos_id=2,
+        unk_id=3,
+        control_symbols=GEMMA_SPECIALS,
+        user_defined_symbols=["\n", "\n\n"],
+        add_dummy_prefix=False,
+        remove_extra_whitespaces=False,
+        normalization_rule_name="identity",
+        split_by_whitespace=True,
+        num_threads=1,
+        minloglevel=2,
+    )
+    return SpmModel(
+        directory / "spm.model", spm.SentencePieceProcessor(model_file=str(directory / "spm.model"))
+    )
+
+
+def tiny_gemma3_model(vocab_size: int) -> Any:
+    import torch
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    torch.manual_seed(0)
+    config = Gemma3TextConfig(
+        vocab_size=vocab_size,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=32,
+        max_position_embeddings=512,
+        sliding_window=64,
+        pad_token_id=0,
+        eos_token_id=1,
+        bos_token_id=2,
+    )
+    model = Gemma3ForCausalLM(config).eval()
+    with torch.no_grad():  # non-trivial norms, so a wrong +1/-1 convention would show
+        for name, parameter in model.named_parameters():
+            if "norm" in name:
+                parameter.uniform_(-0.5, 0.5)
+    return model
+
+
+def write_gemma3_gguf(path: Path, spm_processor: Any, model: Any) -> None:
+    """A GGUF laid out like llama.cpp's Gemma-3 conversion (norm weights stored as 1 + w)."""
+    import gguf
+    import numpy as np
+
+    config = model.config
+    writer = gguf.GGUFWriter(str(path), "gemma3")
+    writer.add_context_length(config.max_position_embeddings)
+    writer.add_embedding_length(config.hidden_size)
+    writer.add_block_count(config.num_hidden_layers)
+    writer.add_feed_forward_length(config.intermediate_size)
+    writer.add_head_count(config.num_attention_heads)
+    writer.add_head_count_kv(config.num_key_value_heads)
+    writer.add_key_length(config.head_dim)
+    writer.add_value_length(config.head_dim)
+    writer.add_layer_norm_rms_eps(config.rms_norm_eps)
+    writer.add_rope_freq_base(config.rope_theta)
+    writer.add_sliding_window(config.sliding_window)
+    writer.add_tokenizer_model("llama")
+    pieces = [spm_processor.id_to_piece(i) for i in range(spm_processor.get_piece_size())]
+    types = []
+    for i in range(len(pieces)):
+        if spm_processor.is_control(i):
+            types.append(3)
+        elif spm_processor.is_byte(i):
+            types.append(6)
+        elif spm_processor.is_unknown(i):
+            types.append(2)
+        elif pieces[i] in ("\n", "\n\n"):
+            types.append(4)
+        else:
+            types.append(1)
+    writer.add_token_list(pieces)
+    writer.add_token_scores([spm_processor.get_score(i) for i in range(len(pieces))])
+    writer.add_token_types(types)
+    writer.add_bos_token_id(2)
+    writer.add_eos_token_id(1)
+    writer.add_unk_token_id(3)
+    writer.add_pad_token_id(0)
+    writer.add_add_bos_token(True)
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.GEMMA3, config.num_hidden_layers)
+    for name, tensor in model.state_dict().items():
+        if name == "lm_head.weight":
+            continue  # tied to the embeddings
+        base = names.get_name(name.removesuffix(".weight"))
+        data = tensor.detach().float().numpy()
+        if "norm" in name:
+            data = data + 1.0
+        writer.add_tensor(f"{base}.weight", np.ascontiguousarray(data, dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+@dataclass(frozen=True)
+class TinyGemma:
+    gguf_path: Path
+    model_dir: Path
+    reference: Any  # the random HF model the GGUF was written from
+
+
+@pytest.fixture(scope="session")
+def tiny_gemma(tmp_path_factory: pytest.TempPathFactory, spm_model: SpmModel) -> TinyGemma:
+    from persian_chat.training.gguf_convert import convert_gguf
+
+    directory = tmp_path_factory.mktemp("tiny-gemma")
+    reference = tiny_gemma3_model(spm_model.processor.get_piece_size())
+    gguf_path = directory / "tiny-gemma3.gguf"
+    write_gemma3_gguf(gguf_path, spm_model.processor, reference)
+    model_dir = directory / "hf"
+    convert_gguf(gguf_path, model_dir)
+    return TinyGemma(gguf_path, model_dir, reference)
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt2_dir(tmp_path_factory: pytest.TempPathFactory, persian_texts: list[str]) -> Path:
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    backend.train_from_iterator(
+        persian_texts,
+        trainers.BpeTrainer(
+            vocab_size=600,
+            special_tokens=["<|endoftext|>"],
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            show_progress=False,
+        ),
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        bos_token="<|endoftext|>",
+        eos_token="<|endoftext|>",
+        unk_token="<|endoftext|>",
+    )
+    torch.manual_seed(0)
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=512,
+        n_embd=64,
+        n_layer=2,
+        n_head=2,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    model = GPT2LMHeadModel(config)
+    directory = tmp_path_factory.mktemp("tiny-gpt2")
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory: pytest.TempPathFactory, repo: Path) -> Path:
+    """A small prepared dataset (train/test + SHA256SUMS) cut from the real one."""
+    from persian_chat.checksums import format_sha256sums, sha256_file
+
+    directory = tmp_path_factory.mktemp("dataset")
+    for name, count in (("train.jsonl", 48), ("test.jsonl", 12)):
+        lines = (repo / "datasets" / name).read_text(encoding="utf-8").splitlines()
+        short = [line for line in lines if len(line) < 700][:count]
+        (directory / name).write_text("\n".join(short) + "\n", encoding="utf-8")
+    digests = {n: sha256_file(directory / n) for n in ("train.jsonl", "test.jsonl")}
+    (directory / "SHA256SUMS").write_text(format_sha256sums(digests), encoding="utf-8")
+    return directory

@@ -10,7 +10,8 @@ from persian_chat.report import build_report
 def test_report_without_artifacts_says_so(tmp_path: Path) -> None:
     text = build_report(tmp_path)
     assert "No dataset yet" in text
-    assert "not run (`persian-chat train`)" in text
+    assert "Not run yet" in text and "persian-chat train" in text
+    assert "No results yet" in text
 
 
 def test_report_figures_come_from_the_manifest(repo: Path, tmp_path: Path) -> None:

@@ -1,0 +1,216 @@
+"""Turn models/persian-chat/ into the served directory: ONNX with KV cache (Optimum),
+dynamic int8 quantization (default) or fp32, a parity check against PyTorch, and a
+manifest with the sha256 of every file. Everything is built in a temporary directory beside
+the output and renamed into place only when parity passes, so a failed export leaves the
+previous served directory untouched and nothing half-written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import logging
+import shutil
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
+
+from persian_chat.atomic import atomic_write_text, make_readable
+from persian_chat.checksums import sha256_file
+from persian_chat.errors import UserError
+from persian_chat.logs import configure_logging
+
+HELP = "export the fine-tuned model to int8 (or fp32) ONNX with a parity check"
+log = logging.getLogger("persian_chat.export")
+
+SERVED_FORMAT = "persian-chat-served/1"
+COPIED_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                "config.json", "generation_config.json", "chat_template.jinja")  # fmt: skip
+
+
+def check_checkpoint(model_dir: Path) -> dict[str, Any]:
+    """Refuse a directory that cannot make a served model; return its training manifest."""
+    if not model_dir.is_dir():
+        raise UserError(f"{model_dir}: no checkpoint here; run `persian-chat train` first")
+    for name in ("config.json", "tokenizer.json"):
+        if not (model_dir / name).is_file():
+            raise UserError(f"{model_dir}: checkpoint has no {name}")
+    if not any(model_dir.glob("*.safetensors")) and not any(model_dir.glob("*.bin")):
+        raise UserError(f"{model_dir}: checkpoint has no weights (*.safetensors)")
+    template = model_dir / "chat_template.jinja"
+    config = (
+        json.loads((model_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
+        if (model_dir / "tokenizer_config.json").is_file()
+        else {}
+    )
+    if not template.is_file() and not config.get("chat_template"):
+        raise UserError(f"{model_dir}: tokenizer has no chat template")
+    manifest = model_dir / "training_manifest.json"
+    return json.loads(manifest.read_text(encoding="utf-8")) if manifest.is_file() else {}
+
+
+def _dataset_settings(data_dir: Path) -> dict[str, Any]:
+    path = data_dir / "manifest.json"
+    if not path.is_file():
+        return {}
+    settings = json.loads(path.read_text(encoding="utf-8")).get("settings", {})
+    return {
+        "normalizer": settings.get("normalizer"),
+        "system_prompt": settings.get("system_prompt_normalized"),
+    }
+
+
+def _graph_io(path: Path) -> dict[str, list[str]]:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return {
+        "inputs": [i.name for i in session.get_inputs()],
+        "outputs": [o.name for o in session.get_outputs()],
+    }
+
+
+def _onnx_bytes(directory: Path) -> int:
+    return sum(p.stat().st_size for p in directory.iterdir() if p.name.startswith("model.onnx"))
+
+
+def export(
+    model_dir: Path,
+    output: Path,
+    precision: Literal["int8", "fp32"],
+    data_dir: Path,
+    logs_dir: Path,
+    parity_examples: int | None,
+    max_length: int,
+    threads: int,
+) -> dict[str, Any]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from persian_chat.export.onnx_export import default_quantization, export_fp32, quantize_int8
+    from persian_chat.export.parity import check_parity
+    from persian_chat.server.onnx_model import OnnxDecoder
+    from persian_chat.training.chat_data import load_conversations, verify_dataset
+
+    started = time.monotonic()
+    training = check_checkpoint(model_dir)
+    digests = verify_dataset(data_dir)
+    test = load_conversations(data_dir / "test.jsonl")
+    if parity_examples is not None:
+        test = test[:parity_examples]
+    torch.set_num_threads(threads)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
+    try:
+        log.info("exporting %s to ONNX fp32 with KV cache", model_dir)
+        fp32_path = export_fp32(model_dir, work / "fp32")
+        choice = default_quantization() if precision == "int8" else None
+        int8_path = None
+        if choice is not None:
+            log.info("quantizing to dynamic int8 (%s)", choice.describe())
+            int8_path = quantize_int8(work / "fp32", work / "int8", choice)
+        log.info("checking parity on %d test conversations", len(test))
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        fp32 = OnnxDecoder(fp32_path, threads)
+        int8 = OnnxDecoder(int8_path, threads) if int8_path else None
+        parity = check_parity(model, tokenizer, fp32, int8, test, max_length).as_dict()
+        del model, fp32, int8
+
+        served = work / "served"
+        served.mkdir()
+        chosen = work / ("int8" if choice else "fp32")
+        for path in chosen.iterdir():
+            if path.name.startswith("model.onnx"):
+                shutil.copy2(path, served / path.name)
+        for name in COPIED_FILES:
+            if (model_dir / name).is_file():
+                shutil.copy2(model_dir / name, served / name)
+        if not (served / "chat_template.jinja").is_file():
+            (served / "chat_template.jinja").write_text(tokenizer.chat_template, encoding="utf-8")
+        sizes = {"fp32_bytes": _onnx_bytes(work / "fp32")}
+        if choice:
+            sizes["int8_bytes"] = _onnx_bytes(work / "int8")
+        manifest: dict[str, Any] = {
+            "format": SERVED_FORMAT,
+            "source_checkpoint": str(model_dir),
+            "training_manifest_sha256": (
+                sha256_file(model_dir / "training_manifest.json")
+                if (model_dir / "training_manifest.json").is_file()
+                else None
+            ),
+            "base_model": training.get("base_model"),
+            "dataset_sha256": digests,
+            "precision": precision,
+            "quantization": choice.describe() if choice else None,
+            "onnx": _graph_io(served / "model.onnx"),
+            "parity": parity,
+            "sizes": sizes,
+            **_dataset_settings(data_dir),
+            "versions": {
+                n: metadata.version(n)
+                for n in ("torch", "transformers", "optimum", "optimum-onnx", "onnxruntime")
+            },
+            "export_time_s": round(time.monotonic() - started, 1),
+        }
+        manifest["files"] = {p.name: sha256_file(p) for p in sorted(served.iterdir())}
+        (served / "manifest.json").write_text(
+            json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+        logs_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(
+            logs_dir / "export.json", json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
+        )
+        if parity["failures"]:
+            raise UserError("parity check failed: " + "; ".join(parity["failures"]))
+        for path in (served, *served.iterdir()):
+            make_readable(path)
+        old = output.with_name(f".{output.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        if output.exists():
+            output.rename(old)
+        served.rename(output)
+        shutil.rmtree(old, ignore_errors=True)
+        return manifest
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise UserError(
+                f"disk full while exporting to {output.parent}; nothing was written"
+            ) from None
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--model", type=Path, default=Path("models/persian-chat"), help="fine-tuned checkpoint")
+    add("--output", type=Path, default=None,
+        help="served directory (default: models/persian-chat-onnx-PRECISION)")  # fmt: skip
+    add("--precision", choices=["int8", "fp32"], default="int8", help="weights of the served graph")
+    add("--data-dir", type=Path, default=Path("datasets"), help="test.jsonl for perplexity parity")
+    add("--logs-dir", type=Path, default=Path("logs"), help="where export.json goes")
+    add("--parity-examples", type=int, default=None, help="test conversations for perplexity")
+    add("--max-length", type=int, default=512, help="tokens per test conversation")
+    add("--threads", type=int, default=2, help="threads for PyTorch and onnxruntime")
+
+
+def run(args: argparse.Namespace) -> int:
+    configure_logging()
+    output = args.output or Path(f"models/persian-chat-onnx-{args.precision}")
+    manifest = export(
+        args.model, output, args.precision, args.data_dir, args.logs_dir,
+        args.parity_examples, args.max_length, args.threads,
+    )  # fmt: skip
+    parity = manifest["parity"]
+    log.info(
+        "wrote %s (%s): fp32 max |logit diff| %.2e, greedy agreement %s, perplexity %s, "
+        "sizes %s, %.0f s",
+        output, args.precision, parity["fp32_max_abs_logit_diff"],
+        {k: v["agreement"] for k, v in parity["greedy_agreement"].items()},
+        parity["perplexity"], manifest["sizes"], manifest["export_time_s"],
+    )  # fmt: skip
+    return 0

@@ -1,0 +1,120 @@
+"""An exported decoder as onnxruntime sees it: inputs, outputs and one forward step.
+
+Nothing here knows the architecture: the graph's own input and output names say whether it
+takes position_ids, how many layers of past keys/values it carries and their shapes, so any
+decoder that Optimum exports with `text-generation-with-past` works (GPT-2, Gemma-3, ...).
+Only onnxruntime and numpy: this module is imported by the server, which never loads torch.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+from numpy.typing import NDArray
+
+Array = NDArray[Any]
+
+_PAST = re.compile(r"^past_key_values\.(\d+)\.(key|value)$")
+_ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(int64)": np.int64}
+
+
+@dataclass(frozen=True)
+class CacheSpec:
+    """Where each layer's past goes in and its present comes out, and the cache's shape."""
+
+    inputs: tuple[str, ...]  # past_key_values.{i}.{key,value} in layer order
+    outputs: tuple[str, ...]  # present.{i}.{key,value} in the same order
+    kv_heads: int
+    head_dim: int
+    dtype: Any
+
+
+def session_options(threads: int) -> ort.SessionOptions:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return options
+
+
+class OnnxDecoder:
+    """A causal LM exported with KV cache: `step` runs the graph once."""
+
+    def __init__(self, path: Path, threads: int = 1) -> None:
+        self.session = ort.InferenceSession(
+            str(path), sess_options=session_options(threads), providers=["CPUExecutionProvider"]
+        )
+        inputs = {i.name: i for i in self.session.get_inputs()}
+        outputs = [o.name for o in self.session.get_outputs()]
+        if "input_ids" not in inputs or "logits" not in outputs:
+            raise ValueError(f"{path}: not a causal LM graph (needs input_ids in, logits out)")
+        self.has_attention_mask = "attention_mask" in inputs
+        self.has_position_ids = "position_ids" in inputs
+        pasts = sorted(
+            (int(m.group(1)), m.group(2), name) for name in inputs if (m := _PAST.match(name))
+        )
+        if not pasts:
+            raise ValueError(f"{path}: graph has no past_key_values inputs (export with-past)")
+        first = inputs[pasts[0][2]]
+        self.cache = CacheSpec(
+            inputs=tuple(name for _, _, name in pasts),
+            outputs=tuple(f"present.{layer}.{kind}" for layer, kind, _ in pasts),
+            kv_heads=int(first.shape[1]),
+            head_dim=int(first.shape[3]),
+            dtype=_ORT_TYPES.get(first.type, np.float32),
+        )
+        missing = [name for name in self.cache.outputs if name not in outputs]
+        if missing:
+            raise ValueError(f"{path}: graph lacks outputs {', '.join(missing)}")
+        self.output_names = ["logits", *self.cache.outputs]
+
+    def empty_cache(self, batch: int) -> list[Array]:
+        shape = (batch, self.cache.kv_heads, 0, self.cache.head_dim)
+        return [np.zeros(shape, dtype=self.cache.dtype) for _ in self.cache.inputs]
+
+    def step(
+        self,
+        input_ids: Array,
+        attention_mask: Array,
+        past: list[Array],
+        position_ids: Array | None = None,
+    ) -> tuple[Array, list[Array]]:
+        """Logits for `input_ids` (batch, new) given `past`; the mask covers past + new."""
+        feed: dict[str, Array] = {"input_ids": input_ids.astype(np.int64)}
+        if self.has_attention_mask:
+            feed["attention_mask"] = attention_mask.astype(np.int64)
+        if self.has_position_ids:
+            if position_ids is None:
+                positions = np.cumsum(attention_mask, axis=1) - 1
+                position_ids = np.maximum(positions, 0)[:, -input_ids.shape[1] :]
+            feed["position_ids"] = position_ids.astype(np.int64)
+        feed.update(zip(self.cache.inputs, past, strict=True))
+        logits, *present = self.session.run(self.output_names, feed)
+        return logits, present
+
+    def greedy(self, prompt: list[int], max_new_tokens: int, stop_ids: set[int]) -> list[int]:
+        """Greedy continuation of one prompt: prefill once, then one token per step."""
+        ids = np.array([prompt], dtype=np.int64)
+        mask = np.ones_like(ids)
+        logits, past = self.step(ids, mask, self.empty_cache(1))
+        out: list[int] = []
+        for _ in range(max_new_tokens):
+            token = int(np.argmax(logits[0, -1]))
+            out.append(token)
+            if token in stop_ids:
+                break
+            mask = np.concatenate([mask, np.ones((1, 1), dtype=np.int64)], axis=1)
+            logits, past = self.step(np.array([[token]], dtype=np.int64), mask, past)
+        return out
+
+    def sequence_logits(self, ids: list[int]) -> Array:
+        """Logits for every position of `ids` in one pass (no cache), shape (len, vocab)."""
+        array = np.array([ids], dtype=np.int64)
+        logits, _ = self.step(array, np.ones_like(array), self.empty_cache(1))
+        return np.asarray(logits[0])

@@ -1,0 +1,190 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from persian_chat.errors import UserError
+from persian_chat.training.train import TrainConfig, train
+
+from ..conftest import TinyGemma
+
+
+def config(model: Path, data: Path, out: Path, **overrides: object) -> TrainConfig:
+    values: dict[str, object] = {
+        "base_model": str(model),
+        "data_dir": data,
+        "output_dir": out / "model",
+        "logs_dir": out / "logs",
+        "max_steps": 6,
+        "batch_size": 4,
+        "max_length": 128,
+        "learning_rate": 5e-3,
+        "logging_steps": 1,
+        "save_steps": 3,
+        "threads": 1,
+        "warmup_ratio": 0.0,
+    }
+    values.update(overrides)
+    return TrainConfig.model_validate(values)
+
+
+def weights(model_dir: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(model_dir / "model.safetensors"))
+
+
+def test_full_fine_tune_writes_checkpoint_manifest_log_and_curve(
+    tiny_gpt2_dir: Path, tiny_dataset: Path, tmp_path: Path
+) -> None:
+    cfg = config(tiny_gpt2_dir, tiny_dataset, tmp_path, max_steps=12)
+    manifest = train(cfg)
+    model_dir = cfg.output_dir
+    for name in ("model.safetensors", "tokenizer.json", "chat_template.jinja", "config.json"):
+        assert (model_dir / name).is_file(), name
+    on_disk = json.loads((model_dir / "training_manifest.json").read_text(encoding="utf-8"))
+    assert on_disk == manifest
+    assert manifest["hyperparameters"]["lora"] is False  # a small model: full fine-tune
+    assert manifest["hyperparameters"]["seed"] == 13
+    assert manifest["dataset_sha256"]["train.jsonl"]
+    assert manifest["steps"] == 12 and manifest["tokens_per_sec"] > 0
+    records = [json.loads(line) for line in (cfg.logs_dir / "train.log").read_text().splitlines()]
+    assert [r["step"] for r in records] == list(range(1, 13))
+    assert set(records[0]) >= {
+        "step",
+        "epoch",
+        "loss",
+        "learning_rate",
+        "tokens_per_sec",
+        "elapsed_s",
+    }
+    assert records[-1]["loss"] < records[0]["loss"]  # it learns
+    assert (cfg.logs_dir / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(model_dir.parent.glob(".model.*"))  # no temp dirs left behind
+
+
+def test_same_seed_same_weights(tiny_gpt2_dir: Path, tiny_dataset: Path, tmp_path: Path) -> None:
+    first = train(config(tiny_gpt2_dir, tiny_dataset, tmp_path / "a"))
+    second = train(config(tiny_gpt2_dir, tiny_dataset, tmp_path / "b"))
+    assert first["final_train_loss"] == second["final_train_loss"]
+    a, b = weights(tmp_path / "a/model"), weights(tmp_path / "b/model")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    other = train(config(tiny_gpt2_dir, tiny_dataset, tmp_path / "c", seed=14))
+    assert other["final_train_loss"] != first["final_train_loss"]
+
+
+def test_gemma_with_lora_and_trimmed_vocabulary(
+    tiny_gemma: TinyGemma, tiny_dataset: Path, tmp_path: Path
+) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    cfg = config(tiny_gemma.model_dir, tiny_dataset, tmp_path, lora=True, lora_r=2, trim_vocab=True)
+    manifest = train(cfg)
+    assert manifest["hyperparameters"]["lora"] is True
+    assert manifest["parameters"]["trainable"] < manifest["parameters"]["total"] / 4
+    assert manifest["vocabulary"]["after"] < manifest["vocabulary"]["before"]
+    # LoRA is merged: a plain checkpoint that loads without peft
+    model = AutoModelForCausalLM.from_pretrained(cfg.output_dir)
+    tokenizer = AutoTokenizer.from_pretrained(cfg.output_dir)
+    assert not any("lora" in name for name, _ in model.named_parameters())
+    assert model.get_input_embeddings().num_embeddings == len(tokenizer)
+    assert model.config.vocab_size == manifest["vocabulary"]["after"]
+
+
+def test_resume_needs_a_checkpoint(tiny_gpt2_dir: Path, tiny_dataset: Path, tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="no checkpoint"):
+        train(config(tiny_gpt2_dir, tiny_dataset, tmp_path, resume=True))
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "persian_chat.cli", *args]
+
+
+def _train_args(model: Path, data: Path, out: Path, steps: int) -> list[str]:
+    return [
+        "train",
+        "--base-model", str(model),
+        "--data-dir", str(data),
+        "--output-dir", str(out / "model"),
+        "--logs-dir", str(out / "logs"),
+        "--max-steps", str(steps),
+        "--batch-size", "2",
+        "--max-length", "128",
+        "--learning-rate", "5e-3",
+        "--warmup-ratio", "0",
+        "--save-steps", "2",
+        "--threads", "1",
+    ]  # fmt: skip
+
+
+def test_resume_after_kill_ends_like_an_uninterrupted_run(
+    tiny_gpt2_dir: Path, tiny_dataset: Path, tmp_path: Path
+) -> None:
+    steps = 40
+    reference = train(config(tiny_gpt2_dir, tiny_dataset, tmp_path / "ref", max_steps=steps,
+                             batch_size=2, save_steps=2))  # fmt: skip
+    out = tmp_path / "killed"
+    args = _train_args(tiny_gpt2_dir, tiny_dataset, out, steps)
+    process = subprocess.Popen(_cli(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    checkpoints = out / "model.checkpoints"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None:
+        if any((c / "trainer_state.json").is_file() for c in checkpoints.glob("checkpoint-*")):
+            process.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.01)
+    process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL, (
+        process.stderr.read().decode() if process.stderr else ""
+    )
+    assert not (out / "model").exists()  # killed before the end: nothing published
+
+    resumed = subprocess.run(_cli(*args, "--resume"), capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert (
+        "Continuing training from checkpoint" in resumed.stderr or "resum" in resumed.stderr.lower()
+    )
+    manifest = json.loads((out / "model/training_manifest.json").read_text(encoding="utf-8"))
+    assert manifest["steps"] == reference["steps"] == steps
+    a, b = weights(tmp_path / "ref/model"), weights(out / "model")
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=0, atol=1e-6)
+
+
+def test_two_process_data_parallel_with_gloo(
+    tiny_gpt2_dir: Path, tiny_dataset: Path, tmp_path: Path
+) -> None:
+    args = _train_args(tiny_gpt2_dir, tiny_dataset, tmp_path, 4)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         "-m", "persian_chat.cli", *args],
+        capture_output=True, text=True, timeout=600, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    manifest = json.loads((tmp_path / "model/training_manifest.json").read_text(encoding="utf-8"))
+    assert manifest["hyperparameters"]["world_size"] == 2
+    assert manifest["steps"] == 4
+
+
+def test_cli_help_lists_every_option(repo: Path) -> None:
+    expected = {
+        "train": ["--base-model", "--epochs", "--max-steps", "--batch-size", "--grad-accum",
+                  "--learning-rate", "--lr-scheduler", "--warmup-ratio", "--weight-decay",
+                  "--max-length", "--seed", "--lora", "--no-lora", "--lora-r", "--trim-vocab",
+                  "--save-steps", "--resume", "--threads"],
+        "evaluate": ["--model", "--data-dir", "--logs-dir", "--max-length", "--worst", "--no-base"],
+        "trim-vocab": ["--base-model", "--data-dir", "--output-dir"],
+    }  # fmt: skip
+    for command, options in expected.items():
+        result = subprocess.run(_cli(command, "--help"), capture_output=True, text=True, cwd=repo)
+        assert result.returncode == 0, result.stderr
+        for option in options:
+            assert option in result.stdout, (command, option)

