@@ -1,9 +1,9 @@
-"""Dynamic int8 settings side by side: per-channel vs per-tensor weights, reduce_range on/off.
+"""int8 settings side by side: block-wise weight-only int8 (MatMulNBits, block 32 / 128) and
+Optimum's dynamic int8 (per-channel vs per-tensor weights, reduce_range on/off).
 
-Each variant quantizes the same fp32 ONNX export of models/persian-chat with ORTQuantizer,
-then is measured on the same data in one process: test-set perplexity (assistant tokens),
-greedy decode speed with the KV cache (tokens/s, batch 1) and file size. The fp32 graph is
-the reference row.
+Each variant quantizes the same fp32 ONNX export of models/persian-chat, then is measured on
+the same data in one process: test-set perplexity (assistant tokens), greedy decode speed
+with the KV cache (tokens/s, batch 1) and file size. The fp32 graph is the reference row.
 
     python benchmarks/quantization.py [--model models/persian-chat] [--examples 60]
 """
@@ -22,14 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import load_average, machine_info, write_result
 
-VARIANTS = (
-    ("avx512_vnni", True, False),
-    ("avx512_vnni", False, False),
-    ("avx2", True, True),
-    ("avx2", True, False),
-    ("avx2", False, True),
-)
-HEADER = ["graph", "per_channel", "reduce_range", "MiB", "perplexity", "vs fp32", "decode tokens/s"]
+HEADER = ["graph", "settings", "MiB", "perplexity", "vs fp32", "decode tokens/s"]
 
 
 def decode_speed(decoder: Any, prompt: list[int], tokens: int, repeats: int) -> float:
@@ -56,6 +49,15 @@ def main() -> None:
     from transformers import AutoTokenizer
 
     from persian_chat.export.onnx_export import QuantizationChoice, export_fp32, quantize_int8
+
+    variants = [
+        QuantizationChoice("blockwise", "avx512_vnni", block_size=32),
+        QuantizationChoice("blockwise", "avx512_vnni", block_size=128),
+        QuantizationChoice("dynamic", "avx512_vnni", per_channel=True, reduce_range=False),
+        QuantizationChoice("dynamic", "avx512_vnni", per_channel=False, reduce_range=False),
+        QuantizationChoice("dynamic", "avx2", per_channel=True, reduce_range=True),
+        QuantizationChoice("dynamic", "avx2", per_channel=False, reduce_range=True),
+    ]
     from persian_chat.export.parity import PARITY_PROMPTS, onnx_perplexity, prompt_ids
     from persian_chat.server.onnx_model import OnnxDecoder
     from persian_chat.training.chat_data import load_conversations
@@ -67,33 +69,32 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         fp32_dir = Path(tmp) / "fp32"
         export_fp32(args.model, fp32_dir)
-        graphs: list[tuple[str, Any, Any, Path]] = [("fp32", None, None, fp32_dir / "model.onnx")]
-        for target, per_channel, reduce_range in VARIANTS:
-            out = Path(tmp) / f"{target}-{per_channel}-{reduce_range}"
-            path = quantize_int8(
-                fp32_dir, out, QuantizationChoice(target, per_channel, reduce_range)
+        graphs: list[tuple[str, str, Path]] = [("fp32", "-", fp32_dir / "model.onnx")]
+        for number, choice in enumerate(variants):
+            path = quantize_int8(fp32_dir, Path(tmp) / f"int8-{number}", choice)
+            settings = (
+                f"block {choice.block_size}"
+                if choice.method == "blockwise"
+                else f"{choice.target}, per_channel={choice.per_channel}, "
+                f"reduce_range={choice.reduce_range}"
             )
-            graphs.append((f"int8 {target}", per_channel, reduce_range, path))
+            graphs.append((f"int8 {choice.method}", settings, path))
         reference = None
-        for name, per_channel, reduce_range, path in graphs:
-            print(
-                f"measuring {name} per_channel={per_channel} reduce_range={reduce_range}",
-                flush=True,
-            )
+        for name, settings, path in graphs:
+            print(f"measuring {name} {settings}", flush=True)
             decoder = OnnxDecoder(path, args.threads)
             load_before = load_average()
             ppl = onnx_perplexity(decoder, tokenizer, test, 512)
             speed = decode_speed(decoder, prompt, args.tokens, args.repeats)
             reference = reference or ppl
             size = sum(p.stat().st_size for p in path.parent.glob("model.onnx*")) / 1024**2
-            runs.append({"graph": name, "per_channel": per_channel, "reduce_range": reduce_range,
-                         "mib": size, "perplexity": ppl, "decode_tokens_per_sec": speed,
-                         "load_before": load_before, "load_after": load_average()})  # fmt: skip
-            rows.append([name, "-" if per_channel is None else per_channel,
-                         "-" if reduce_range is None else reduce_range, f"{size:.1f}", f"{ppl:.3f}",
-                         f"{ppl / reference - 1:+.2%}", f"{speed:.1f}"])  # fmt: skip
+            runs.append({"graph": name, "settings": settings, "mib": size, "perplexity": ppl,
+                         "decode_tokens_per_sec": speed, "load_before": load_before,
+                         "load_after": load_average()})  # fmt: skip
+            rows.append([name, settings, f"{size:.1f}", f"{ppl:.3f}", f"{ppl / reference - 1:+.2%}",
+                         f"{speed:.1f}"])  # fmt: skip
     result = {
-        "title": "Dynamic int8 quantization settings (fine-tuned Gemma-3-270M, trimmed vocabulary)",
+        "title": "int8 quantization settings (fine-tuned Gemma-3-270M, trimmed vocabulary)",
         "description": (
             f"Perplexity on the first {len(test)} test conversations (assistant tokens), greedy "
             f"decode of {args.tokens} tokens with the KV cache at batch 1 (median of "

@@ -86,6 +86,7 @@ def export(
     parity_examples: int | None,
     max_length: int,
     threads: int,
+    method: Literal["blockwise", "dynamic"] = "blockwise",
 ) -> dict[str, Any]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -107,10 +108,10 @@ def export(
     try:
         log.info("exporting %s to ONNX fp32 with KV cache", model_dir)
         fp32_path = export_fp32(model_dir, work / "fp32")
-        choice = default_quantization() if precision == "int8" else None
+        choice = default_quantization(method) if precision == "int8" else None
         int8_path = None
         if choice is not None:
-            log.info("quantizing to dynamic int8 (%s)", choice.describe())
+            log.info("quantizing to int8 (%s)", choice.describe())
             int8_path = quantize_int8(work / "fp32", work / "int8", choice)
         log.info("checking parity on %d test conversations", len(test))
         model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
@@ -196,6 +197,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--parity-examples", type=int, default=None, help="test conversations for perplexity")
     add("--max-length", type=int, default=512, help="tokens per test conversation")
     add("--threads", type=int, default=2, help="threads for PyTorch and onnxruntime")
+    add("--int8-method", choices=["blockwise", "dynamic"], default="blockwise",
+        help="blockwise: MatMulNBits 8-bit weights (default); dynamic: ORTQuantizer")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -203,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
     output = args.output or Path(f"models/persian-chat-onnx-{args.precision}")
     manifest = export(
         args.model, output, args.precision, args.data_dir, args.logs_dir,
-        args.parity_examples, args.max_length, args.threads,
+        args.parity_examples, args.max_length, args.threads, args.int8_method,
     )  # fmt: skip
     parity = manifest["parity"]
     log.info(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from persian_chat.errors import UserError
 
@@ -39,20 +39,44 @@ def export_fp32(model_dir: Path, output: Path) -> Path:
 
 @dataclass(frozen=True)
 class QuantizationChoice:
-    """Dynamic (weights int8, activations quantized at run time) int8 settings."""
+    """How the int8 graph is made.
 
-    target: str  # "avx512_vnni" or "avx2"
-    per_channel: bool
-    reduce_range: bool
+    - "blockwise" (default): onnxruntime's MatMulNBits with 8-bit weights in blocks of
+      `block_size` along the input dimension, symmetric, and int8 compute
+      (accuracy_level 4: activations quantized per block at run time). Every MatMul with a
+      constant weight is quantized, the tied output layer included.
+    - "dynamic": Optimum's ORTQuantizer dynamic int8 (QOperator MatMulInteger): weights int8
+      per channel (`per_channel`) or per tensor, activations uint8 with one range per tensor
+      computed at run time; `reduce_range` uses 7-bit weights for AVX2 CPUs without VNNI.
+      Only weight MatMuls are quantized: the attention and rotary-embedding MatMuls multiply
+      two activations and int8 there destroys the model.
+    benchmarks/quantization.py measures both on the real model.
+    """
+
+    method: Literal["blockwise", "dynamic"]
+    target: str  # the CPU the settings suit: "avx512_vnni" or "avx2"
+    per_channel: bool = True
+    reduce_range: bool = False
+    block_size: int = 32
 
     def describe(self) -> dict[str, Any]:
+        if self.method == "blockwise":
+            return {
+                "method": "weight-only int8, block-wise (onnxruntime MatMulNBits)",
+                "bits": 8,
+                "block_size": self.block_size,
+                "symmetric": True,
+                "accuracy_level": 4,
+                "compute": "int8 (activations quantized per block at run time)",
+                "target": self.target,
+            }
         return {
-            "method": "dynamic int8 (onnxruntime via optimum ORTQuantizer)",
+            "method": "dynamic int8 (optimum ORTQuantizer, MatMulInteger)",
             "target": self.target,
             "per_channel": self.per_channel,
             "reduce_range": self.reduce_range,
             "weights": "int8 symmetric",
-            "activations": "uint8 asymmetric, ranges computed per call",
+            "activations": "uint8 asymmetric, one range per tensor, computed per call",
         }
 
 
@@ -64,27 +88,116 @@ def cpu_supports_vnni() -> bool:
     return "avx512_vnni" in flags or "avx_vnni" in flags
 
 
-def default_quantization() -> QuantizationChoice:
+def default_quantization(
+    method: Literal["blockwise", "dynamic"] = "blockwise",
+) -> QuantizationChoice:
     """VNNI CPUs use the full int8 range; older AVX2 ones need reduce_range (7-bit weights)
-    because their u8*s8 multiply-add can saturate."""
+    because their u8*s8 multiply-add can saturate (this matters for "dynamic" only)."""
     if cpu_supports_vnni():
-        return QuantizationChoice("avx512_vnni", per_channel=True, reduce_range=False)
-    return QuantizationChoice("avx2", per_channel=True, reduce_range=True)
+        return QuantizationChoice(method, "avx512_vnni", per_channel=True, reduce_range=False)
+    return QuantizationChoice(method, "avx2", per_channel=True, reduce_range=True)
+
+
+def weight_matmuls(onnx_path: Path) -> tuple[list[str], list[str]]:
+    """(MatMul nodes with a constant weight, MatMul nodes of two activations)."""
+    import onnx
+
+    graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    constants = {init.name for init in graph.initializer}
+    weights: list[str] = []
+    activations: list[str] = []
+    for node in graph.node:
+        if node.op_type == "MatMul":
+            has_weight = node.input[1] in constants or node.input[0] in constants
+            (weights if has_weight else activations).append(node.name)
+    return weights, activations
+
+
+def gemm_to_matmul(model: Any) -> int:
+    """Rewrite Gemm(A, W[, C]) with a constant W (GPT-2's projections) as MatMul(A, W) + C,
+    so the MatMulNBits quantizer, which only takes MatMul, quantizes them too."""
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    constants = {init.name: init for init in graph.initializer}
+    rewritten = 0
+    for index, node in reversed(list(enumerate(graph.node))):
+        if node.op_type != "Gemm" or node.input[1] not in constants:
+            continue
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        if (
+            attrs.get("alpha", 1.0) != 1.0
+            or attrs.get("beta", 1.0) != 1.0
+            or attrs.get("transA", 0)
+        ):
+            continue
+        weight = node.input[1]
+        if attrs.get("transB", 0):
+            array = numpy_helper.to_array(constants[weight]).T.copy()
+            weight = f"{weight}_transposed"
+            graph.initializer.append(numpy_helper.from_array(array, weight))
+        has_bias = len(node.input) > 2 and node.input[2]
+        product = f"{node.output[0]}_matmul" if has_bias else node.output[0]
+        new = [
+            helper.make_node(
+                "MatMul", [node.input[0], weight], [product], name=f"{node.name}_MatMul"
+            )
+        ]
+        if has_bias:
+            new.append(
+                helper.make_node(
+                    "Add", [product, node.input[2]], [node.output[0]], name=f"{node.name}_Add"
+                )
+            )
+        del graph.node[index]
+        for offset, created in enumerate(new):
+            graph.node.insert(index + offset, created)
+        rewritten += 1
+    return rewritten
 
 
 def quantize_int8(onnx_dir: Path, output: Path, choice: QuantizationChoice) -> Path:
-    from optimum.onnxruntime import ORTQuantizer
-    from optimum.onnxruntime.configuration import AutoQuantizationConfig
-
-    if choice.target == "avx512_vnni":
-        config = AutoQuantizationConfig.avx512_vnni(is_static=False, per_channel=choice.per_channel)
-    else:
-        config = AutoQuantizationConfig.avx2(
-            is_static=False, per_channel=choice.per_channel, reduce_range=choice.reduce_range
-        )
-    quantizer = ORTQuantizer.from_pretrained(str(onnx_dir), file_name="model.onnx")
-    quantizer.quantize(quantization_config=config, save_dir=str(output), file_suffix=None)
+    output.mkdir(parents=True, exist_ok=True)
     path = output / "model.onnx"
+    if choice.method == "blockwise":
+        import onnx
+        from onnxruntime.quantization.matmul_nbits_quantizer import (
+            DefaultWeightOnlyQuantConfig,
+            MatMulNBitsQuantizer,
+        )
+
+        config = DefaultWeightOnlyQuantConfig(
+            block_size=choice.block_size, is_symmetric=True, accuracy_level=4, bits=8
+        )
+        model = onnx.load(str(onnx_dir / "model.onnx"))
+        gemm_to_matmul(model)
+        quantizer = MatMulNBitsQuantizer(
+            model,
+            bits=8,
+            block_size=choice.block_size,
+            is_symmetric=True,
+            accuracy_level=4,
+            algo_config=config,
+        )
+        quantizer.process()
+        quantizer.model.save_model_to_file(str(path), use_external_data_format=False)
+    else:
+        from optimum.onnxruntime import ORTQuantizer
+        from optimum.onnxruntime.configuration import AutoQuantizationConfig
+
+        _, activation_matmuls = weight_matmuls(onnx_dir / "model.onnx")
+        options: dict[str, Any] = {
+            "is_static": False,
+            "per_channel": choice.per_channel,
+            "operators_to_quantize": ["MatMul"],
+            "nodes_to_exclude": activation_matmuls,
+        }
+        if choice.target == "avx512_vnni":
+            config = AutoQuantizationConfig.avx512_vnni(**options)
+        else:
+            config = AutoQuantizationConfig.avx2(reduce_range=choice.reduce_range, **options)
+        quantizer = ORTQuantizer.from_pretrained(str(onnx_dir), file_name="model.onnx")
+        quantizer.quantize(quantization_config=config, save_dir=str(output), file_suffix=None)
     if not path.is_file():
-        raise UserError(f"ORTQuantizer wrote no model.onnx into {output}")
+        raise UserError(f"quantization wrote no model.onnx into {output}")
     return path

@@ -40,8 +40,10 @@ def gemma_checkpoint(tiny_gemma: TinyGemma, tiny_dataset: Path, tmp_path_factory
     return _trained(tiny_gemma.model_dir, tiny_dataset, tmp_path_factory.mktemp("gemma-ckpt"))
 
 
-def run_export(checkpoint: Path, data: Path, tmp: Path, precision: str = "int8") -> dict[str, Any]:
-    return export(checkpoint, tmp / "served", precision, data, tmp / "logs", 8, 128, 1)  # type: ignore[arg-type]
+def run_export(
+    checkpoint: Path, data: Path, tmp: Path, precision: str = "int8", method: str = "blockwise"
+) -> dict[str, Any]:
+    return export(checkpoint, tmp / "served", precision, data, tmp / "logs", 8, 128, 1, method)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("kind", ["gpt2", "gemma"])
@@ -59,7 +61,7 @@ def test_int8_export_passes_parity_and_lists_every_file(
     assert set(manifest["files"]) == {p.name for p in served.iterdir()} - {"manifest.json"}
     for name, digest in manifest["files"].items():
         assert sha256_file(served / name) == digest
-    assert manifest["precision"] == "int8" and manifest["quantization"]["per_channel"] is True
+    assert manifest["precision"] == "int8" and manifest["quantization"]["bits"] == 8
     assert "input_ids" in manifest["onnx"]["inputs"]
     assert any(n.startswith("past_key_values.") for n in manifest["onnx"]["inputs"])
     assert manifest["sizes"]["int8_bytes"] < manifest["sizes"]["fp32_bytes"]
@@ -72,6 +74,22 @@ def test_int8_export_passes_parity_and_lists_every_file(
     assert abs(report["perplexity"]["onnx_fp32"] / report["perplexity"]["pytorch"] - 1) < 1e-3
     assert json.loads((tmp_path / "logs/export.json").read_text(encoding="utf-8")) == manifest
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".served")]
+
+
+def test_dynamic_int8_quantizes_only_weight_matmuls(
+    gemma_checkpoint: Path, tiny_dataset: Path, tmp_path: Path
+) -> None:
+    import onnx
+
+    manifest = run_export(gemma_checkpoint, tiny_dataset, tmp_path, method="dynamic")
+    assert manifest["quantization"]["per_channel"] is True
+    graph = onnx.load(str(tmp_path / "served/model.onnx")).graph
+    kinds = {node.op_type for node in graph.node}
+    assert "MatMulInteger" in kinds
+    # the attention/rotary MatMuls of two activations stay float
+    remaining = [n for n in graph.node if n.op_type == "MatMul"]
+    assert remaining and all("proj" not in n.name for n in remaining)
+    assert manifest["parity"]["passed"]
 
 
 def test_fp32_export(gpt2_checkpoint: Path, tiny_dataset: Path, tmp_path: Path) -> None:
