@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
-from persian_chat.atomic import atomic_write_text, make_readable
+from persian_chat.atomic import atomic_write_text, publish_directory
 from persian_chat.checksums import sha256_file
 from persian_chat.errors import UserError
 from persian_chat.logs import configure_logging
@@ -167,14 +167,7 @@ def export(
         )
         if parity["failures"]:
             raise UserError("parity check failed: " + "; ".join(parity["failures"]))
-        for path in (served, *served.iterdir()):
-            make_readable(path)
-        old = output.with_name(f".{output.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        if output.exists():
-            output.rename(old)
-        served.rename(output)
-        shutil.rmtree(old, ignore_errors=True)
+        publish_directory(served, output)
         return manifest
     except OSError as exc:
         if exc.errno == errno.ENOSPC:

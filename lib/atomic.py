@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -66,3 +67,16 @@ def atomic_write_many(files: Mapping[Path, bytes]) -> None:
             staged.append((tmp, target))
         for tmp, target in staged:
             tmp.replace(target)
+
+
+def publish_directory(finished: Path, target: Path) -> None:
+    """Replace the directory `target` by `finished` (built beside it) with renames only, so
+    readers see either the old or the new directory, never a half-written one."""
+    for path in (finished, *finished.iterdir()):
+        make_readable(path)
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    finished.rename(target)
+    shutil.rmtree(old, ignore_errors=True)

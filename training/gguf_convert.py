@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from persian_chat.atomic import make_readable
+from persian_chat.atomic import publish_directory
 from persian_chat.chat_template import CHAT_TEMPLATE, END_OF_TURN
 from persian_chat.checksums import parse_sha256sums, sha256_file
 from persian_chat.errors import UserError
@@ -171,10 +171,6 @@ def convert_gguf(gguf_path: Path, output_dir: Path) -> None:
             + "\n",
             encoding="utf-8",
         )
-        for path in (tmp, *tmp.iterdir()):
-            make_readable(path)
-        if output_dir.exists():
-            shutil.rmtree(output_dir)
-        tmp.rename(output_dir)
+        publish_directory(tmp, output_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from persian_chat.atomic import atomic_write_text, make_readable
+from persian_chat.atomic import atomic_write_text, publish_directory
 from persian_chat.checksums import sha256_file
 from persian_chat.errors import UserError
 from persian_chat.logs import configure_logging
@@ -78,18 +78,6 @@ def _select_examples(examples: list[Any], limit: int | None, seed: int) -> list[
 
     keep = sorted(random.Random(seed).sample(range(len(examples)), limit))
     return [examples[i] for i in keep]
-
-
-def _publish(tmp: Path, target: Path) -> None:
-    """Replace `target` by the finished directory `tmp` with renames only."""
-    for path in (tmp, *tmp.iterdir()):
-        make_readable(path)
-    old = target.with_name(f".{target.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    tmp.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _versions() -> dict[str, str]:
@@ -277,7 +265,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
         }
         manifest_text = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
         (tmp / "training_manifest.json").write_text(manifest_text, encoding="utf-8")
-        _publish(tmp, config.output_dir)
+        publish_directory(tmp, config.output_dir)
         # models/ is not versioned; the logs keep what the report needs.
         atomic_write_text(config.logs_dir / "training_manifest.json", manifest_text)
     finally:

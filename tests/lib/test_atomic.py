@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -38,3 +39,22 @@ def test_failed_multi_write_keeps_previous_files(
     assert first.read_bytes() == b"old train"
     assert second.read_bytes() == b"old test"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["test.jsonl", "train.jsonl"]
+
+
+def test_publish_directory_replaces_the_old_one(tmp_path: Path) -> None:
+    import tempfile
+
+    from persian_chat.atomic import publish_directory
+
+    target = tmp_path / "served"
+    target.mkdir()
+    (target / "model.onnx").write_bytes(b"old")
+    finished = Path(tempfile.mkdtemp(prefix=".served.", dir=tmp_path))  # created 0700
+    (finished / "model.onnx").write_bytes(b"new")
+    publish_directory(finished, target)
+    assert (target / "model.onnx").read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["served"]
+    umask = os.umask(0)
+    os.umask(umask)
+    # as a plain mkdir would make it (0755 under umask 022), not mkdtemp's 0700
+    assert target.stat().st_mode & 0o777 == 0o777 & ~umask
