@@ -22,11 +22,11 @@ from persian_chat.atomic import atomic_write_text, publish_directory
 from persian_chat.checksums import sha256_file
 from persian_chat.errors import UserError
 from persian_chat.logs import configure_logging
+from persian_chat.server.served_model import SERVED_FORMAT
 
 HELP = "export the fine-tuned model to int8 (or fp32) ONNX with a parity check"
 log = logging.getLogger("persian_chat.export")
 
-SERVED_FORMAT = "persian-chat-served/1"
 COPIED_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                 "config.json", "generation_config.json", "chat_template.jinja")  # fmt: skip
 

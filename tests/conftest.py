@@ -250,3 +250,23 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory, repo: Path) -> Path:
     digests = {n: sha256_file(directory / n) for n in ("train.jsonl", "test.jsonl")}
     (directory / "SHA256SUMS").write_text(format_sha256sums(digests), encoding="utf-8")
     return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_served_dir(
+    tmp_path_factory: pytest.TempPathFactory, tiny_gpt2_dir: Path, tiny_dataset: Path
+) -> Path:
+    """A tiny GPT-2 fine-tuned for 3 steps and exported to int8 with its manifest."""
+    from persian_chat.export.export import export
+    from persian_chat.training.train import TrainConfig, train
+
+    work = tmp_path_factory.mktemp("served")
+    train(
+        TrainConfig(
+            base_model=str(tiny_gpt2_dir), data_dir=tiny_dataset, output_dir=work / "model",
+            logs_dir=work / "logs", max_steps=3, batch_size=4, max_length=128, save_steps=100,
+            threads=1, lora=False,
+        )
+    )  # fmt: skip
+    export(work / "model", work / "served", "int8", tiny_dataset, work / "logs", 4, 128, 1)
+    return work / "served"
