@@ -9,6 +9,7 @@ def test_server_modules_never_import_torch_or_transformers() -> None:
         "import sys\n"
         "import persian_chat.server.onnx_model, persian_chat.server.sampling\n"
         "import persian_chat.server.detokenizer, persian_chat.server.served_model\n"
+        "import persian_chat.server.generation, persian_chat.server.stop_strings\n"
         'heavy = [m for m in ("torch", "transformers", "optimum", "hazm")'
         " if m in sys.modules]\n"
         "print(','.join(heavy))\n"
