@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
 import platform
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +36,10 @@ def cpu_flags() -> list[str]:
 def machine_info() -> dict[str, Any]:
     import psutil
 
-    versions = {}
-    for name in ("persian-chat", "torch", "transformers", "peft", "onnxruntime", "optimum"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            versions[name] = metadata.version(name)
+    from persian_chat.versions import package_versions
+
+    names = ("persian-chat", "torch", "transformers", "peft", "onnxruntime", "optimum")
+    versions = {name: v for name, v in package_versions(names).items() if v}
     return {
         "cpu": cpu_model(),
         "cpu_flags": cpu_flags(),

@@ -14,7 +14,6 @@ import logging
 import shutil
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +22,7 @@ from persian_chat.checksums import sha256_file
 from persian_chat.errors import UserError
 from persian_chat.logs import configure_logging
 from persian_chat.server.served_model import SERVED_FORMAT
+from persian_chat.versions import package_versions
 
 HELP = "export the fine-tuned model to int8 (or fp32) ONNX with a parity check"
 log = logging.getLogger("persian_chat.export")
@@ -151,10 +151,9 @@ def export(
             "parity": parity,
             "sizes": sizes,
             **_dataset_settings(data_dir),
-            "versions": {
-                n: metadata.version(n)
-                for n in ("torch", "transformers", "optimum", "optimum-onnx", "onnxruntime")
-            },
+            "versions": package_versions(
+                ("torch", "transformers", "optimum", "optimum-onnx", "onnxruntime")
+            ),
             "export_time_s": round(time.monotonic() - started, 1),
         }
         manifest["files"] = {p.name: sha256_file(p) for p in sorted(served.iterdir())}

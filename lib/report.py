@@ -9,13 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from persian_chat.atomic import atomic_write_text
 from persian_chat.errors import UserError
 from persian_chat.logs import configure_logging
+from persian_chat.versions import package_versions
 
 HELP = "write report.md from datasets/, logs/ and benchmarks/results/"
 
@@ -33,16 +33,12 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
-def _version(name: str) -> str:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
 def environment_section() -> str:
-    rows = [["python", platform.python_version()], ["platform", platform.platform()]]
-    rows += [[name, _version(name)] for name in PACKAGES]
+    rows: list[list[Any]] = [
+        ["python", platform.python_version()],
+        ["platform", platform.platform()],
+    ]
+    rows += [[n, v] for n, v in package_versions(PACKAGES, "not installed").items()]
     return "## Environment\n\n" + _table(["component", "version"], rows)
 
 
@@ -88,6 +84,10 @@ def dataset_section(datasets_dir: Path) -> str:
     return "\n\n".join(parts)
 
 
+def _not_run(title: str, path: Path, command: str) -> str:
+    return f"## {title}\n\nNot run yet: `{path}` is missing (run `{command}`)."
+
+
 def _load_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
@@ -95,7 +95,7 @@ def _load_json(path: Path) -> Any:
 def training_section(logs: Path) -> str:
     path = logs / "training_manifest.json"
     if not path.is_file():
-        return f"## Training\n\nNot run yet: `{path}` is missing (run `persian-chat train`)."
+        return _not_run("Training", path, "persian-chat train")
     m = _load_json(path)
     h = m["hyperparameters"]
     rows = [
@@ -136,7 +136,7 @@ def training_section(logs: Path) -> str:
 def evaluation_section(logs: Path) -> str:
     path = logs / "eval.json"
     if not path.is_file():
-        return f"## Evaluation\n\nNot run yet: `{path}` is missing (run `persian-chat evaluate`)."
+        return _not_run("Evaluation", path, "persian-chat evaluate")
     e = _load_json(path)
     rows = [["fine-tuned", e["fine_tuned"]["eval_loss"], e["fine_tuned"]["perplexity"]]]
     if "base" in e:
@@ -162,7 +162,7 @@ def evaluation_section(logs: Path) -> str:
 def export_section(logs: Path) -> str:
     path = logs / "export.json"
     if not path.is_file():
-        return f"## Export\n\nNot run yet: `{path}` is missing (run `persian-chat export`)."
+        return _not_run("Export", path, "persian-chat export")
     e = _load_json(path)
     p = e["parity"]
     mib = 1024**2

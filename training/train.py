@@ -19,7 +19,6 @@ import os
 import shutil
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +28,7 @@ from persian_chat.atomic import atomic_write_text, publish_directory
 from persian_chat.checksums import sha256_file
 from persian_chat.errors import UserError
 from persian_chat.logs import configure_logging
+from persian_chat.versions import package_versions
 
 HELP = "fine-tune a base model on datasets/train.jsonl (CPU)"
 log = logging.getLogger("persian_chat.train")
@@ -80,17 +80,6 @@ def _select_examples(examples: list[Any], limit: int | None, seed: int) -> list[
     return [examples[i] for i in keep]
 
 
-def _versions() -> dict[str, str]:
-    names = ("persian-chat", "torch", "transformers", "peft", "accelerate")
-    out = {}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
 def train(config: TrainConfig) -> dict[str, Any]:
     """Run the fine-tune and write the checkpoint; returns the training manifest."""
     import psutil
@@ -106,7 +95,12 @@ def train(config: TrainConfig) -> dict[str, Any]:
     import datasets
     from persian_chat.training.base_models import load_base
     from persian_chat.training.batch_size import choose_batch_size
-    from persian_chat.training.chat_data import encode_all, load_conversations, verify_dataset
+    from persian_chat.training.chat_data import (
+        IGNORE_INDEX,
+        encode_all,
+        load_conversations,
+        verify_dataset,
+    )
     from persian_chat.training.lora import (
         LORA_DEFAULT_ABOVE_PARAMS,
         apply_lora,
@@ -144,7 +138,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     if not features:
         raise UserError("no training example has an assistant token within --max-length")
     train_set = datasets.Dataset.from_list(features)
-    target_tokens = sum(sum(label != -100 for label in f["labels"]) for f in features)
+    target_tokens = sum(sum(label != IGNORE_INDEX for label in f["labels"]) for f in features)
 
     if config.batch_size is None:
         text_config = getattr(model.config, "text_config", model.config)
@@ -215,7 +209,9 @@ def train(config: TrainConfig) -> dict[str, Any]:
         model=model,
         args=args,
         train_dataset=train_set,
-        data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100),
+        data_collator=DataCollatorForSeq2Seq(
+            tokenizer, padding=True, label_pad_token_id=IGNORE_INDEX
+        ),
         processing_class=tokenizer,
         callbacks=[TrainLogCallback(log_path)],
     )
@@ -261,7 +257,9 @@ def train(config: TrainConfig) -> dict[str, Any]:
             "train_runtime_s": round(train_seconds, 1),
             "tokens_seen": tokens_seen,
             "tokens_per_sec": round(tokens_seen / max(train_seconds, 1e-9), 1),
-            "versions": _versions(),
+            "versions": package_versions(
+                ("persian-chat", "torch", "transformers", "peft", "accelerate"), "not installed"
+            ),
         }
         manifest_text = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
         (tmp / "training_manifest.json").write_text(manifest_text, encoding="utf-8")

@@ -23,7 +23,6 @@ import logging
 import tomllib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +63,7 @@ from persian_chat.training.data.sources import (
     parse_source_option,
 )
 from persian_chat.training.data.split import is_test
+from persian_chat.versions import package_versions
 
 HELP = "build datasets/train.jsonl and test.jsonl from Persian sources"
 log = logging.getLogger("persian_chat.prepare")
@@ -189,13 +189,6 @@ def _source_record(spec: SourceSpec, tally: Tally) -> dict[str, Any]:
     return record
 
 
-def _package_version(name: str) -> str | None:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 def prepare(config: PrepareConfig) -> PrepareResult:
     """Run the pipeline in memory; nothing is written (see write_outputs)."""
     pipeline = _Pipeline(config)
@@ -247,9 +240,7 @@ def prepare(config: PrepareConfig) -> PrepareResult:
             "blocklist_entries": len(pipeline.blocklist),
             "split": "sha256(seed, group) < test_ratio; group = poem for hafez, else user text",
         },
-        "versions": {
-            name: _package_version(name) for name in ("persian-chat", "hazm", "hafez", "datasets")
-        },
+        "versions": package_versions(("persian-chat", "hazm", "hafez", "datasets")),
         "counts": {**total.ordered(), "train": len(train), "test": len(test)},
         "dropped_examples": {k: total.samples[k] for k in DROP_REASONS if total.samples.get(k)},
     }
