@@ -13,18 +13,49 @@ from persian_chat.errors import UserError
 log = logging.getLogger("persian_chat.export")
 
 
+TASK = "text-generation-with-past"
+
+
+def _config_with_position_ids(model_dir: Path) -> Any:
+    """Optimum's export config for this architecture, plus a `position_ids` input.
+
+    Optimum gives GPT-2-like graphs a position_ids input but not Gemma's: those graphs count
+    positions from the cache length, which is wrong for a left-padded row of a batch whose
+    other rows are longer. With explicit positions, the server's continuous batching gives
+    every sequence exactly the positions it would have alone.
+    """
+    from optimum.exporters.tasks import TasksManager
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(model_dir, local_files_only=True)
+    constructor = TasksManager.get_exporter_config_constructor(
+        exporter="onnx", model_type=config.model_type, task=TASK, library_name="transformers"
+    )
+    base = getattr(constructor, "func", constructor)
+
+    class WithPositionIds(base):  # type: ignore[misc, valid-type]
+        @property
+        def inputs(self) -> dict[str, dict[int, str]]:
+            inputs: dict[str, dict[int, str]] = super().inputs
+            inputs.setdefault("position_ids", {0: "batch_size", 1: "sequence_length"})
+            return inputs
+
+    return WithPositionIds(config, task=TASK, use_past=True, use_past_in_inputs=True)
+
+
 def export_fp32(model_dir: Path, output: Path) -> Path:
-    """ONNX fp32 export; returns the path of model.onnx. Optimum's own validation is skipped:
-    export/parity.py checks the graph against PyTorch on real prompts instead."""
+    """ONNX fp32 export with a position_ids input; returns the path of model.onnx. Optimum's
+    own validation is skipped: export/parity.py checks the graph against PyTorch instead."""
     from optimum.exporters.onnx import main_export
 
     try:
         main_export(
             str(model_dir),
             output=str(output),
-            task="text-generation-with-past",
+            task=TASK,
             do_validation=False,
             local_files_only=True,
+            custom_onnx_configs={"model": _config_with_position_ids(model_dir)},
         )
     except (KeyError, ValueError, NotImplementedError) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

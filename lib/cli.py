@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "train": "persian_chat.training.train",
     "evaluate": "persian_chat.training.evaluate",
     "export": "persian_chat.export.export",
+    "serve": "persian_chat.server.serve",
     "report": "persian_chat.report",
 }
 

@@ -1,32 +1,23 @@
-"""One request's decoding loop: prefill the prompt once, then one token per step with the
-KV cache, sampling in numpy, streaming only whole characters and honouring stop strings,
-stop tokens and max_tokens. The continuous-batching engine builds on the same pieces.
-"""
+"""From chat messages to streamed text: prompt ids, then the engine's tokens turned into
+whole characters with stop strings applied, timed for usage and metrics."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Literal
-
-import numpy as np
 
 from persian_chat.chat_format import Message
 from persian_chat.chat_template import render
 from persian_chat.server.detokenizer import IncrementalDecoder
-from persian_chat.server.onnx_model import OnnxDecoder
-from persian_chat.server.sampling import SamplingParams, next_token
+from persian_chat.server.engine import Sequence
 from persian_chat.server.served_model import ServedModel
 from persian_chat.server.stop_strings import StopMatcher
 
 
-@dataclass
-class Generation:
-    """Filled in while the stream is consumed; final once it is exhausted."""
-
-    prompt_tokens: int
-    token_ids: list[int] = field(default_factory=list)
-    finish_reason: Literal["stop", "length"] | None = None
+class GenerationError(RuntimeError):
+    """The engine ended the request with an error (the message says why)."""
 
 
 def prompt_ids(model: ServedModel, messages: list[Message]) -> list[int]:
@@ -36,48 +27,55 @@ def prompt_ids(model: ServedModel, messages: list[Message]) -> list[int]:
     return list(model.tokenizer.encode(text, add_special_tokens=False).ids)
 
 
-def sample_tokens(
-    decoder: OnnxDecoder,
-    prompt: list[int],
-    params: SamplingParams,
-    max_tokens: int,
-    stop_ids: frozenset[int],
-    generation: Generation,
-) -> Iterator[int]:
-    """Token ids until a stop token (not yielded) or `max_tokens`."""
-    rng = params.generator()
-    mask = np.ones((1, len(prompt)), dtype=np.int64)
-    logits, past = decoder.step(np.array([prompt], dtype=np.int64), mask, decoder.empty_cache(1))
-    context = list(prompt)
-    while len(generation.token_ids) < max_tokens:
-        token = next_token(logits[0, -1], context, params, rng)
-        if token in stop_ids:
-            generation.finish_reason = "stop"
-            return
-        generation.token_ids.append(token)
-        context.append(token)
-        yield token
-        mask = np.concatenate([mask, np.ones((1, 1), dtype=np.int64)], axis=1)
-        logits, past = decoder.step(np.array([[token]], dtype=np.int64), mask, past)
-    generation.finish_reason = "length"
+@dataclass
+class Generation:
+    """One request's record: filled while its text streams, final when the stream ends."""
+
+    prompt_tokens: int
+    completion_tokens: int = 0
+    finish_reason: str | None = None
+    started: float = field(default_factory=time.monotonic)
+    token_times: list[float] = field(default_factory=list)
+    finished: float | None = None
+
+    @property
+    def time_to_first_token(self) -> float | None:
+        return self.token_times[0] - self.started if self.token_times else None
+
+    @property
+    def inter_token_latencies(self) -> list[float]:
+        times = self.token_times
+        return [b - a for a, b in itertools.pairwise(times)]
+
+    def timings(self) -> dict[str, float | None]:
+        end = self.finished or time.monotonic()
+        decode = self.token_times[-1] - self.token_times[0] if len(self.token_times) > 1 else 0
+        return {
+            "time_to_first_token_s": self.time_to_first_token,
+            "total_s": end - self.started,
+            "decode_tokens_per_s": (len(self.token_times) - 1) / decode if decode else None,
+        }
+
+    def usage(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+        }
 
 
-def stream_text(
-    model: ServedModel,
-    decoder: OnnxDecoder,
-    messages: list[Message],
-    params: SamplingParams,
-    max_tokens: int,
-    stop: tuple[str, ...] = (),
-) -> tuple[Generation, Iterator[str]]:
-    """The generation record and an iterator of text pieces (whole characters only)."""
-    prompt = prompt_ids(model, messages)
-    generation = Generation(prompt_tokens=len(prompt))
-
-    def pieces() -> Iterator[str]:
-        detokenizer = IncrementalDecoder(model.tokenizer)
-        matcher = StopMatcher(stop)
-        for token in sample_tokens(decoder, prompt, params, max_tokens, model.stop_ids, generation):
+async def stream_text(
+    sequence: Sequence, model: ServedModel, stop: tuple[str, ...], generation: Generation
+) -> AsyncIterator[str]:
+    """Text pieces (whole characters) until a stop token, stop string or max_tokens; raises
+    GenerationError after the text so far when the engine fails. A stop string cancels the
+    sequence, so the engine stops computing at once."""
+    detokenizer = IncrementalDecoder(model.tokenizer)
+    matcher = StopMatcher(stop)
+    try:
+        async for token in sequence.tokens():
+            generation.token_times.append(time.monotonic())
+            generation.completion_tokens += 1
             text = matcher.feed(detokenizer.push(token))
             if text:
                 yield text
@@ -85,10 +83,16 @@ def stream_text(
                 generation.finish_reason = "stop"
                 return
         tail = matcher.feed(detokenizer.flush())
-        if matcher.stopped:
-            generation.finish_reason = "stop"
-        tail += matcher.flush()
+        tail += "" if matcher.stopped else matcher.flush()
         if tail:
             yield tail
-
-    return generation, pieces()
+        finish = sequence.finish
+        if finish is not None and finish.reason == "error":
+            generation.finish_reason = "error"
+            raise GenerationError(finish.error or "generation failed")
+        generation.finish_reason = (
+            "stop" if matcher.stopped else (finish.reason if finish else None)
+        )
+    finally:
+        sequence.cancel()
+        generation.finished = time.monotonic()

@@ -34,6 +34,7 @@ class ServedModel:
     stop_ids: frozenset[int]
     system_prompt: str | None
     normalizer: NormalizerSettings | None
+    context_length: int  # positions the model was built for (prompt + reply)
 
     @property
     def model_id(self) -> str:
@@ -110,6 +111,10 @@ def load_served_model(path: Path, verify: bool = True) -> ServedModel:
     if not isinstance(bos, str):
         raise ServedModelError(f"{path / 'tokenizer_config.json'}: no bos_token")
     normalizer = manifest.get("normalizer")
+    config = _read_json(path / "config.json")
+    context = config.get("max_position_embeddings") or config.get("n_positions")
+    if not isinstance(context, int) or context < 2:
+        raise ServedModelError(f"{path / 'config.json'}: no max_position_embeddings")
     return ServedModel(
         path=path,
         manifest=manifest,
@@ -119,4 +124,5 @@ def load_served_model(path: Path, verify: bool = True) -> ServedModel:
         stop_ids=_stop_ids(path, tokenizer),
         system_prompt=manifest.get("system_prompt"),
         normalizer=NormalizerSettings.model_validate(normalizer) if normalizer else None,
+        context_length=context,
     )

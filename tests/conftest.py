@@ -249,24 +249,57 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory, repo: Path) -> Path:
         (directory / name).write_text("\n".join(short) + "\n", encoding="utf-8")
     digests = {n: sha256_file(directory / n) for n in ("train.jsonl", "test.jsonl")}
     (directory / "SHA256SUMS").write_text(format_sha256sums(digests), encoding="utf-8")
+    manifest = json.loads((repo / "datasets" / "manifest.json").read_text(encoding="utf-8"))
+    settings = {k: manifest["settings"][k] for k in ("normalizer", "system_prompt_normalized")}
+    (directory / "manifest.json").write_text(json.dumps({"settings": settings}), encoding="utf-8")
     return directory
+
+
+def train_tiny(base: Path, data: Path, out: Path) -> Path:
+    """Fine-tune a tiny model for 3 steps (a real checkpoint with its training manifest)."""
+    from persian_chat.training.train import TrainConfig, train
+
+    train(
+        TrainConfig(
+            base_model=str(base), data_dir=data, output_dir=out / "model", logs_dir=out / "logs",
+            max_steps=3, batch_size=4, max_length=128, save_steps=100, threads=1, lora=False,
+        )
+    )  # fmt: skip
+    return out / "model"
+
+
+@pytest.fixture(scope="session")
+def gpt2_checkpoint(
+    tiny_gpt2_dir: Path, tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    return train_tiny(tiny_gpt2_dir, tiny_dataset, tmp_path_factory.mktemp("gpt2-ckpt"))
+
+
+@pytest.fixture(scope="session")
+def gemma_checkpoint(
+    tiny_gemma: TinyGemma, tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    return train_tiny(tiny_gemma.model_dir, tiny_dataset, tmp_path_factory.mktemp("gemma-ckpt"))
+
+
+def _served(checkpoint: Path, data: Path, work: Path) -> Path:
+    from persian_chat.export.export import export
+
+    export(checkpoint, work / "served", "int8", data, work / "logs", 4, 128, 1)
+    return work / "served"
 
 
 @pytest.fixture(scope="session")
 def tiny_served_dir(
-    tmp_path_factory: pytest.TempPathFactory, tiny_gpt2_dir: Path, tiny_dataset: Path
+    gpt2_checkpoint: Path, tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    """A tiny GPT-2 fine-tuned for 3 steps and exported to int8 with its manifest."""
-    from persian_chat.export.export import export
-    from persian_chat.training.train import TrainConfig, train
+    """The tiny GPT-2 fine-tuned for 3 steps and exported to int8 with its manifest."""
+    return _served(gpt2_checkpoint, tiny_dataset, tmp_path_factory.mktemp("served-gpt2"))
 
-    work = tmp_path_factory.mktemp("served")
-    train(
-        TrainConfig(
-            base_model=str(tiny_gpt2_dir), data_dir=tiny_dataset, output_dir=work / "model",
-            logs_dir=work / "logs", max_steps=3, batch_size=4, max_length=128, save_steps=100,
-            threads=1, lora=False,
-        )
-    )  # fmt: skip
-    export(work / "model", work / "served", "int8", tiny_dataset, work / "logs", 4, 128, 1)
-    return work / "served"
+
+@pytest.fixture(scope="session")
+def tiny_gemma_served_dir(
+    gemma_checkpoint: Path, tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The tiny Gemma-3 fine-tuned for 3 steps and exported to int8 with its manifest."""
+    return _served(gemma_checkpoint, tiny_dataset, tmp_path_factory.mktemp("served-gemma"))

@@ -15,29 +15,6 @@ from persian_chat.errors import UserError
 from persian_chat.export import export as export_module
 from persian_chat.export import parity
 from persian_chat.export.export import export
-from persian_chat.training.train import TrainConfig, train
-
-from ..conftest import TinyGemma
-
-
-def _trained(base: Path, data: Path, out: Path) -> Path:
-    train(
-        TrainConfig(
-            base_model=str(base), data_dir=data, output_dir=out / "model", logs_dir=out / "logs",
-            max_steps=3, batch_size=4, max_length=128, save_steps=100, threads=1, lora=False,
-        )
-    )  # fmt: skip
-    return out / "model"
-
-
-@pytest.fixture(scope="module")
-def gpt2_checkpoint(tiny_gpt2_dir: Path, tiny_dataset: Path, tmp_path_factory: Any) -> Path:
-    return _trained(tiny_gpt2_dir, tiny_dataset, tmp_path_factory.mktemp("gpt2-ckpt"))
-
-
-@pytest.fixture(scope="module")
-def gemma_checkpoint(tiny_gemma: TinyGemma, tiny_dataset: Path, tmp_path_factory: Any) -> Path:
-    return _trained(tiny_gemma.model_dir, tiny_dataset, tmp_path_factory.mktemp("gemma-ckpt"))
 
 
 def run_export(

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Check every endpoint of a running persian-chat server with curl.
+#   scripts/validate_api.sh [BASE_URL]      (default http://127.0.0.1:8000)
+#   API_KEY=...  when the server requires keys (also checks that a wrong key gets 401)
+#   CURL_OPTS="--cacert cert.pem" for HTTPS with a private CA (e.g. behind nginx)
+# Exits non-zero if any check fails.
+set -u
+BASE="${1:-http://127.0.0.1:8000}"
+BASE="${BASE%/}"
+KEY="${API_KEY:-}"
+read -r -a EXTRA <<<"${CURL_OPTS:-}"
+failures=0
+body="$(mktemp)"
+trap 'rm -f "$body"' EXIT
+
+auth=()
+if [[ -n "$KEY" ]]; then auth=(-H "Authorization: Bearer $KEY"); fi
+
+# request NAME EXPECTED_STATUS EXPECTED_TEXT curl-args...
+request() {
+  local name="$1" want="$2" text="$3"
+  shift 3
+  local status
+  status="$(curl -sS -o "$body" -w '%{http_code}' --max-time 120 "${EXTRA[@]}" "$@" 2>/dev/null)"
+  if [[ "$status" == "$want" ]] && grep -qF -- "$text" "$body"; then
+    echo "ok    $name ($status)"
+  else
+    echo "FAIL  $name: status $status (want $want), body: $(head -c 300 "$body")"
+    failures=$((failures + 1))
+  fi
+}
+
+json=(-H "Content-Type: application/json")
+hello='{"role":"user","content":"سلام، حالت چطور است؟"}'
+
+request "health" 200 '"status":"ok"' "$BASE/health"
+request "metrics" 200 "persian_chat_requests_total" "$BASE/metrics"
+request "models" 200 '"object":"list"' "${auth[@]}" "$BASE/v1/models"
+request "chat stream" 200 '"done":true' -N "${auth[@]}" "${json[@]}" \
+  -d "{\"messages\":[$hello],\"max_tokens\":8}" "$BASE/api/chat"
+request "chat stream tokens" 200 'data: {"token"' -N "${auth[@]}" "${json[@]}" \
+  -d "{\"messages\":[$hello],\"max_tokens\":8,\"temperature\":0}" "$BASE/api/chat"
+request "chat non-stream" 200 '"role":"assistant"' "${auth[@]}" "${json[@]}" \
+  -d "{\"messages\":[$hello],\"max_tokens\":8,\"stream\":false}" "$BASE/api/chat"
+request "openai non-stream" 200 '"object":"chat.completion"' "${auth[@]}" "${json[@]}" \
+  -d "{\"messages\":[$hello],\"max_tokens\":8}" "$BASE/v1/chat/completions"
+request "openai stream" 200 'data: [DONE]' -N "${auth[@]}" "${json[@]}" \
+  -d "{\"messages\":[$hello],\"max_tokens\":8,\"stream\":true}" "$BASE/v1/chat/completions"
+request "bad temperature" 400 '"param":"temperature"' "${auth[@]}" "${json[@]}" \
+  -d "{\"messages\":[$hello],\"temperature\":5}" "$BASE/api/chat"
+request "bad role" 400 '"param":"messages.0.role"' "${auth[@]}" "${json[@]}" \
+  -d '{"messages":[{"role":"robot","content":"x"}]}' "$BASE/api/chat"
+request "invalid json" 400 '"code":"invalid_json"' "${auth[@]}" "${json[@]}" \
+  -d '{"messages":' "$BASE/api/chat"
+request "unknown route" 404 '"error"' "$BASE/no-such-route"
+if [[ -n "$KEY" ]]; then
+  request "no key" 401 '"type":"authentication_error"' "${json[@]}" \
+    -d "{\"messages\":[$hello]}" "$BASE/api/chat"
+  request "wrong key" 401 '"type":"authentication_error"' -H "Authorization: Bearer wrong-key-0000000000" \
+    "${json[@]}" -d "{\"messages\":[$hello]}" "$BASE/v1/chat/completions"
+fi
+
+if ((failures)); then
+  echo "$failures check(s) failed against $BASE"
+  exit 1
+fi
+echo "all checks passed against $BASE"

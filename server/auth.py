@@ -1,0 +1,48 @@
+"""Bearer API keys, compared in constant time, failing closed.
+
+Every configured key is compared (no early exit), so the time taken does not reveal how
+much of a guess was right; a missing or malformed header is refused like a wrong key. Logs
+and rate limits use a key id (a short hash), never the key itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from persian_chat.server.api_errors import ApiError
+
+ANONYMOUS = "anonymous"
+
+
+def key_id(key: str) -> str:
+    return "key-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
+
+
+class ApiKeys:
+    def __init__(self, keys: frozenset[str]) -> None:
+        self._keys = [k.encode("utf-8") for k in sorted(keys)]
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._keys)
+
+    def authorize(self, header: str | None) -> str:
+        """The caller's key id, or ApiError 401. With no keys configured, everyone is
+        'anonymous' (the operator chose an open server)."""
+        if not self._keys:
+            return ANONYMOUS
+        scheme, _, token = (header or "").partition(" ")
+        candidate = token.strip().encode("utf-8")
+        matched = b""
+        for key in self._keys:
+            if hmac.compare_digest(candidate, key):
+                matched = key
+        if scheme.lower() != "bearer" or not matched:
+            raise ApiError(
+                401,
+                "missing or invalid API key (send 'Authorization: Bearer <key>')",
+                code="invalid_api_key",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return key_id(matched.decode("utf-8"))

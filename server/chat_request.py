@@ -1,0 +1,119 @@
+"""From a validated request body to what the engine runs, enforcing the server's limits.
+
+Messages are normalized with the settings recorded at data-preparation time (the model saw
+text written that way), the Persian system prompt is added when the client sent none, and
+a conversation too long for the model loses its oldest turns first (the system prompt and
+the last user turn always stay); when even those do not fit, the answer is a 400.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from persian_chat.chat_format import Message
+from persian_chat.server.api_errors import ApiError
+from persian_chat.server.api_schema import SamplingFields
+from persian_chat.server.engine import GenerationRequest
+from persian_chat.server.generation import prompt_ids
+from persian_chat.server.sampling import DEFAULT_TEMPERATURE, SamplingParams
+from persian_chat.server.served_model import ServedModel
+from persian_chat.server.settings import ServerSettings
+
+MAX_STOP_CHARS = 64
+
+
+@dataclass(frozen=True)
+class ChatJob:
+    request: GenerationRequest
+    stops: tuple[str, ...]
+    messages: list[Message]  # as the model sees them (normalized, system prompt first)
+    dropped_messages: int  # oldest turns left out to fit the context
+
+
+def check_limits(body: SamplingFields, settings: ServerSettings, max_tokens: int | None) -> None:
+    if len(body.messages) > settings.max_messages:
+        raise ApiError(400, f"at most {settings.max_messages} messages", param="messages")
+    total = 0
+    for index, message in enumerate(body.messages):
+        size = len(message.text)
+        total += size
+        if size > settings.max_message_chars:
+            raise ApiError(
+                400,
+                f"a message may have at most {settings.max_message_chars} characters",
+                param=f"messages.{index}.content",
+            )
+    if total > settings.max_total_chars:
+        raise ApiError(
+            400, f"at most {settings.max_total_chars} characters in all", param="messages"
+        )
+    if body.messages[-1].role != "user":
+        raise ApiError(400, "the last message must be the user's", param="messages")
+    if max_tokens is not None and max_tokens > settings.max_tokens_limit:
+        raise ApiError(
+            400, f"max_tokens may be at most {settings.max_tokens_limit}", param="max_tokens"
+        )
+    stops = body.stops
+    if len(stops) > settings.max_stop_strings:
+        raise ApiError(400, f"at most {settings.max_stop_strings} stop strings", param="stop")
+    if any(len(s) > MAX_STOP_CHARS for s in stops):
+        raise ApiError(400, f"stop strings may have at most {MAX_STOP_CHARS} characters", "stop")
+
+
+def _fit(
+    model: ServedModel, messages: list[Message], budget: int
+) -> tuple[list[int], list[Message]] | None:
+    """Prompt ids within `budget` tokens and the messages kept, dropping the oldest turns
+    (a user turn with its answer); None if even the last turn does not fit."""
+    system = messages[:1] if messages[0]["role"] == "system" else []
+    turns = messages[len(system) :]
+    while True:
+        ids = prompt_ids(model, system + turns)
+        if len(ids) <= budget:
+            return ids, system + turns
+        if len(turns) <= 1:
+            return None
+        turns = turns[2 if len(turns) > 2 and turns[1]["role"] == "assistant" else 1 :]
+
+
+def build_job(
+    body: SamplingFields,
+    max_tokens: int | None,
+    model: ServedModel,
+    settings: ServerSettings,
+    normalize: Callable[[str], str],
+) -> ChatJob:
+    check_limits(body, settings, max_tokens)
+    messages: list[Message] = [
+        {"role": m.role, "content": normalize(m.text)} for m in body.messages
+    ]
+    system_prompt = settings.system_prompt or model.system_prompt
+    if messages[0]["role"] != "system" and system_prompt:
+        messages.insert(0, {"role": "system", "content": system_prompt})
+    if any(m["role"] == "system" for m in messages[1:]):
+        raise ApiError(400, "only the first message may be a system message", param="messages")
+    reply_tokens = max_tokens or settings.default_max_tokens
+    context = model.context_length
+    prompt_limit = min(settings.max_prompt_tokens or context - 1, context - 1)
+    fitted = _fit(model, messages, max(1, min(prompt_limit, context - reply_tokens)))
+    if fitted is None:  # keep the reply budget only as far as possible
+        fitted = _fit(model, messages, prompt_limit)
+    if fitted is None:
+        raise ApiError(
+            400,
+            f"the last message does not fit the model's context of {context} tokens "
+            f"(prompt limit {prompt_limit})",
+            param="messages",
+            code="context_length_exceeded",
+        )
+    ids, kept = fitted
+    params = SamplingParams(
+        temperature=DEFAULT_TEMPERATURE if body.temperature is None else body.temperature,
+        top_k=body.top_k or 0,
+        top_p=body.top_p or 1.0,
+        repetition_penalty=body.repetition_penalty or 1.0,
+        seed=body.seed,
+    )
+    request = GenerationRequest(ids, params, reply_tokens, model.stop_ids)
+    return ChatJob(request, body.stops, kept, len(messages) - len(kept))

@@ -1,0 +1,261 @@
+"""Continuous batching: one thread runs the model for every request at once.
+
+Requests wait in a queue; at each step boundary the engine prefills newcomers (one at a
+time, batch 1, so a prompt costs exactly its own tokens), adds them as rows of the shared
+left-padded KV cache, then decodes one token for every row in a single `session.run`.
+Finished and cancelled rows leave at the next boundary. `session.run` releases the GIL, so
+the asyncio event loop keeps serving while the model works; tokens cross over with
+`loop.call_soon_threadsafe`. Each request samples with its own seeded generator, so its
+text does not depend on what else is in the batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from persian_chat.server.kv_batch import Array, KVBatch
+from persian_chat.server.onnx_model import OnnxDecoder
+from persian_chat.server.sampling import SamplingParams, next_token
+
+log = logging.getLogger("persian_chat.server.engine")
+
+FinishReason = Literal["stop", "length", "cancelled", "error"]
+SHUTDOWN_MESSAGE = "server shutting down"
+
+
+class EngineFullError(Exception):
+    """Every batch slot and queue place is taken; the client should retry later."""
+
+
+class EngineClosedError(Exception):
+    """The engine is shutting down and takes no new requests."""
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    prompt: list[int]
+    params: SamplingParams
+    max_tokens: int
+    stop_ids: frozenset[int]
+
+
+@dataclass(frozen=True)
+class Finished:
+    reason: FinishReason
+    error: str | None = None
+
+
+@dataclass(eq=False)
+class Sequence:
+    """One request inside the engine. The engine thread fills it; asyncio code reads it."""
+
+    request: GenerationRequest
+    loop: asyncio.AbstractEventLoop
+    queue: asyncio.Queue[int | Finished] = field(default_factory=asyncio.Queue)
+    finish: Finished | None = None
+    # engine-thread state
+    context: list[int] = field(default_factory=list)
+    generated: int = 0
+    pending: int = -1  # the sampled token the next decode step feeds
+    rng: np.random.Generator = field(default_factory=np.random.default_rng)
+    _cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.context = list(self.request.prompt)
+        self.rng = self.request.params.generator()
+
+    def cancel(self) -> None:
+        """Ask the engine to drop this sequence at its next step (idempotent)."""
+        self._cancelled.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def deliver(self, item: int | Finished) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+        except RuntimeError:  # the event loop is closed: nobody is listening any more
+            self.cancel()
+
+    async def tokens(self) -> AsyncIterator[int]:
+        """Token ids as the engine produces them; `finish` is set when this ends."""
+        while True:
+            item = await self.queue.get()
+            if isinstance(item, Finished):
+                self.finish = item
+                return
+            yield item
+
+
+class Engine:
+    """Owns the decoder and the batching thread; `submit` is safe to call from any thread."""
+
+    def __init__(
+        self,
+        decoder: OnnxDecoder,
+        context_length: int,
+        max_batch: int = 8,
+        max_waiting: int = 16,
+    ) -> None:
+        if max_batch < 1 or max_waiting < 0:
+            raise ValueError("max_batch must be >= 1 and max_waiting >= 0")
+        if max_batch > 1 and not decoder.has_position_ids:
+            log.warning(
+                "the ONNX graph has no position_ids input, so left-padded rows would get "
+                "wrong positions; serving one sequence at a time (re-export to batch)"
+            )
+            max_batch = 1
+        self.decoder = decoder
+        self.context_length = context_length  # positions the model has; never feed more
+        self.max_batch = max_batch
+        self.max_waiting = max_waiting
+        self._waiting: deque[Sequence] = deque()
+        self._rows: list[Sequence] = []
+        self._admitting = 0  # taken from the queue, being prefilled
+        self._cond = threading.Condition()
+        self._closing = False
+        self._deadline = float("inf")
+        self._thread = threading.Thread(target=self._run, name="persian-chat-engine", daemon=True)
+        self.steps = 0  # decode steps run, for tests and metrics
+
+    # -- the asyncio side ------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    @property
+    def active(self) -> int:
+        return len(self._rows) + self._admitting
+
+    def submit(self, request: GenerationRequest, loop: asyncio.AbstractEventLoop) -> Sequence:
+        if not 0 < len(request.prompt) < self.context_length:
+            raise ValueError(
+                f"prompt of {len(request.prompt)} tokens; the model takes 1 to "
+                f"{self.context_length - 1}"
+            )
+        sequence = Sequence(request, loop)
+        with self._cond:
+            if self._closing:
+                raise EngineClosedError(SHUTDOWN_MESSAGE)
+            if len(self._waiting) + self.active >= self.max_batch + self.max_waiting:
+                raise EngineFullError(f"{self.max_batch} running and {self.max_waiting} waiting")
+            self._waiting.append(sequence)
+            self._cond.notify()
+        return sequence
+
+    def shutdown(self, grace_seconds: float) -> None:
+        """Take no new requests; let running ones finish for `grace_seconds`, then end the
+        rest with an error so every client gets a last event."""
+        with self._cond:
+            self._closing = True
+            self._deadline = time.monotonic() + grace_seconds
+            self._cond.notify()
+
+    def join(self, timeout: float | None = None) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    # -- the engine thread -----------------------------------------------------------------
+
+    def _run(self) -> None:
+        batch = KVBatch(self.decoder)
+        while True:
+            with self._cond:
+                while not self._waiting and not self._rows and not self._closing:
+                    self._cond.wait()
+                if self._closing and not self._waiting and not self._rows:
+                    return
+                admitted: list[Sequence] = []
+                while self._waiting and len(self._rows) + len(admitted) < self.max_batch:
+                    admitted.append(self._waiting.popleft())
+                self._admitting = len(admitted)
+                expired = time.monotonic() > self._deadline
+                if expired:
+                    admitted.extend(self._waiting)
+                    self._waiting.clear()
+            if expired:
+                for sequence in [*self._rows, *admitted]:
+                    self._finish(sequence, Finished("error", SHUTDOWN_MESSAGE))
+                self._rows, self._admitting = [], 0
+                batch = KVBatch(self.decoder)
+                continue
+            for sequence in admitted:
+                self._prefill(sequence, batch)
+                self._admitting -= 1
+            self._drop(batch, [i for i, s in enumerate(self._rows) if s.cancelled], "cancelled")
+            if self._rows:
+                batch = self._decode(batch)
+
+    def _finish(self, sequence: Sequence, finished: Finished) -> None:
+        sequence.deliver(finished)
+
+    def _accept(self, sequence: Sequence, logits: Array) -> bool:
+        """Sample and deliver the next token; False when the sequence is done."""
+        request = sequence.request
+        token = next_token(logits, sequence.context, request.params, sequence.rng)
+        if token in request.stop_ids:
+            self._finish(sequence, Finished("stop"))
+            return False
+        sequence.context.append(token)
+        sequence.generated += 1
+        sequence.pending = token
+        sequence.deliver(token)
+        if sequence.generated >= request.max_tokens or len(sequence.context) >= self.context_length:
+            self._finish(sequence, Finished("length"))
+            return False
+        return True
+
+    def _prefill(self, sequence: Sequence, batch: KVBatch) -> None:
+        if sequence.cancelled:
+            self._finish(sequence, Finished("cancelled"))
+            return
+        prompt = np.array([sequence.request.prompt], dtype=np.int64)
+        try:
+            logits, past = self.decoder.step(
+                prompt, np.ones_like(prompt), self.decoder.empty_cache(1)
+            )
+        except Exception as exc:  # onnxruntime errors: end this request, keep serving
+            log.exception("prefill failed")
+            self._finish(sequence, Finished("error", f"prefill failed: {exc}"))
+            return
+        if self._accept(sequence, np.asarray(logits[0, -1])):
+            batch.add(past)
+            self._rows.append(sequence)
+
+    def _drop(self, batch: KVBatch, rows: list[int], reason: FinishReason | None) -> None:
+        if not rows:
+            return
+        if reason is not None:
+            for i in rows:
+                self._finish(self._rows[i], Finished(reason))
+        batch.remove(rows)
+        dropped = set(rows)
+        self._rows = [s for i, s in enumerate(self._rows) if i not in dropped]
+
+    def _decode(self, batch: KVBatch) -> KVBatch:
+        try:
+            logits = batch.step([s.pending for s in self._rows])
+        except Exception as exc:
+            log.exception("decode step failed")
+            for sequence in self._rows:
+                self._finish(sequence, Finished("error", f"decode failed: {exc}"))
+            self._rows = []
+            return KVBatch(self.decoder)
+        self.steps += 1
+        done = [i for i, s in enumerate(self._rows) if not self._accept(s, logits[i])]
+        self._drop(batch, done, None)
+        return batch

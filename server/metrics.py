@@ -1,0 +1,54 @@
+"""Prometheus metrics, in a registry of their own so several apps (tests) can coexist.
+
+What operators of TGI / llama.cpp servers watch: requests by route and status, time to
+first token, inter-token latency, tokens in and out, queue depth and active sequences.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "persian_chat_requests", "HTTP requests by route and status", ["route", "status"],
+            registry=r,
+        )  # fmt: skip
+        self.time_to_first_token = Histogram(
+            "persian_chat_time_to_first_token_seconds", "Request start to first token",
+            buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.inter_token_latency = Histogram(
+            "persian_chat_inter_token_latency_seconds", "Time between consecutive tokens",
+            buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.request_duration = Histogram(
+            "persian_chat_request_duration_seconds", "Whole generation time",
+            buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.prompt_tokens = Counter(
+            "persian_chat_prompt_tokens", "Prompt tokens processed", registry=r
+        )
+        self.generated_tokens = Counter(
+            "persian_chat_generated_tokens", "Tokens generated", registry=r
+        )
+        self.queue_depth = Gauge(
+            "persian_chat_queue_depth", "Requests waiting for a batch slot", registry=r
+        )
+        self.active_sequences = Gauge(
+            "persian_chat_active_sequences", "Sequences being decoded", registry=r
+        )
+
+    def watch_engine(self, waiting: Callable[[], int], active: Callable[[], int]) -> None:
+        self.queue_depth.set_function(lambda: float(waiting()))
+        self.active_sequences.set_function(lambda: float(active()))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,53 @@
+"""What the server loads before it can answer: the served model, the engine, the normalizer.
+
+Loading takes seconds (checksums, onnxruntime session, hazm's lexicons), so the app does it
+in a worker thread while /health answers 503.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from persian_chat.server.engine import Engine
+from persian_chat.server.onnx_model import OnnxDecoder
+from persian_chat.server.served_model import ServedModel, load_served_model
+from persian_chat.server.settings import ServerSettings
+
+log = logging.getLogger("persian_chat.server")
+
+
+@dataclass
+class Runtime:
+    model: ServedModel
+    engine: Engine
+    normalize: Callable[[str], str]
+    load_seconds: float
+
+
+def make_normalizer(model: ServedModel) -> Callable[[str], str]:
+    """The normalizer the training data went through, with the settings stored in the
+    model's manifest. hazm is kept (not re-implemented): measured, its import and lexicons
+    cost ~325 MiB RSS, and an equal re-implementation would need the same lexicons."""
+    if model.normalizer is None:
+        log.warning("%s records no normalizer settings: user text is used as sent", model.path)
+        return lambda text: text
+    from persian_chat.normalize import PersianNormalizer
+
+    normalizer = PersianNormalizer(model.normalizer)
+    normalizer.normalize("سلام")  # load hazm's lexicons now, not on the first request
+    return normalizer.normalize
+
+
+def load_runtime(settings: ServerSettings) -> Runtime:
+    start = time.monotonic()
+    model = load_served_model(settings.model_dir, verify=settings.verify_model)
+    decoder = OnnxDecoder(model.onnx_path, threads=settings.threads)
+    normalize = make_normalizer(model)
+    engine = Engine(decoder, model.context_length, settings.max_batch, settings.max_waiting)
+    engine.start()
+    seconds = time.monotonic() - start
+    log.info("loaded %s in %.1f s (%d threads)", model.model_id, seconds, settings.threads)
+    return Runtime(model, engine, normalize, seconds)

@@ -1,0 +1,132 @@
+"""Serve a model exported by `persian-chat export` over HTTP (uvicorn + Starlette).
+
+Endpoints: POST /api/chat (SSE), POST /v1/chat/completions and GET /v1/models (OpenAI
+compatible), GET /health, GET /metrics. Options can also come from the environment
+(PERSIAN_CHAT_API_KEYS, PERSIAN_CHAT_CORS_ORIGINS, ...), which is how the systemd unit sets
+them. On SIGTERM/SIGINT running answers get --shutdown-grace seconds to finish, then end
+with an error event; the process never imports torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from persian_chat.errors import UserError
+
+HELP = "serve the exported model over HTTP with token streaming"
+log = logging.getLogger("persian_chat.server")
+
+
+def _env(name: str, default: Any = None) -> Any:
+    return os.environ.get(f"PERSIAN_CHAT_{name}", default)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--model", type=Path, default=Path(_env("MODEL", "models/persian-chat-onnx-int8")),
+        help="served model directory (PERSIAN_CHAT_MODEL)")  # fmt: skip
+    add("--host", default=_env("HOST", "127.0.0.1"), help="bind address (PERSIAN_CHAT_HOST)")
+    add("--port", type=int, default=int(_env("PORT", 8000)), help="port (PERSIAN_CHAT_PORT)")
+    add("--threads", type=int, default=_env("THREADS"),
+        help="onnxruntime intra-op threads (default: physical cores)")  # fmt: skip
+    add("--max-batch", type=int, default=int(_env("MAX_BATCH", 8)),
+        help="sequences decoded together")  # fmt: skip
+    add("--max-waiting", type=int, default=int(_env("MAX_WAITING", 16)),
+        help="requests queued beyond the batch; more get 429")  # fmt: skip
+    add("--api-keys-file", type=Path, default=_env("API_KEYS_FILE"),
+        help="file with one API key per line (PERSIAN_CHAT_API_KEYS adds comma-separated "
+             "keys); with keys, /api and /v1 need 'Authorization: Bearer KEY'")  # fmt: skip
+    add("--cors-origin", action="append", default=None,
+        help="allowed browser origin, repeatable (PERSIAN_CHAT_CORS_ORIGINS: a,b)")  # fmt: skip
+    add("--rate-limit", type=int, default=int(_env("RATE_LIMIT", 120)),
+        help="requests per minute per API key or client IP (0: off)")  # fmt: skip
+    add("--max-tokens-limit", type=int, default=int(_env("MAX_TOKENS_LIMIT", 1024)),
+        help="largest max_tokens a client may ask for")  # fmt: skip
+    add("--default-max-tokens", type=int, default=int(_env("DEFAULT_MAX_TOKENS", 256)),
+        help="max_tokens when the client sends none")  # fmt: skip
+    add("--system-prompt", default=_env("SYSTEM_PROMPT"),
+        help="system prompt added when a client sends none (default: the model's)")  # fmt: skip
+    add("--log-user-text", action="store_true", default=bool(_env("LOG_USER_TEXT")),
+        help="debug only: put messages and answers in the request log")  # fmt: skip
+    add("--shutdown-grace", type=float, default=float(_env("SHUTDOWN_GRACE", 10)),
+        help="seconds running answers may take to finish on shutdown")  # fmt: skip
+
+
+def settings_from_args(args: argparse.Namespace) -> Any:
+    from persian_chat.server.settings import ServerSettings, load_api_keys
+
+    if not (args.model / "manifest.json").is_file():
+        raise UserError(f"{args.model}: no served model here (run `persian-chat export`)")
+    try:
+        keys = load_api_keys(_env("API_KEYS"), args.api_keys_file)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    origins = args.cors_origin or [o for o in (_env("CORS_ORIGINS") or "").split(",") if o]
+    fields: dict[str, Any] = {
+        "model_dir": args.model, "max_batch": args.max_batch, "max_waiting": args.max_waiting,
+        "api_keys": keys, "cors_origins": tuple(origins), "rate_limit_per_minute": args.rate_limit,
+        "max_tokens_limit": args.max_tokens_limit, "default_max_tokens": args.default_max_tokens,
+        "system_prompt": args.system_prompt, "log_user_text": args.log_user_text,
+        "shutdown_grace_seconds": args.shutdown_grace,
+    }  # fmt: skip
+    if args.threads:
+        fields["threads"] = int(args.threads)
+    return ServerSettings(**fields)
+
+
+def configure_server_logging() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("persian_chat").setLevel(logging.INFO)
+    requests = logging.getLogger("persian_chat.server.requests")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))  # JSON lines as they are
+    requests.addHandler(handler)
+    requests.propagate = False
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from persian_chat.server.app import AppState, create_app
+    from persian_chat.server.runtime import Runtime, load_runtime
+
+    configure_server_logging()
+    settings = settings_from_args(args)
+    if not settings.api_keys:
+        log.warning("no API keys configured: anyone who can reach the port can use the API")
+
+    server: uvicorn.Server | None = None
+
+    def loader(s: Any) -> Runtime:
+        try:
+            return load_runtime(s)
+        except Exception:
+            if server is not None:
+                server.should_exit = True  # nothing to serve: stop instead of idling at 503
+            raise
+
+    app = create_app(settings, loader)
+    state: AppState = app.state.app_state
+
+    class GracefulServer(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            if state.runtime is not None:
+                state.runtime.engine.shutdown(settings.shutdown_grace_seconds)
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(
+        app, host=args.host, port=args.port, access_log=False, log_level="warning",
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 5,
+    )  # fmt: skip
+    server = GracefulServer(config)
+    log.info("serving %s on http://%s:%d", settings.model_dir, args.host, args.port)
+    server.run()
+    if state.status == "failed":
+        raise UserError(f"could not load {settings.model_dir}: {state.error}")
+    return 0

@@ -1,0 +1,386 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from persian_chat.server.app import create_app
+from persian_chat.server.generation import prompt_ids
+from persian_chat.server.runtime import Runtime, load_runtime
+from persian_chat.server.settings import ServerSettings
+
+KEY = "test-key-0123456789abcdef"
+HELLO = [{"role": "user", "content": "سلام، حالت چطور است؟"}]
+
+
+def wait_ready(client: TestClient, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while client.get("/health").status_code != 200:
+        assert time.monotonic() < deadline, client.get("/health").json()
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def make_client(tiny_served_dir: Path) -> Iterator[Any]:
+    clients: list[TestClient] = []
+
+    def make(**overrides: Any) -> TestClient:
+        settings = ServerSettings(model_dir=tiny_served_dir, threads=1, **overrides)
+        client = TestClient(create_app(settings))
+        client.__enter__()
+        clients.append(client)
+        wait_ready(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def shared_client(tiny_served_dir: Path) -> Iterator[TestClient]:
+    settings = ServerSettings(model_dir=tiny_served_dir, threads=1, rate_limit_per_minute=0)
+    with TestClient(create_app(settings)) as client:
+        wait_ready(client)
+        yield client
+
+
+@pytest.fixture
+def client(shared_client: TestClient) -> TestClient:
+    return shared_client
+
+
+def events(text: str) -> list[Any]:
+    out = []
+    for block in text.split("\n\n"):
+        if block.startswith("data: "):
+            data = block[len("data: ") :]
+            out.append(data if data == "[DONE]" else json.loads(data))
+    return out
+
+
+def chat(client: TestClient, **body: Any) -> Any:
+    return client.post("/api/chat", json={"messages": HELLO, **body})
+
+
+def test_health_is_503_while_loading_then_200(tiny_served_dir: Path) -> None:
+    release = threading.Event()
+
+    def slow_loader(settings: ServerSettings) -> Runtime:
+        release.wait(30)
+        return load_runtime(settings)
+
+    app = create_app(ServerSettings(model_dir=tiny_served_dir, threads=1), slow_loader)
+    with TestClient(app) as client:
+        loading = client.get("/health")
+        assert loading.status_code == 503 and loading.json()["status"] == "loading"
+        assert chat(client).status_code == 503
+        release.set()
+        wait_ready(client)
+        assert client.get("/health").json()["model"] == tiny_served_dir.name
+
+
+def test_failed_load_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "manifest.json").write_text("{}", encoding="utf-8")
+    with TestClient(create_app(ServerSettings(model_dir=tmp_path, threads=1))) as client:
+        deadline = time.monotonic() + 10
+        while client.get("/health").json()["status"] == "loading":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        health = client.get("/health")
+        assert health.status_code == 503 and health.json()["status"] == "failed"
+        assert "format" in health.json()["error"]
+
+
+def test_stream_and_non_stream_give_the_same_greedy_text(client: TestClient) -> None:
+    streamed = chat(client, temperature=0, max_tokens=20)
+    assert streamed.status_code == 200
+    assert streamed.headers["content-type"].startswith("text/event-stream")
+    assert streamed.headers["x-accel-buffering"] == "no"
+    received = events(streamed.text)
+    tokens = [e["token"] for e in received[:-1]]
+    final = received[-1]
+    assert final["done"] is True and final["finish_reason"] in ("stop", "length")
+    assert final["usage"]["completion_tokens"] <= 20 and final["timings"]["total_s"] > 0
+    whole = chat(client, temperature=0, max_tokens=20, stream=False).json()
+    assert whole["message"] == {"role": "assistant", "content": "".join(tokens)}
+    assert whole["usage"] == final["usage"]
+
+
+def test_the_persian_system_prompt_is_added_when_missing(
+    client: TestClient, tiny_served_dir: Path
+) -> None:
+    runtime: Runtime = client.app.state.app_state.runtime  # type: ignore[attr-defined]
+    model = runtime.model
+    assert model.system_prompt
+    with_system = [{"role": "system", "content": model.system_prompt}, *HELLO]
+    expected = len(prompt_ids(model, with_system))  # type: ignore[arg-type]
+    usage = chat(client, stream=False, max_tokens=1).json()["usage"]
+    assert usage["prompt_tokens"] == expected
+    own = [{"role": "system", "content": "کوتاه"}, *HELLO]
+    usage = client.post("/api/chat", json={"messages": own, "stream": False, "max_tokens": 1})
+    assert usage.json()["usage"]["prompt_tokens"] < expected
+
+
+def test_user_text_is_normalized_like_the_training_data(client: TestClient) -> None:
+    arabic = [{"role": "user", "content": "سلام، حالت چطور است؟".replace("ی", "ي")}]
+    a = client.post("/api/chat", json={"messages": arabic, "stream": False, "temperature": 0,
+                                       "max_tokens": 8}).json()  # fmt: skip
+    b = chat(client, stream=False, temperature=0, max_tokens=8).json()
+    assert a["message"] == b["message"] and a["usage"] == b["usage"]
+
+
+def test_seed_reproduces_sampled_text(client: TestClient) -> None:
+    def sample(seed: int) -> str:
+        body = chat(client, stream=False, temperature=1.0, seed=seed, max_tokens=16).json()
+        return str(body["message"]["content"])
+
+    assert sample(11) == sample(11)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "param"),
+    [
+        ({"messages": []}, 400, "messages"),
+        ({}, 400, "messages"),
+        ({"messages": [{"role": "robot", "content": "x"}]}, 400, "messages.0.role"),
+        ({"messages": [{"role": "user"}]}, 400, "messages.0.content"),
+        ({"messages": HELLO, "temperature": 3}, 400, "temperature"),
+        ({"messages": HELLO, "temperature": "hot"}, 400, "temperature"),
+        ({"messages": HELLO, "top_p": 0}, 400, "top_p"),
+        ({"messages": HELLO, "top_k": -1}, 400, "top_k"),
+        ({"messages": HELLO, "seed": -5}, 400, "seed"),
+        ({"messages": HELLO, "max_tokens": 0}, 400, "max_tokens"),
+        ({"messages": HELLO, "max_tokens": 5000}, 400, "max_tokens"),
+        ({"messages": HELLO, "stop": ["a", "b", "c", "d", "e"]}, 400, "stop"),
+        ({"messages": HELLO, "stop": [""]}, 400, "stop"),
+        ({"messages": HELLO, "stream": "yes"}, 400, "stream"),
+        ({"messages": HELLO, "temprature": 0.2}, 400, "temprature"),
+        ({"messages": HELLO * 65}, 400, "messages"),
+        ({"messages": [{"role": "user", "content": "ب" * 8001}]}, 400, "messages.0.content"),
+        ({"messages": [{"role": "user", "content": "ب" * 7000}] * 5}, 400, "messages"),
+        ({"messages": [*HELLO, {"role": "assistant", "content": "x"}]}, 400, "messages"),
+        ({"messages": [*HELLO, {"role": "system", "content": "x"}, *HELLO]}, 400, "messages"),
+    ],
+)
+def test_bad_input_is_a_4xx_naming_the_field(
+    client: TestClient, body: dict[str, Any], status: int, param: str
+) -> None:
+    response = client.post("/api/chat", json=body)
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["param"] == param and error["type"] == "invalid_request_error"
+    assert error["message"]
+
+
+def test_body_json_size_and_routes(make_client: Any) -> None:
+    client = make_client(max_body_bytes=2048)
+    bad = client.post(
+        "/api/chat", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_json"
+    assert client.post("/api/chat", json=[1, 2]).status_code == 400
+    big = client.post("/api/chat", json={"messages": [{"role": "user", "content": "x" * 5000}]})
+    assert big.status_code == 413 and big.json()["error"]["code"] == "body_too_large"
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit holds while reading
+        yield b'{"messages": [{"role": "user", "content": "'
+        for _ in range(10):
+            yield b"x" * 500
+        yield b'"}]}'
+
+    assert client.post("/api/chat", content=chunks()).status_code == 413
+    assert client.get("/nope").json()["error"]["code"] == "not_found"
+    assert client.get("/api/chat").status_code == 405
+
+
+def test_context_overflow_drops_old_turns_then_refuses(make_client: Any) -> None:
+    client = make_client(max_prompt_tokens=120)
+    long_turn = "این یک جملهٔ نسبتاً بلند برای پر کردن تاریخچهٔ گفتگو است. " * 3
+    history = []
+    for _ in range(4):
+        history += [
+            {"role": "user", "content": long_turn},
+            {"role": "assistant", "content": "باشه"},
+        ]
+    body = {"messages": [*history, *HELLO], "stream": False, "max_tokens": 4}
+    answer = client.post("/api/chat", json=body)
+    assert answer.status_code == 200 and answer.json()["usage"]["prompt_tokens"] <= 120
+    huge = {"messages": [{"role": "user", "content": long_turn * 8}], "max_tokens": 4}
+    refused = client.post("/api/chat", json=huge)
+    assert refused.status_code == 400
+    assert refused.json()["error"] | {"message": ""} == {
+        "message": "", "type": "invalid_request_error", "param": "messages",
+        "code": "context_length_exceeded",
+    }  # fmt: skip
+
+
+def test_api_keys_guard_the_api_but_not_health_or_metrics(make_client: Any) -> None:
+    client = make_client(api_keys=frozenset({KEY}))
+    for headers in ({}, {"Authorization": "Bearer wrong-key-0123456789"}, {"Authorization": KEY}):
+        refused = client.post("/api/chat", json={"messages": HELLO}, headers=headers)
+        assert refused.status_code == 401
+        assert refused.json()["error"]["type"] == "authentication_error"
+        assert client.get("/v1/models", headers=headers).status_code == 401
+    good = {"Authorization": f"Bearer {KEY}"}
+    ok = client.post("/api/chat", json={"messages": HELLO, "max_tokens": 2}, headers=good)
+    assert ok.status_code == 200
+    assert client.get("/v1/models", headers=good).json()["data"][0]["object"] == "model"
+    assert client.get("/health").status_code == 200
+    assert client.get("/metrics").status_code == 200
+
+
+def test_rate_limit_answers_429_with_retry_after(make_client: Any) -> None:
+    client = make_client(rate_limit_per_minute=2)
+    body = {"messages": HELLO, "max_tokens": 1, "stream": False}
+    assert [client.post("/api/chat", json=body).status_code for _ in range(2)] == [200, 200]
+    limited = client.post("/api/chat", json=body)
+    assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+    assert limited.json()["error"]["type"] == "rate_limit_error"
+
+
+def test_full_queue_answers_429(make_client: Any) -> None:
+    client = make_client(max_batch=1, max_waiting=0)
+    runtime: Runtime = client.app.state.app_state.runtime  # type: ignore[attr-defined]
+    gate = threading.Event()
+    original = runtime.engine.decoder.step
+
+    def held_step(*args: Any, **kwargs: Any) -> Any:
+        gate.wait(30)
+        return original(*args, **kwargs)
+
+    runtime.engine.decoder.step = held_step  # type: ignore[method-assign]
+    first = threading.Thread(target=lambda: chat(client, stream=False, max_tokens=2))
+    first.start()
+    try:
+        deadline = time.monotonic() + 10
+        while runtime.engine.active + runtime.engine.waiting == 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        busy = chat(client, stream=False)
+    finally:
+        gate.set()
+        first.join(30)
+        runtime.engine.decoder.step = original  # type: ignore[method-assign]
+    assert busy.status_code == 429 and busy.headers["retry-after"] == "2"
+    assert busy.json()["error"]["code"] == "server_busy"
+
+
+def test_cors_only_for_configured_origins(make_client: Any) -> None:
+    client = make_client(cors_origins=("https://chat.example",))
+    allowed = client.options(
+        "/api/chat",
+        headers={"Origin": "https://chat.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert allowed.headers["access-control-allow-origin"] == "https://chat.example"
+    other = client.options(
+        "/api/chat",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_metrics_and_json_request_logs_without_user_text(
+    make_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = make_client()
+    with caplog.at_level(logging.INFO, logger="persian_chat.server.requests"):
+        chat(client, max_tokens=5)
+        client.post("/api/chat", json={"messages": HELLO, "temperature": 9})
+    records = [json.loads(r.getMessage()) for r in caplog.records
+               if r.name == "persian_chat.server.requests"]  # fmt: skip
+    assert [r["status"] for r in records] == [200, 400]
+    assert records[0]["prompt_tokens"] > 0 and records[0]["completion_tokens"] >= 1
+    assert records[0]["key_id"] == "anonymous" and "ttft_s" in records[0]
+    assert "temperature" in records[1]["error"]
+    assert "سلام" not in caplog.text
+    text = client.get("/metrics").text
+    assert 'persian_chat_requests_total{route="/api/chat",status="200"} 1.0' in text
+    assert 'persian_chat_requests_total{route="/api/chat",status="400"} 1.0' in text
+    assert "persian_chat_time_to_first_token_seconds_count 1.0" in text
+    assert "persian_chat_active_sequences 0.0" in text and "persian_chat_queue_depth 0.0" in text
+
+
+def test_debug_flag_puts_user_text_in_the_log(
+    make_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = make_client(log_user_text=True)
+    with caplog.at_level(logging.INFO, logger="persian_chat.server.requests"):
+        chat(client, max_tokens=2, stream=False)
+    assert "سلام" in caplog.text
+
+
+def test_raw_asgi_disconnect_stops_generation(client: TestClient) -> None:
+    app: Starlette = client.app  # type: ignore[assignment]
+    runtime: Runtime = app.state.app_state.runtime
+    body = json.dumps({"messages": HELLO, "max_tokens": 400, "temperature": 1.0,
+                       "seed": 1}).encode()  # fmt: skip
+    sent: list[dict[str, Any]] = []
+
+    async def main() -> None:
+        first_token = asyncio.Event()
+        steps_at_disconnect = 0
+        delivered = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal delivered, steps_at_disconnect
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await first_token.wait()
+            steps_at_disconnect = runtime.engine.steps
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+            if b'"token"' in message.get("body", b""):
+                first_token.set()
+
+        scope = {
+            "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1", "method": "POST", "scheme": "http", "path": "/api/chat",
+            "raw_path": b"/api/chat", "query_string": b"", "root_path": "",
+            "headers": [(b"content-type", b"application/json")],
+            "client": ("127.0.0.1", 1), "server": ("testserver", 80),
+        }  # fmt: skip
+        await app(scope, receive, send)  # type: ignore[arg-type]
+        deadline = time.monotonic() + 5
+        while runtime.engine.active:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
+        assert runtime.engine.steps - steps_at_disconnect <= 3
+
+    client.portal.call(main)  # type: ignore[union-attr]
+    tokens = sum(m.get("body", b"").count(b'"token"') for m in sent)
+    assert 1 <= tokens < 400
+    assert not any(b'"done"' in m.get("body", b"") for m in sent)
+    assert 'status="499"' in client.get("/metrics").text
+
+
+def test_shutdown_ends_a_running_stream_with_an_error_event(make_client: Any) -> None:
+    client = make_client()
+    runtime: Runtime = client.app.state.app_state.runtime  # type: ignore[attr-defined]
+    original = runtime.engine.decoder.step
+    calls = 0
+
+    def step_then_shut_down(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            runtime.engine.shutdown(0)
+        return original(*args, **kwargs)
+
+    runtime.engine.decoder.step = step_then_shut_down  # type: ignore[method-assign]
+    received = events(chat(client, max_tokens=400).text)
+    assert received[-1]["error"]["message"] == "server shutting down"
+    assert all("token" in e for e in received[:-1])
+    assert chat(client).status_code == 503

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from persian_chat.chat_format import Message
+from persian_chat.server.generation import prompt_ids
+from persian_chat.server.kv_batch import KVBatch
+from persian_chat.server.onnx_model import OnnxDecoder
+from persian_chat.server.served_model import ServedModel, load_served_model
+
+QUESTIONS = ["سلام", "حافظ کیست و چرا شعرهایش را دوست داریم؟", "یک جملهٔ کوتاه دربارهٔ باران بنویس."]
+
+
+@pytest.fixture(scope="module", params=["gpt2", "gemma"])
+def served(
+    request: pytest.FixtureRequest, tiny_served_dir: Path, tiny_gemma_served_dir: Path
+) -> tuple[ServedModel, OnnxDecoder]:
+    path = tiny_served_dir if request.param == "gpt2" else tiny_gemma_served_dir
+    model = load_served_model(path)
+    return model, OnnxDecoder(model.onnx_path, threads=1)
+
+
+def prompt(model: ServedModel, question: str) -> list[int]:
+    messages: list[Message] = [{"role": "user", "content": question}]
+    return prompt_ids(model, messages)
+
+
+def test_batched_logits_equal_alone(served: tuple[ServedModel, OnnxDecoder]) -> None:
+    """Rows of very different lengths joining and leaving compute what they compute alone."""
+    model, decoder = served
+    prompts = [prompt(model, q) for q in QUESTIONS[:3]]
+    batch = KVBatch(decoder)
+    expected = []
+    for ids in prompts:
+        _, past = decoder.step(np.array([ids]), np.ones((1, len(ids))), decoder.empty_cache(1))
+        batch.add(past)
+        expected.append(decoder.sequence_logits([*ids, 7, 9])[-2:])
+    batch.remove([])
+    first = batch.step([7, 7, 7])
+    second = batch.step([9, 9, 9])
+    for row, rows in enumerate(expected):
+        np.testing.assert_allclose(first[row], rows[0], atol=1e-4)
+        np.testing.assert_allclose(second[row], rows[1], atol=1e-4)
+    batch.remove([1])
+    assert batch.size == 2 and batch.mask.any(axis=0).all()  # only needed columns remain
