@@ -34,21 +34,28 @@ class CacheSpec:
     dtype: Any
 
 
-def session_options(threads: int) -> ort.SessionOptions:
+def session_options(threads: int, spinning: bool = True) -> ort.SessionOptions:
+    """Decoding settings (measured in benchmarks/session_options.py): one sequential graph
+    run at a time on `threads` intra-op threads, all graph optimizations."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     return options
 
 
 class OnnxDecoder:
     """A causal LM exported with KV cache: `step` runs the graph once."""
 
-    def __init__(self, path: Path, threads: int = 1) -> None:
+    def __init__(
+        self, path: Path, threads: int = 1, options: ort.SessionOptions | None = None
+    ) -> None:
         self.session = ort.InferenceSession(
-            str(path), sess_options=session_options(threads), providers=["CPUExecutionProvider"]
+            str(path),
+            sess_options=options or session_options(threads),
+            providers=["CPUExecutionProvider"],
         )
         inputs = {i.name: i for i in self.session.get_inputs()}
         outputs = [o.name for o in self.session.get_outputs()]
