@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed-stamp
-EXTRAS ?= train,export,serve,dev
+EXTRAS ?= train,export,serve,ui,dev
 
 .PHONY: install demo test lint typecheck pytest clean
 
@@ -35,7 +35,7 @@ lint: install
 
 typecheck: install
 	$(BIN)/python scripts/mypy_tree.py .mypy_tree
-	cd .mypy_tree && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p persian_chat
+	cd .mypy_tree && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p persian_chat -p persian_chat_ui
 
 pytest: install
 	$(BIN)/pytest

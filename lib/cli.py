@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "persian_chat.training.evaluate",
     "export": "persian_chat.export.export",
     "serve": "persian_chat.server.serve",
+    "ui": "persian_chat_ui.launch",
     "report": "persian_chat.report",
 }
 

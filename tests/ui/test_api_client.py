@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from persian_chat_ui.api_client import ChatError, ChatSettings, chat_payload, stream_chat
+
+from ..server.live_server import LiveServer, start_server
+
+KEY = "client-test-key-0123456789"
+HISTORY = [{"role": "user", "content": "سلام"}]
+
+
+@pytest.fixture(scope="module")
+def server(tiny_served_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    live = start_server(tiny_served_dir, tmp_path_factory.mktemp("client") / "server.log",
+                        {"PERSIAN_CHAT_API_KEYS": KEY})  # fmt: skip
+    yield live
+    live.stop()
+
+
+def settings(endpoint: str, key: str = KEY, **overrides: Any) -> ChatSettings:
+    values: dict[str, Any] = {"endpoint": endpoint, "api_key": key, "system_prompt": "",
+                              "temperature": 0.0, "max_tokens": 12, **overrides}  # fmt: skip
+    return ChatSettings(**values)
+
+
+def collect(chat_settings: ChatSettings) -> list[dict[str, Any]]:
+    async def main() -> list[dict[str, Any]]:
+        return [event async for event in stream_chat(HISTORY, chat_settings)]
+
+    return asyncio.run(main())
+
+
+def failure(chat_settings: ChatSettings) -> ChatError:
+    with pytest.raises(ChatError) as caught:
+        collect(chat_settings)
+    return caught.value
+
+
+def test_streams_tokens_then_done(server: LiveServer) -> None:
+    events = collect(settings(server.url))
+    assert events[-1]["done"] is True and all("token" in e for e in events[:-1])
+    assert events[-1]["usage"]["completion_tokens"] <= 12
+
+
+def test_system_prompt_goes_first_only_when_set() -> None:
+    assert chat_payload(HISTORY, settings("x"))["messages"] == HISTORY
+    payload = chat_payload(HISTORY, settings("x", system_prompt=" کوتاه "))
+    assert payload["messages"][0] == {"role": "system", "content": "کوتاه"}
+
+
+def test_failures_become_persian_messages(server: LiveServer) -> None:
+    assert failure(settings(server.url, key="wrong-key-0123456789")).kind == "auth"
+    invalid = failure(settings(server.url, temperature=7.0))
+    assert invalid.kind == "invalid" and "temperature" in invalid.message_fa
+    down = failure(settings("http://127.0.0.1:9"))
+    assert down.kind == "unreachable" and "سرور در دسترس نیست" in down.message_fa
+    assert failure(settings("not a url")).kind == "unreachable"

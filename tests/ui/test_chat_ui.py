@@ -1,0 +1,237 @@
+"""The real Reflex UI (production build) in headless Chromium, against a real server running
+a tiny exported model. Screenshots go to test-artifacts/ui/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ..server.live_server import free_port
+
+CHROMIUM = "/usr/bin/chromium"
+KEY = "ui-test-key-0123456789abcdef"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
+QUESTION = "سلام! لطفاً دربارهٔ حافظ بگو."
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists() or shutil.which("npm") is None,
+    reason="needs Debian's chromium and npm (.ci/run installs both)",
+)
+
+
+@pytest.fixture(scope="module")
+def api(tiny_served_dir: Path) -> Iterator[tuple[str, Any]]:
+    """The real server app on loopback, each decoding step slowed to 20 ms so that an answer
+    streams for a few seconds and can be stopped."""
+    import uvicorn
+
+    from persian_chat.server.app import create_app
+    from persian_chat.server.settings import ServerSettings
+
+    settings = ServerSettings(model_dir=tiny_served_dir, threads=1, api_keys=frozenset({KEY}),
+                              rate_limit_per_minute=0)  # fmt: skip
+    app = create_app(settings)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/health").status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    runtime = app.state.app_state.runtime
+    original = runtime.engine.decoder.step
+
+    def slow_step(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.02)
+        return original(*args, **kwargs)
+
+    runtime.engine.decoder.step = slow_step
+    yield url, runtime
+    server.should_exit = True
+    thread.join(20)
+
+
+@pytest.fixture(scope="module")
+def ui(api: tuple[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("ui") / "ui.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "persian_chat.cli", "ui", "--port", str(port),
+             "--api-url", api[0]],
+            stdout=out, stderr=subprocess.STDOUT, env={**os.environ},
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 600
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(log.read_text(errors="replace"))
+        try:
+            if httpx.get(url).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, log.read_text(errors="replace")
+        time.sleep(1)
+    yield url
+    process.terminate()
+    process.wait(30)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, ui: str) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="fa-IR")
+    page = context.new_page()
+    page.goto(ui)
+    page.wait_for_selector("#chat-input")
+    page.wait_for_function("window.__reflex !== undefined || document.readyState === 'complete'")
+    yield page
+    context.close()
+
+
+def settings(page: Any, **fields: str) -> None:
+    page.click("#settings-button")
+    for field, value in fields.items():
+        page.fill(f"#{field}", value)
+    page.click("#settings-close")
+
+
+def send(page: Any, text: str) -> None:
+    page.fill("#chat-input", text)
+    page.press("#chat-input", "Enter")
+
+
+def last_answer(page: Any) -> str:
+    return str(page.evaluate(
+        "(() => { const b = document.querySelectorAll('.bubble.assistant .markdown');"
+        " return b.length ? b[b.length - 1].innerText : ''; })()"
+    ))  # fmt: skip
+
+
+def toast_text(page: Any) -> str:
+    page.wait_for_selector("[data-sonner-toast]", timeout=15000)
+    return str(page.inner_text("[data-sonner-toast]"))
+
+
+def shoot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
+
+
+def test_rtl_persian_font_and_accessible_controls(page: Any) -> None:
+    facts = page.evaluate(
+        "(() => ({lang: document.documentElement.lang, dir: document.documentElement.dir,"
+        " direction: getComputedStyle(document.body).direction,"
+        " composer: getComputedStyle(document.getElementById('chat-input')).direction,"
+        " font: getComputedStyle(document.body).fontFamily,"
+        " loaded: document.fonts.check('16px Vazirmatn'),"
+        " log: document.querySelector('[role=log]').getAttribute('aria-live'),"
+        " unnamed: [...document.querySelectorAll('button')].filter("
+        "   b => !(b.getAttribute('aria-label') || b.innerText.trim())).length}))()"
+    )
+    assert facts["lang"] == "fa" and facts["dir"] == "rtl" and facts["direction"] == "rtl"
+    assert facts["font"].startswith("Vazirmatn") and facts["loaded"] is True
+    assert facts["log"] == "polite" and facts["unnamed"] == 0
+    page.fill("#chat-input", "خط اول")
+    page.press("#chat-input", "Shift+Enter")
+    page.type("#chat-input", "خط دوم")
+    assert page.input_value("#chat-input") == "خط اول\nخط دوم"
+    assert page.locator(".bubble").count() == 0  # Shift+Enter did not send
+
+
+def test_errors_toast_in_persian_and_keep_the_question(page: Any, api: tuple[str, Any]) -> None:
+    send(page, QUESTION)  # no API key yet: the server answers 401
+    assert "کلید API" in toast_text(page)
+    page.wait_for_function(f"document.getElementById('chat-input').value === {QUESTION!r}")
+    assert page.locator(".bubble").count() == 0
+    settings(page, **{"endpoint-input": "http://127.0.0.1:9", "api-key-input": KEY})
+    page.wait_for_selector("[data-sonner-toast]", state="detached", timeout=20000)
+    page.press("#chat-input", "Enter")
+    assert "سرور در دسترس نیست" in toast_text(page)
+    assert page.input_value("#chat-input") == QUESTION
+
+
+def test_stream_stop_reload_theme_and_screenshots(page: Any, api: tuple[str, Any]) -> None:
+    url, runtime = api
+    settings(page, **{"endpoint-input": url, "api-key-input": KEY, "max-tokens-input": "64"})
+    send(page, QUESTION)
+    lengths = []
+    for _ in range(30):
+        lengths.append(len(last_answer(page)))
+        time.sleep(0.1)
+    growing = sorted(set(lengths))
+    assert len(growing) >= 3, lengths  # tokens arrived over time, not all at once
+    page.wait_for_selector("#send-button", timeout=30000)  # the answer finished
+    answer = last_answer(page)
+    assert answer
+    shoot(page, "desktop-light")
+
+    settings(page, **{"max-tokens-input": "1024"})
+    send(page, "یک داستان بلند بگو.")
+    page.wait_for_function(
+        "document.querySelectorAll('.bubble.assistant .markdown').length === 2 &&"
+        " document.querySelectorAll('.bubble.assistant .markdown')[1].innerText.length > 5"
+    )
+    page.keyboard.press("Escape")  # same as the Stop button
+    page.wait_for_selector("#send-button", timeout=10000)
+    stopped = last_answer(page)
+    time.sleep(1)
+    assert last_answer(page) == stopped
+    deadline = time.monotonic() + 10
+    while runtime.engine.active:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    metrics = httpx.get(f"{url}/metrics").text
+    assert 'persian_chat_requests_total{route="/api/chat",status="499"}' in metrics
+
+    page.reload()
+    page.wait_for_selector(".bubble.assistant")
+    assert last_answer(page) == stopped
+    assert page.locator("#history .history-item").count() >= 1
+
+    page.click("#theme-button")
+    page.wait_for_function("document.documentElement.classList.contains('dark')")
+    page.reload()
+    page.wait_for_selector(".bubble.assistant")
+    assert page.evaluate("document.documentElement.classList.contains('dark')")
+    shoot(page, "desktop-dark")
+    page.set_viewport_size({"width": 390, "height": 844})
+    shoot(page, "phone-dark")
+    page.click("#theme-button")
+    page.wait_for_function("!document.documentElement.classList.contains('dark')")
+    shoot(page, "phone-light")
+    # RTL in the bubbles: the user's bubble sits on the right, the assistant's on the left
+    user_box = page.locator(".bubble.user").first.bounding_box()
+    assistant_box = page.locator(".bubble.assistant").first.bounding_box()
+    assert user_box["x"] + user_box["width"] > assistant_box["x"] + assistant_box["width"]
