@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import shutil
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,9 +24,7 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import RESULTS, load_average, machine_info, write_result
+from persian_chat.benchmarks.common import RESULTS, load_average, machine_info, write_result
 
 RANDOM_GPT2 = Path("models/bench/gpt2-small-random")
 HEADER = ["runner", "min tok/s", "median tok/s", "max tok/s", "vs PyTorch", "vs Optimum int8"]
@@ -194,7 +191,7 @@ def plot(rows: list[dict[str, Any]], concurrent: list[dict[str, Any]], path: Pat
     tmp.replace(path)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -207,7 +204,7 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--name", default=None, help="result name (default from the model)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     checkpoint = args.checkpoint or build_random_gpt2(RANDOM_GPT2)
     label = "gpt2-small-random" if args.checkpoint is None else checkpoint.name
@@ -250,10 +247,10 @@ def main() -> None:
     load_after = load_average()
     runners.close()
 
-    rows = [{"runner": name, "seconds": summary(s),
+    rows: list[dict[str, Any]] = [{"runner": name, "seconds": summary(s),
              "tokens_per_sec": summary([n / x for x in s])} for name, s in seconds.items()
             if name in cases]  # fmt: skip
-    concurrent = [{"runner": name, "seconds": summary(s),
+    concurrent: list[dict[str, Any]] = [{"runner": name, "seconds": summary(s),
                    "aggregate_tokens_per_sec": summary([args.streams * n / x for x in s])}
                   for name, s in seconds.items() if name in many]  # fmt: skip
     median = {r["runner"]: r["tokens_per_sec"]["median"] for r in rows}

@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import load_average, machine_info, write_result
+from persian_chat.benchmarks.common import load_average, machine_info, write_result
 
 HEADER = ["graph", "settings", "MiB", "perplexity", "vs fp32", "decode tokens/s"]
 
@@ -34,7 +31,7 @@ def decode_speed(decoder: Any, prompt: list[int], tokens: int, repeats: int) -> 
     return statistics.median(rates)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -44,7 +41,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     from transformers import AutoTokenizer
 

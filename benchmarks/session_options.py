@@ -10,15 +10,12 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import load_average, machine_info, write_result
+from persian_chat.benchmarks.common import load_average, machine_info, write_result
 
 
 def decode_rate(session_path: Path, threads: int, spinning: bool, level: str, new: int) -> float:
@@ -36,13 +33,13 @@ def decode_rate(session_path: Path, threads: int, spinning: bool, level: str, ne
     return new / (time.perf_counter() - start)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--graph", type=Path,
                         default=Path("models/bench/gpt2-small-random-onnx/int8"))  # fmt: skip
     parser.add_argument("--new-tokens", type=int, default=48)
     parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     import psutil
 
     physical = psutil.cpu_count(logical=False) or 1

@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "export": "persian_chat.export.export",
     "serve": "persian_chat.server.serve",
     "ui": "persian_chat_ui.launch",
+    "bench": "persian_chat.benchmarks.cli",
     "report": "persian_chat.report",
 }
 

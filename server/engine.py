@@ -188,74 +188,82 @@ class Engine:
                     admitted.extend(self._waiting)
                     self._waiting.clear()
             if expired:
-                for sequence in [*self._rows, *admitted]:
+                ending, self._rows, self._admitting = [*self._rows, *admitted], [], 0
+                for sequence in ending:
                     self._finish(sequence, Finished("error", SHUTDOWN_MESSAGE))
-                self._rows, self._admitting = [], 0
                 batch = KVBatch(self.decoder)
                 continue
             for sequence in admitted:
                 self._prefill(sequence, batch)
-                self._admitting -= 1
-            self._drop(batch, [i for i, s in enumerate(self._rows) if s.cancelled], "cancelled")
+            cancelled = Finished("cancelled")
+            self._drop(batch, {i: cancelled for i, s in enumerate(self._rows) if s.cancelled})
             if self._rows:
                 batch = self._decode(batch)
 
     def _finish(self, sequence: Sequence, finished: Finished) -> None:
         sequence.deliver(finished)
 
-    def _accept(self, sequence: Sequence, logits: Array) -> bool:
-        """Sample and deliver the next token; False when the sequence is done."""
+    def _accept(self, sequence: Sequence, logits: Array) -> Finished | None:
+        """Sample and deliver the next token; how the sequence ends if this was its last.
+        The caller delivers that end only after removing the sequence from the batch, so a
+        client that sees the end also sees the engine without it."""
         request = sequence.request
         token = next_token(logits, sequence.context, request.params, sequence.rng)
         if token in request.stop_ids:
-            self._finish(sequence, Finished("stop"))
-            return False
+            return Finished("stop")
         sequence.context.append(token)
         sequence.generated += 1
         sequence.pending = token
         sequence.deliver(token)
         if sequence.generated >= request.max_tokens or len(sequence.context) >= self.context_length:
-            self._finish(sequence, Finished("length"))
-            return False
-        return True
+            return Finished("length")
+        return None
 
     def _prefill(self, sequence: Sequence, batch: KVBatch) -> None:
+        finished: Finished | None = None
         if sequence.cancelled:
-            self._finish(sequence, Finished("cancelled"))
-            return
-        prompt = np.array([sequence.request.prompt], dtype=np.int64)
-        try:
-            logits, past = self.decoder.step(
-                prompt, np.ones_like(prompt), self.decoder.empty_cache(1)
-            )
-        except Exception as exc:  # onnxruntime errors: end this request, keep serving
-            log.exception("prefill failed")
-            self._finish(sequence, Finished("error", f"prefill failed: {exc}"))
-            return
-        if self._accept(sequence, np.asarray(logits[0, -1])):
-            batch.add(past)
-            self._rows.append(sequence)
+            finished = Finished("cancelled")
+        else:
+            prompt = np.array([sequence.request.prompt], dtype=np.int64)
+            try:
+                logits, past = self.decoder.step(
+                    prompt, np.ones_like(prompt), self.decoder.empty_cache(1)
+                )
+                finished = self._accept(sequence, np.asarray(logits[0, -1]))
+                if finished is None:
+                    batch.add(past)
+                    self._rows.append(sequence)
+            except Exception as exc:  # onnxruntime errors: end this request, keep serving
+                log.exception("prefill failed")
+                finished = Finished("error", f"prefill failed: {exc}")
+        self._admitting -= 1
+        if finished is not None:
+            self._finish(sequence, finished)
 
-    def _drop(self, batch: KVBatch, rows: list[int], reason: FinishReason | None) -> None:
-        if not rows:
+    def _drop(self, batch: KVBatch, ends: dict[int, Finished]) -> None:
+        """Remove finished rows from the batch, then tell their clients."""
+        if not ends:
             return
-        if reason is not None:
-            for i in rows:
-                self._finish(self._rows[i], Finished(reason))
-        batch.remove(rows)
-        dropped = set(rows)
-        self._rows = [s for i, s in enumerate(self._rows) if i not in dropped]
+        dropped = [(self._rows[i], end) for i, end in sorted(ends.items())]
+        batch.remove(sorted(ends))
+        self._rows = [s for i, s in enumerate(self._rows) if i not in ends]
+        for sequence, end in dropped:
+            self._finish(sequence, end)
 
     def _decode(self, batch: KVBatch) -> KVBatch:
         try:
             logits = batch.step([s.pending for s in self._rows])
         except Exception as exc:
             log.exception("decode step failed")
-            for sequence in self._rows:
+            failed, self._rows = self._rows, []
+            for sequence in failed:
                 self._finish(sequence, Finished("error", f"decode failed: {exc}"))
-            self._rows = []
             return KVBatch(self.decoder)
         self.steps += 1
-        done = [i for i, s in enumerate(self._rows) if not self._accept(s, logits[i])]
-        self._drop(batch, done, None)
+        ends = {}
+        for i, sequence in enumerate(self._rows):
+            end = self._accept(sequence, logits[i])
+            if end is not None:
+                ends[i] = end
+        self._drop(batch, ends)
         return batch

@@ -282,10 +282,11 @@ def gemma_checkpoint(
     return train_tiny(tiny_gemma.model_dir, tiny_dataset, tmp_path_factory.mktemp("gemma-ckpt"))
 
 
-def _served(checkpoint: Path, data: Path, work: Path) -> Path:
+def served_dir(checkpoint: Path, data: Path, work: Path, precision: str = "int8") -> Path:
+    """Export a checkpoint into work/served (with its parity check and manifest)."""
     from persian_chat.export.export import export
 
-    export(checkpoint, work / "served", "int8", data, work / "logs", 4, 128, 1)
+    export(checkpoint, work / "served", precision, data, work / "logs", 4, 128, 1)  # type: ignore[arg-type]
     return work / "served"
 
 
@@ -294,7 +295,7 @@ def tiny_served_dir(
     gpt2_checkpoint: Path, tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     """The tiny GPT-2 fine-tuned for 3 steps and exported to int8 with its manifest."""
-    return _served(gpt2_checkpoint, tiny_dataset, tmp_path_factory.mktemp("served-gpt2"))
+    return served_dir(gpt2_checkpoint, tiny_dataset, tmp_path_factory.mktemp("served-gpt2"))
 
 
 @pytest.fixture(scope="session")
@@ -302,4 +303,4 @@ def tiny_gemma_served_dir(
     gemma_checkpoint: Path, tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     """The tiny Gemma-3 fine-tuned for 3 steps and exported to int8 with its manifest."""
-    return _served(gemma_checkpoint, tiny_dataset, tmp_path_factory.mktemp("served-gemma"))
+    return served_dir(gemma_checkpoint, tiny_dataset, tmp_path_factory.mktemp("served-gemma"))

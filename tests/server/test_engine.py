@@ -21,6 +21,8 @@ from persian_chat.server.onnx_model import OnnxDecoder
 from persian_chat.server.sampling import SamplingParams
 from persian_chat.server.served_model import ServedModel, load_served_model
 
+from ..conftest import served_dir
+
 QUESTIONS = [
     "سلام",
     "حافظ کیست و چرا شعرهایش را دوست داریم؟",
@@ -94,20 +96,55 @@ def test_kv_cache_decoding_equals_full_recompute(
 def test_batched_equals_alone_with_staggered_joins(
     served: tuple[ServedModel, OnnxDecoder], engine: Engine
 ) -> None:
+    """Greedy requests of different prompt lengths and max_tokens, joining one after another,
+    get exactly the tokens they get alone (and the plain batch-1 loop's)."""
     model, decoder = served
     requests = [greedy(model, q, 12 + 5 * i) for i, q in enumerate(QUESTIONS)]
-    requests += [
-        GenerationRequest(
-            prompt(model, q), SamplingParams(temperature=1.0, top_p=0.9, seed=i), 20, frozenset()
-        )
-        for i, q in enumerate(QUESTIONS[:3])
-    ]
     alone = [run_all(engine, [r])[0] for r in requests]
     together = run_all(engine, requests, stagger=0.01)
     assert together == alone
-    assert [len(t) for t in alone[:5]] == [12, 17, 22, 27, 32]
-    for request, tokens in zip(requests[:5], alone[:5], strict=True):
+    assert [len(t) for t in alone] == [12, 17, 22, 27, 32]
+    for request, tokens in zip(requests, alone, strict=True):
         assert tokens == decoder.greedy(list(request.prompt), request.max_tokens, set())
+
+
+@pytest.fixture(scope="module", params=["gpt2", "gemma"])
+def fp32_served(
+    request: pytest.FixtureRequest,
+    gpt2_checkpoint: Path,
+    gemma_checkpoint: Path,
+    tiny_dataset: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[ServedModel, OnnxDecoder]:
+    checkpoint = gpt2_checkpoint if request.param == "gpt2" else gemma_checkpoint
+    path = served_dir(checkpoint, tiny_dataset, tmp_path_factory.mktemp("fp32"), "fp32")
+    model = load_served_model(path)
+    return model, OnnxDecoder(model.onnx_path, threads=1)
+
+
+def test_sampled_requests_in_a_batch_equal_alone(
+    fp32_served: tuple[ServedModel, OnnxDecoder],
+) -> None:
+    """With a per-request seeded generator, sampling does not depend on the batch. Measured
+    on fp32 graphs: int8's run-time activation quantization takes a different kernel at batch
+    1 than at batch > 1 (logits differ by ~1e-3), which can flip a draw from the random tiny
+    models' near-uniform distributions; greedy decoding is exact at int8 too (test above)."""
+    model, decoder = fp32_served
+    engine = Engine(decoder, model.context_length, max_batch=4, max_waiting=8)
+    engine.start()
+    try:
+        requests = [
+            GenerationRequest(
+                prompt(model, q), SamplingParams(temperature=0.8, top_p=0.9, seed=i), 20,
+                frozenset(),
+            )
+            for i, q in enumerate(QUESTIONS)
+        ]  # fmt: skip
+        alone = [run_all(engine, [r])[0] for r in requests]
+        assert run_all(engine, requests, stagger=0.01) == alone
+    finally:
+        engine.shutdown(0)
+        engine.join(10)
 
 
 def test_same_seed_same_tokens_and_temperature_zero_is_greedy(

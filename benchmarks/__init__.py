@@ -1,0 +1,1 @@
+"""Benchmarks that measure speed and memory side by side (`persian-chat bench NAME`)."""

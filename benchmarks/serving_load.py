@@ -1,0 +1,277 @@
+"""The server under load: start `persian-chat serve` on loopback, then 1, 4, 8 and 16
+concurrent streaming clients (async httpx), each level bounded in requests and time.
+
+Reports per level: aggregate generated tokens/s, time to first token p50/p95, inter-token
+latency p50/p95 (between streamed events), errors; and for the server: start-up time, RSS at
+idle and peak RSS under load, and the served model's fp32/int8 sizes from logs/export.json.
+Prompts are the user turns of datasets/test.jsonl.
+
+    persian-chat bench serving [--model models/persian-chat-onnx-int8] [--levels 1 4 8 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from persian_chat.benchmarks.common import RESULTS, load_average, machine_info, write_result
+
+HEADER = ["clients", "requests", "errors", "aggregate tok/s", "TTFT p50 ms", "TTFT p95 ms",
+          "ITL p50 ms", "ITL p95 ms"]  # fmt: skip
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+class RssSampler(threading.Thread):
+    """Peak resident memory of a process, sampled every 50 ms."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        import psutil
+
+        self.process = psutil.Process(pid)
+        self.peak = 0
+        self.running = True
+
+    def current(self) -> int:
+        return int(self.process.memory_info().rss)
+
+    def run(self) -> None:
+        while self.running:
+            try:
+                self.peak = max(self.peak, self.current())
+            except Exception:  # the process ended
+                return
+            time.sleep(0.05)
+
+
+def user_prompts(data: Path, count: int) -> list[str]:
+    prompts = []
+    for line in (data / "test.jsonl").read_text(encoding="utf-8").splitlines():
+        messages = json.loads(line)["messages"]
+        users = [m["content"] for m in messages if m["role"] == "user"]
+        if users and len(users[0]) < 400:
+            prompts.append(users[0])
+        if len(prompts) >= count:
+            break
+    return prompts
+
+
+async def one_request(
+    client: Any, url: str, prompt: str, max_tokens: int, seed: int
+) -> dict[str, Any]:
+    body = {"messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens,
+            "seed": seed, "stream": True}  # fmt: skip
+    start = time.perf_counter()
+    times: list[float] = []
+    tokens = 0
+    try:
+        async with client.stream("POST", f"{url}/api/chat", json=body) as response:
+            if response.status_code != 200:
+                return {"error": f"HTTP {response.status_code}"}
+            async for line in response.aiter_lines():
+                if not line.startswith("data: "):
+                    continue
+                event = json.loads(line[6:])
+                if "token" in event:
+                    times.append(time.perf_counter())
+                elif event.get("done"):
+                    tokens = int(event["usage"]["completion_tokens"])
+                elif "error" in event:
+                    return {"error": event["error"]["message"]}
+    except Exception as exc:  # connection errors count as errors, the run goes on
+        return {"error": type(exc).__name__}
+    return {
+        "tokens": tokens,
+        "ttft": times[0] - start if times else None,
+        "itl": [b - a for a, b in itertools.pairwise(times)],
+    }
+
+
+async def level(url: str, clients: int, prompts: list[str], per_client: int, max_tokens: int,
+                time_limit: float) -> dict[str, Any]:  # fmt: skip
+    import httpx
+
+    results: list[dict[str, Any]] = []
+    deadline = time.perf_counter() + time_limit
+
+    async def client_loop(index: int, client: Any) -> None:
+        for k in range(per_client):
+            if time.perf_counter() > deadline:
+                return
+            prompt = prompts[(index * per_client + k) % len(prompts)]
+            results.append(await one_request(client, url, prompt, max_tokens, index * 1000 + k))
+
+    start = time.perf_counter()
+    limits = httpx.Limits(max_connections=clients + 2)
+    async with httpx.AsyncClient(timeout=300, limits=limits) as client:
+        await asyncio.gather(*(client_loop(i, client) for i in range(clients)))
+    wall = time.perf_counter() - start
+    ok = [r for r in results if "error" not in r]
+    ttfts = [r["ttft"] for r in ok if r["ttft"] is not None]
+    itls = [gap for r in ok for gap in r["itl"]]
+    tokens = sum(r["tokens"] for r in ok)
+    return {
+        "clients": clients, "requests": len(results), "errors": len(results) - len(ok),
+        "error_kinds": sorted({r["error"] for r in results if "error" in r}),
+        "wall_s": wall, "tokens": tokens, "aggregate_tokens_per_sec": tokens / wall,
+        "ttft_p50_s": percentile(ttfts, 0.5), "ttft_p95_s": percentile(ttfts, 0.95),
+        "itl_p50_s": percentile(itls, 0.5), "itl_p95_s": percentile(itls, 0.95),
+    }  # fmt: skip
+
+
+def start_server(model: Path, port: int, threads: int, max_batch: int) -> tuple[Any, float]:
+    import httpx
+
+    command = [sys.executable, "-m", "persian_chat.cli", "serve", "--model", str(model),
+               "--port", str(port), "--threads", str(threads), "--max-batch", str(max_batch),
+               "--max-waiting", "256", "--rate-limit", "0"]  # fmt: skip
+    env = {**os.environ, "PERSIAN_CHAT_API_KEYS": ""}
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=env)  # fmt: skip
+    while True:
+        if process.poll() is not None:
+            raise SystemExit(f"the server exited with {process.returncode}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return process, time.perf_counter() - start
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+
+
+def plot(levels: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    clients = [lv["clients"] for lv in levels]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    left.plot(clients, [lv["aggregate_tokens_per_sec"] for lv in levels], "o-")
+    left.set_xlabel("concurrent streaming clients")
+    left.set_ylabel("aggregate tokens/s")
+    series = {"ttft_p50_s": "TTFT p50", "ttft_p95_s": "TTFT p95",
+              "itl_p50_s": "inter-token p50", "itl_p95_s": "inter-token p95"}  # fmt: skip
+    for key, label in series.items():
+        right.plot(clients, [(lv[key] or 0) * 1000 for lv in levels], "o-", label=label)
+    right.set_xlabel("concurrent streaming clients")
+    right.set_ylabel("ms")
+    right.set_yscale("log")
+    right.legend()
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    tmp.replace(path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", type=Path, default=Path("models/persian-chat-onnx-int8"))
+    parser.add_argument("--data-dir", type=Path, default=Path("datasets"))
+    parser.add_argument("--levels", type=int, nargs="+", default=[1, 4, 8, 16])
+    parser.add_argument("--requests-per-client", type=int, default=3)
+    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--time-limit", type=float, default=180, help="seconds per level")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--max-batch", type=int, default=16)
+    parser.add_argument("--port", type=int, default=8931)
+    parser.add_argument("--name", default="serving_load")
+    args = parser.parse_args(argv)
+
+    prompts = user_prompts(args.data_dir, 64)
+    load_before = load_average()
+    process, startup = start_server(args.model, args.port, args.threads, args.max_batch)
+    sampler = RssSampler(process.pid)
+    time.sleep(1)
+    idle_rss = sampler.current()
+    sampler.start()
+    url = f"http://127.0.0.1:{args.port}"
+    levels = []
+    try:
+        asyncio.run(level(url, 1, prompts, 1, 8, 60))  # warm-up
+        for clients in args.levels:
+            print(f"{clients} clients", flush=True)
+            levels.append(asyncio.run(level(url, clients, prompts, args.requests_per_client,
+                                            args.max_tokens, args.time_limit)))  # fmt: skip
+    finally:
+        sampler.running = False
+        process.terminate()
+        process.wait(60)
+    export = {}
+    export_log = Path("logs/export.json")
+    if export_log.is_file():
+        export = json.loads(export_log.read_text(encoding="utf-8")).get("sizes", {})
+
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value * 1000:.0f}"
+
+    rows = [[str(lv["clients"]), str(lv["requests"]), str(lv["errors"]),
+             f"{lv['aggregate_tokens_per_sec']:.1f}", ms(lv["ttft_p50_s"]), ms(lv["ttft_p95_s"]),
+             ms(lv["itl_p50_s"]), ms(lv["itl_p95_s"])] for lv in levels]  # fmt: skip
+    mib = 1024**2
+    sizes = (
+        f"model files: fp32 {export['fp32_bytes'] / mib:.0f} MiB, int8 "
+        f"{export['int8_bytes'] / mib:.0f} MiB; "
+        if export
+        else ""
+    )
+    plot(levels, RESULTS / f"{args.name}.png")
+    result = {
+        "title": f"Serving under load ({args.model.name})",
+        "description": (
+            f"`persian-chat serve` on loopback, {args.threads} threads, max batch "
+            f"{args.max_batch}; each client streams {args.requests_per_client} requests "
+            f"(user turns of the test set, up to {args.max_tokens} new tokens, temperature "
+            f"0.3, seeded) one after another, at most {args.time_limit:.0f} s per level. "
+            f"{sizes}server start-up {startup:.1f} s, RSS idle {idle_rss / mib:.0f} MiB, peak "
+            f"under load {sampler.peak / mib:.0f} MiB. Inter-token latency is measured "
+            f"between streamed events (whole characters)."
+        ),
+        "machine": machine_info(),
+        "settings": {k: str(v) for k, v in vars(args).items()},
+        "load_before": load_before,
+        "load_after": load_average(),
+        "startup_s": startup,
+        "rss_idle_bytes": idle_rss,
+        "rss_peak_bytes": sampler.peak,
+        "model_sizes": export,
+        "levels": levels,
+        "table": {
+            "header": [
+                "clients",
+                "requests",
+                "errors",
+                "aggregate tok/s",
+                "TTFT p50 ms",
+                "TTFT p95 ms",
+                "ITL p50 ms",
+                "ITL p95 ms",
+            ],
+            "rows": rows,
+        },
+    }
+    print(f"wrote {write_result(args.name, result)}")
+    for row in rows:
+        print("  ".join(row))
+
+
+if __name__ == "__main__":
+    main()
