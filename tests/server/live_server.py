@@ -6,9 +6,11 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -63,3 +65,53 @@ def start_server(
         time.sleep(0.1)
     server.started_in = time.monotonic() - started
     return server
+
+
+@dataclass
+class InProcessServer:
+    """The real app under uvicorn in a thread, so a test can reach into its engine."""
+
+    url: str
+    runtime: Any
+    server: Any
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)
+
+
+def start_in_process(model_dir: Path, step_delay: float = 0.0, **settings: Any) -> InProcessServer:
+    """Serve `model_dir` on a free loopback port; `step_delay` slows every decoding step so
+    that streaming and stopping can be observed with a tiny, very fast model."""
+    import uvicorn
+
+    from persian_chat.server.app import create_app
+    from persian_chat.server.settings import ServerSettings
+
+    app = create_app(ServerSettings(model_dir=model_dir, threads=1, **settings))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/health").status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"in-process server on {url} not ready in 60 s")
+        time.sleep(0.1)
+    runtime = app.state.app_state.runtime
+    if step_delay:
+        original = runtime.engine.decoder.step
+
+        def slow_step(*args: Any, **kwargs: Any) -> Any:
+            time.sleep(step_delay)
+            return original(*args, **kwargs)
+
+        runtime.engine.decoder.step = slow_step
+    return InProcessServer(url, runtime, server, thread)

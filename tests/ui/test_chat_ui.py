@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ..server.live_server import free_port
+from ..server.live_server import free_port, start_in_process
 
 CHROMIUM = "/usr/bin/chromium"
 KEY = "ui-test-key-0123456789abcdef"
@@ -33,39 +32,10 @@ pytestmark = pytest.mark.skipif(
 def api(tiny_served_dir: Path) -> Iterator[tuple[str, Any]]:
     """The real server app on loopback, each decoding step slowed to 20 ms so that an answer
     streams for a few seconds and can be stopped."""
-    import uvicorn
-
-    from persian_chat.server.app import create_app
-    from persian_chat.server.settings import ServerSettings
-
-    settings = ServerSettings(model_dir=tiny_served_dir, threads=1, api_keys=frozenset({KEY}),
+    server = start_in_process(tiny_served_dir, 0.02, api_keys=frozenset({KEY}),
                               rate_limit_per_minute=0)  # fmt: skip
-    app = create_app(settings)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/health").status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    runtime = app.state.app_state.runtime
-    original = runtime.engine.decoder.step
-
-    def slow_step(*args: Any, **kwargs: Any) -> Any:
-        time.sleep(0.02)
-        return original(*args, **kwargs)
-
-    runtime.engine.decoder.step = slow_step
-    yield url, runtime
-    server.should_exit = True
-    thread.join(20)
+    yield server.url, server.runtime
+    server.stop()
 
 
 @pytest.fixture(scope="module")

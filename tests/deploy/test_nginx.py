@@ -1,0 +1,218 @@
+"""deploy/nginx/persian-chat.conf with the real nginx: a self-signed certificate instead of
+Let's Encrypt, high ports instead of 80/443, two real server replicas; nothing else changed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ..server.live_server import InProcessServer, free_port, start_in_process
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+KEY = "nginx-test-key-0123456789"
+DOMAIN_CERTS = "/etc/letsencrypt/live/chat.example.com/"
+HELLO = [{"role": "user", "content": "سلام، حالت چطور است؟"}]
+
+pytestmark = pytest.mark.skipif(not Path(NGINX).exists(), reason="needs Debian's nginx")
+
+
+@dataclass
+class Proxy:
+    https: str
+    http: str
+    cert: Path
+    replicas: list[InProcessServer]
+
+
+def render(shipped: str, cert_dir: Path, webroot: Path, http_port: int, https_port: int,
+           api_ports: list[int], ui_port: int) -> str:  # fmt: skip
+    """The shipped config with only paths and ports swapped for the test machine."""
+    replacements = {
+        DOMAIN_CERTS: f"{cert_dir}/",
+        "root /var/www/letsencrypt;": f"root {webroot};",
+        "listen 80;": f"listen 127.0.0.1:{http_port};",
+        "listen [::]:80;": "",
+        "listen 443 ssl http2;": f"listen 127.0.0.1:{https_port} ssl http2;",
+        "listen [::]:443 ssl http2;": "",
+        "server 127.0.0.1:8000 ": f"server 127.0.0.1:{api_ports[0]} ",
+        "server 127.0.0.1:8001 ": f"server 127.0.0.1:{api_ports[1]} ",
+        "server 127.0.0.1:3000;": f"server 127.0.0.1:{ui_port};",
+    }
+    for old, new in replacements.items():
+        assert old in shipped, old
+        shipped = shipped.replace(old, new)
+    return shipped
+
+
+def main_config(prefix: Path) -> str:
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    temp = "\n".join(f"  {kind}_temp_path {prefix}/tmp/{kind};"
+                     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))  # fmt: skip
+    return (
+        f"{user}worker_processes 1;\nerror_log {prefix}/error.log warn;\npid {prefix}/nginx.pid;\n"
+        f"events {{ worker_connections 256; }}\nhttp {{\n  access_log off;\n{temp}\n"
+        f"  include {prefix}/persian-chat.conf;\n}}\n"
+    )
+
+
+def self_signed(directory: Path) -> Path:
+    directory.mkdir(parents=True)
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-keyout", str(directory / "privkey.pem"), "-out", str(directory / "fullchain.pem"),
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return directory / "fullchain.pem"
+
+
+def nginx(prefix: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), *args],
+                          capture_output=True, text=True)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def proxy(
+    repo: Path, tiny_served_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Proxy]:
+    prefix = tmp_path_factory.mktemp("nginx")
+    for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (prefix / "tmp" / kind).mkdir(parents=True)
+    cert = self_signed(prefix / "certs")
+    replicas = [
+        start_in_process(tiny_served_dir, 0.015, api_keys=frozenset({KEY}), rate_limit_per_minute=0)
+        for _ in range(2)
+    ]
+    api_ports = [int(r.url.rsplit(":", 1)[1]) for r in replicas]
+    http_port, https_port = free_port(), free_port()
+    shipped = (repo / "deploy/nginx/persian-chat.conf").read_text(encoding="utf-8")
+    config = render(shipped, cert.parent, prefix, http_port, https_port, api_ports, free_port())
+    (prefix / "persian-chat.conf").write_text(config, encoding="utf-8")
+    (prefix / "nginx.conf").write_text(main_config(prefix), encoding="utf-8")
+    checked = nginx(prefix, "-t")
+    assert checked.returncode == 0, checked.stderr
+    process = subprocess.Popen([NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"),
+                                "-g", "daemon off;"], stderr=subprocess.PIPE)  # fmt: skip
+    https = f"https://127.0.0.1:{https_port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            httpx.get(f"{https}/health", verify=str(cert))
+            break
+        except httpx.TransportError:
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+    yield Proxy(https, f"http://127.0.0.1:{http_port}", cert, replicas)
+    process.terminate()
+    process.wait(10)
+    for replica in replicas:
+        replica.stop()
+
+
+def client(proxy: Proxy) -> httpx.Client:
+    return httpx.Client(base_url=proxy.https, verify=str(proxy.cert), timeout=60,
+                        headers={"Authorization": f"Bearer {KEY}"})  # fmt: skip
+
+
+def test_health_and_security_headers_over_https(proxy: Proxy) -> None:
+    with client(proxy) as c:
+        response = c.get("/health")
+    assert response.status_code == 200 and response.json()["status"] == "ok"
+    assert response.http_version in ("HTTP/1.1", "HTTP/2")
+    assert response.headers["strict-transport-security"].startswith("max-age=63072000")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert "server" not in response.headers or "/" not in response.headers["server"]
+
+
+def test_http_redirects_to_https(proxy: Proxy) -> None:
+    response = httpx.get(f"{proxy.http}/api/chat?x=1", follow_redirects=False)
+    assert response.status_code == 301
+    assert (
+        response.headers["location"].startswith("https://")
+        and "/api/chat?x=1" in response.headers["location"]
+    )
+
+
+def test_stream_arrives_token_by_token_through_nginx(proxy: Proxy) -> None:
+    arrivals: list[float] = []
+    body = {"messages": HELLO, "max_tokens": 60, "temperature": 0}
+    with client(proxy) as c, c.stream("POST", "/api/chat", json=body) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                arrivals.append(time.monotonic())
+                last = json.loads(line[6:])
+    assert last["done"] is True
+    tokens = last["usage"]["completion_tokens"]
+    assert tokens >= 20
+    # each decoding step takes >= 15 ms: a buffering proxy would deliver everything at once
+    spread = arrivals[-1] - arrivals[0]
+    assert spread > 0.5 * 0.015 * tokens, (spread, tokens)
+    assert len({round(t, 2) for t in arrivals}) > 10
+
+
+def test_body_size_limit(proxy: Proxy) -> None:
+    big = {"messages": [{"role": "user", "content": "x" * 300_000}]}
+    with client(proxy) as c:
+        response = c.post("/api/chat", json=big)
+    assert response.status_code == 413
+
+
+def test_requests_are_spread_over_both_replicas(proxy: Proxy) -> None:
+    with client(proxy) as c:
+        for _ in range(6):
+            assert c.post("/api/chat", json={"messages": HELLO, "max_tokens": 2,
+                                             "stream": False}).status_code == 200  # fmt: skip
+    for replica in proxy.replicas:
+        metrics = httpx.get(f"{replica.url}/metrics").text
+        ok = 'persian_chat_requests_total{route="/api/chat",status="200"}'
+        line = next(x for x in metrics.splitlines() if x.startswith(ok))
+        assert float(line.split()[-1]) >= 1
+    with client(proxy) as c:
+        assert c.get("/metrics").status_code == 404  # not public through nginx
+
+
+def test_validate_api_script_through_nginx(proxy: Proxy, repo: Path) -> None:
+    time.sleep(4)  # let the per-address rate limit refill (5/s, burst 20)
+    env = {"PATH": os.environ["PATH"], "API_KEY": KEY, "CHECK_METRICS": "0",
+           "CURL_OPTS": f"--cacert {proxy.cert}"}  # fmt: skip
+    result = subprocess.run([str(repo / "scripts/validate_api.sh"), proxy.https], env=env,
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stdout
+
+
+def test_rate_limit_answers_429(proxy: Proxy) -> None:
+    time.sleep(4)
+    with client(proxy) as c:
+        statuses = [c.get("/v1/models").status_code for _ in range(40)]
+    assert 200 in statuses and 429 in statuses
+
+
+def test_systemd_units_run_valid_commands(repo: Path) -> None:
+    from persian_chat.cli import build_parser
+
+    for unit in (repo / "deploy/systemd").glob("*.service"):
+        text = unit.read_text(encoding="utf-8")
+        assert "User=persian-chat" in text and "Restart=on-failure" in text
+        assert "MemoryMax=" in text and "EnvironmentFile=/etc/persian-chat/persian-chat.env" in text
+        exec_start = next(x for x in text.splitlines() if x.startswith("ExecStart="))
+        argv = exec_start.removeprefix("ExecStart=").replace("%i", "8000").split()
+        assert argv[0].endswith("/persian-chat")
+        build_parser().parse_args(argv[1:])  # exits with an error on a bad option
+    env_file = (repo / "deploy/systemd/persian-chat.env").read_text(encoding="utf-8")
+    names = {x.split("=")[0] for x in env_file.splitlines() if x and not x.startswith("#")}
+    serve = (repo / "server/serve.py").read_text(encoding="utf-8")
+    for name in names - {"PERSIAN_CHAT_API_URL"}:
+        assert f'_env("{name.removeprefix("PERSIAN_CHAT_")}"' in serve, name
