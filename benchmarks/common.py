@@ -63,3 +63,14 @@ def write_result(name: str, result: dict[str, Any]) -> Path:
     tmp.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def save_plot(figure: Any, path: Path) -> None:
+    """Write a matplotlib figure atomically (a half-written PNG never replaces a good one)."""
+    import matplotlib.pyplot as plt
+
+    figure.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    figure.savefig(tmp, dpi=110)
+    tmp.replace(path)
+    plt.close(figure)

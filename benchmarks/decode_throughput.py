@@ -24,7 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from persian_chat.benchmarks.common import RESULTS, load_average, machine_info, write_result
+from persian_chat.benchmarks.common import (
+    RESULTS,
+    load_average,
+    machine_info,
+    save_plot,
+    write_result,
+)
 
 RANDOM_GPT2 = Path("models/bench/gpt2-small-random")
 HEADER = ["runner", "min tok/s", "median tok/s", "max tok/s", "vs PyTorch", "vs Optimum int8"]
@@ -185,10 +191,7 @@ def plot(rows: list[dict[str, Any]], concurrent: list[dict[str, Any]], path: Pat
     right.barh([c["runner"] for c in concurrent], aggregate, color="#dd8452")
     right.set_xlabel("aggregate tokens/s, 8 streams (median)")
     right.invert_yaxis()
-    fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    tmp.replace(path)
+    save_plot(fig, path)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -23,7 +23,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from persian_chat.benchmarks.common import RESULTS, load_average, machine_info, write_result
+from persian_chat.benchmarks.common import (
+    RESULTS,
+    load_average,
+    machine_info,
+    save_plot,
+    write_result,
+)
 
 HEADER = ["clients", "requests", "errors", "aggregate tok/s", "TTFT p50 ms", "TTFT p95 ms",
           "ITL p50 ms", "ITL p95 ms"]  # fmt: skip
@@ -174,10 +180,7 @@ def plot(levels: list[dict[str, Any]], path: Path) -> None:
     right.set_ylabel("ms")
     right.set_yscale("log")
     right.legend()
-    fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    tmp.replace(path)
+    save_plot(fig, path)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from persian_chat.benchmarks.common import load_average, machine_info, write_result
+from persian_chat.benchmarks.common import load_average, machine_info, save_plot, write_result
 
 CONFIGS = (
     {"name": "full vocabulary, LoRA", "trim": False, "lora": True},
@@ -115,9 +115,7 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
     axes.set_xlabel("seconds per optimizer step (median)")
     axes.invert_yaxis()
     axes.grid(axis="x", alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
+    save_plot(figure, path)
 
 
 def main(argv: list[str] | None = None) -> None:

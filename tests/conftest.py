@@ -332,3 +332,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.with_suffix(".tmp").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     path.with_suffix(".tmp").replace(path)
+
+
+@pytest.fixture(scope="module", params=["gpt2", "gemma"])
+def served_decoder(
+    request: pytest.FixtureRequest, tiny_served_dir: Path, tiny_gemma_served_dir: Path
+) -> tuple[Any, Any]:
+    """(ServedModel, OnnxDecoder) for the tiny int8 GPT-2 and Gemma-3 exports in turn."""
+    from persian_chat.server.onnx_model import OnnxDecoder
+    from persian_chat.server.served_model import load_served_model
+
+    path = tiny_served_dir if request.param == "gpt2" else tiny_gemma_served_dir
+    model = load_served_model(path)
+    return model, OnnxDecoder(model.onnx_path, threads=1)

@@ -32,13 +32,9 @@ QUESTIONS = [
 ]
 
 
-@pytest.fixture(scope="module", params=["gpt2", "gemma"])
-def served(
-    request: pytest.FixtureRequest, tiny_served_dir: Path, tiny_gemma_served_dir: Path
-) -> tuple[ServedModel, OnnxDecoder]:
-    path = tiny_served_dir if request.param == "gpt2" else tiny_gemma_served_dir
-    model = load_served_model(path)
-    return model, OnnxDecoder(model.onnx_path, threads=1)
+@pytest.fixture
+def served(served_decoder: tuple[ServedModel, OnnxDecoder]) -> tuple[ServedModel, OnnxDecoder]:
+    return served_decoder
 
 
 @pytest.fixture

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -9,18 +7,14 @@ from persian_chat.chat_format import Message
 from persian_chat.server.generation import prompt_ids
 from persian_chat.server.kv_batch import KVBatch
 from persian_chat.server.onnx_model import OnnxDecoder
-from persian_chat.server.served_model import ServedModel, load_served_model
+from persian_chat.server.served_model import ServedModel
 
 QUESTIONS = ["سلام", "حافظ کیست و چرا شعرهایش را دوست داریم؟", "یک جملهٔ کوتاه دربارهٔ باران بنویس."]
 
 
-@pytest.fixture(scope="module", params=["gpt2", "gemma"])
-def served(
-    request: pytest.FixtureRequest, tiny_served_dir: Path, tiny_gemma_served_dir: Path
-) -> tuple[ServedModel, OnnxDecoder]:
-    path = tiny_served_dir if request.param == "gpt2" else tiny_gemma_served_dir
-    model = load_served_model(path)
-    return model, OnnxDecoder(model.onnx_path, threads=1)
+@pytest.fixture
+def served(served_decoder: tuple[ServedModel, OnnxDecoder]) -> tuple[ServedModel, OnnxDecoder]:
+    return served_decoder
 
 
 def prompt(model: ServedModel, question: str) -> list[int]:
