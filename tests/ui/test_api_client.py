@@ -6,9 +6,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from persian_chat_ui.api_client import ChatError, ChatSettings, chat_payload, stream_chat
+from persian_chat_ui.api_client import (
+    ChatError,
+    ChatSettings,
+    chat_payload,
+    failure_for_status,
+    stream_chat,
+)
 
-from ..server.live_server import LiveServer, start_server
+from ..server.live_server import LiveServer, start_in_process, start_server
 
 KEY = "client-test-key-0123456789"
 HISTORY = [{"role": "user", "content": "سلام"}]
@@ -60,3 +66,34 @@ def test_failures_become_persian_messages(server: LiveServer) -> None:
     down = failure(settings("http://127.0.0.1:9"))
     assert down.kind == "unreachable" and "سرور در دسترس نیست" in down.message_fa
     assert failure(settings("not a url")).kind == "unreachable"
+
+
+def test_status_codes_map_to_persian_causes() -> None:
+    busy = failure_for_status(429, b'{"error": {"message": "the server is busy"}}')
+    assert busy.kind == "busy" and "شلوغ" in busy.message_fa and busy.cause == "the server is busy"
+    assert failure_for_status(503, b"").kind == "unavailable"
+    assert failure_for_status(500, b"oops").kind == "server"
+    invalid = failure_for_status(400, b'{"error": {"message": "m", "param": "max_tokens"}}')
+    assert "«max_tokens»" in invalid.message_fa
+
+
+def test_a_stream_broken_mid_answer_is_reported(tiny_served_dir: Path) -> None:
+    server = start_in_process(tiny_served_dir, 0.02, rate_limit_per_minute=0)
+    try:
+
+        async def main() -> tuple[int, ChatError | None]:
+            received = 0
+            try:
+                async for event in stream_chat(HISTORY, settings(server.url, max_tokens=400)):
+                    received += "token" in event
+                    if received == 3:
+                        server.runtime.engine.shutdown(0)
+            except ChatError as exc:
+                return received, exc
+            return received, None
+
+        received, error = asyncio.run(main())
+    finally:
+        server.stop()
+    assert received >= 3 and error is not None
+    assert error.kind == "broken" and "قطع شد" in error.message_fa

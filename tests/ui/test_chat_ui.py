@@ -190,6 +190,15 @@ def test_stream_stop_reload_theme_and_screenshots(page: Any, api: tuple[str, Any
     assert last_answer(page) == stopped
     assert page.locator("#history .history-item").count() >= 1
 
+    page.click("#regenerate-button")  # a new answer replaces the last one
+    page.wait_for_selector("#stop-button")
+    page.wait_for_selector("#send-button", timeout=60000)
+    assert page.locator(".bubble.assistant").count() == 2 and last_answer(page)
+    page.click("#new-chat-button")
+    page.wait_for_function("document.querySelectorAll('.bubble').length === 0")
+    page.locator("#history .history-item").first.click()
+    page.wait_for_function("document.querySelectorAll('.bubble.assistant').length === 2")
+
     page.click("#theme-button")
     page.wait_for_function("document.documentElement.classList.contains('dark')")
     page.reload()
