@@ -175,8 +175,13 @@ def create_app(
             raise from_validation_error(exc) from None
         return runtime, body
 
-    def start(runtime: Runtime, call: Call, body: SamplingFields, max_tokens: int | None) -> None:
-        call.job = build_job(body, max_tokens, runtime.model, settings, runtime.normalize)
+    async def start(
+        runtime: Runtime, call: Call, body: SamplingFields, max_tokens: int | None
+    ) -> None:
+        # normalization (hazm) and tokenization run in a worker thread: the loop stays free
+        call.job = await asyncio.to_thread(
+            build_job, body, max_tokens, runtime.model, settings, runtime.normalize
+        )
         call.generation = Generation(prompt_tokens=len(call.job.request.prompt))
         try:
             call.sequence = runtime.engine.submit(call.job.request, asyncio.get_running_loop())
@@ -263,7 +268,7 @@ def create_app(
     async def api_chat(request: Request, call: Call) -> Response:
         runtime, body = await admit(request, call, ChatRequest)
         assert isinstance(body, ChatRequest)
-        start(runtime, call, body, body.max_tokens)
+        await start(runtime, call, body, body.max_tokens)
         assert call.sequence and call.generation and call.job
         generation = call.generation
 
@@ -305,7 +310,7 @@ def create_app(
         if body.model not in (None, model_id):
             raise ApiError(404, f"model {body.model!r} not found; this server has {model_id!r}",
                            param="model", code="model_not_found")  # fmt: skip
-        start(runtime, call, body, body.requested_max_tokens)
+        await start(runtime, call, body, body.requested_max_tokens)
         assert call.sequence and call.generation and call.job
         generation = call.generation
         created = int(time.time())

@@ -114,6 +114,24 @@ def toast_text(page: Any) -> str:
     return str(page.inner_text("[data-sonner-toast]"))
 
 
+CONTRAST = """(() => {
+  const rgb = (c) => c.match(/[\\d.]+/g).slice(0, 3).map(Number);
+  const lum = (c) => { const [r, g, b] = rgb(c).map(v => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const ratio = (el) => { const s = getComputedStyle(el);
+    const [a, b] = [lum(s.color), lum(s.backgroundColor)].sort((x, y) => y - x);
+    return (a + 0.05) / (b + 0.05); };
+  return [...document.querySelectorAll('.bubble')].map(ratio);
+})()"""
+
+
+def assert_readable(page: Any) -> None:
+    """WCAG AA: text in every bubble has a contrast ratio of at least 4.5 : 1."""
+    ratios = page.evaluate(CONTRAST)
+    assert ratios and min(ratios) >= 4.5, ratios
+
+
 def shoot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
@@ -165,6 +183,7 @@ def test_stream_stop_reload_theme_and_screenshots(page: Any, api: tuple[str, Any
     page.wait_for_selector("#send-button", timeout=30000)  # the answer finished
     answer = last_answer(page)
     assert answer
+    assert_readable(page)
     shoot(page, "desktop-light")
 
     settings(page, **{"max-tokens-input": "1024"})
@@ -204,6 +223,7 @@ def test_stream_stop_reload_theme_and_screenshots(page: Any, api: tuple[str, Any
     page.reload()
     page.wait_for_selector(".bubble.assistant")
     assert page.evaluate("document.documentElement.classList.contains('dark')")
+    assert_readable(page)
     shoot(page, "desktop-dark")
     page.set_viewport_size({"width": 390, "height": 844})
     shoot(page, "phone-dark")
