@@ -28,7 +28,8 @@ system-deps:
 	if [ -n "$$missing" ]; then \
 	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  echo "installing$$missing with apt-get"; \
-	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq $$missing >/dev/null; fi
+	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq $$missing >/dev/null \
+	    || echo "warning: could not install$$missing; the tests that need them will be skipped"; fi
 
 # The reference run: Gemma-3-270M from PyPI, vocabulary trimmed, LoRA, 240 steps on 2 cores.
 TRAIN_ARGS ?= --base-model gemma3-270m --trim-vocab --max-steps 240 --batch-size 4 --max-length 512 --save-steps 40
