@@ -55,6 +55,9 @@ request "bad role" 400 '"param":"messages.0.role"' "${auth[@]}" "${json[@]}" \
   -d '{"messages":[{"role":"robot","content":"x"}]}' "$BASE/api/chat"
 request "invalid json" 400 '"code":"invalid_json"' "${auth[@]}" "${json[@]}" \
   -d '{"messages":' "$BASE/api/chat"
+request "not json" 415 '"code":"unsupported_media_type"' "${auth[@]}" -H "Content-Type: text/plain" \
+  -d "{\"messages\":[$hello]}" "$BASE/api/chat"
+request "openapi" 200 '"openapi":"3.1.0"' "$BASE/openapi.json"
 request "unknown route" 404 '"code":"not_found"' "$BASE/v1/no-such-route"
 if [[ -n "$KEY" ]]; then
   request "no key" 401 '"type":"authentication_error"' "${json[@]}" \

@@ -6,23 +6,36 @@ characters, max_tokens ceiling) are checked in server/chat_request.py.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, field_validator
+
+
+def _encodable(value: str) -> str:
+    """Text the tokenizer can take: a lone surrogate (JSON "\\ud800") is not text."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text must be valid Unicode (no lone surrogates)") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_encodable)]
+STRICT = ConfigDict(strict=True)  # JSON types as sent: "4" is not 4, true is not 1
 
 
 class TextPart(BaseModel):
     """OpenAI's content-part form: [{"type": "text", "text": "..."}]."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     type: Literal["text"]
-    text: str
+    text: Text
 
 
 class ChatMessageIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     role: Literal["system", "user", "assistant"]
-    content: str | list[TextPart]
+    content: Text | list[TextPart]
 
     @property
     def text(self) -> str:
@@ -32,14 +45,22 @@ class ChatMessageIn(BaseModel):
 
 
 class SamplingFields(BaseModel):
+    """Fields both chat routes share. Numbers are strict JSON numbers (an integer field
+    refuses 4.0, "4" and true); every accepted value samples safely (tested with hypothesis
+    over the whole range)."""
+
+    model_config = STRICT
     messages: list[ChatMessageIn] = Field(min_length=1)
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
     top_k: int | None = Field(None, ge=0, le=1000)
     repetition_penalty: float | None = Field(None, gt=0, le=2)
+    frequency_penalty: float | None = Field(None, ge=-2, le=2)
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
+    no_repeat_ngram_size: int | None = Field(None, ge=0, le=16)
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
     max_tokens: int | None = Field(None, ge=1)
-    stop: str | list[str] | None = None
+    stop: Text | list[Text] | None = None
 
     @field_validator("stop")
     @classmethod
@@ -59,12 +80,12 @@ class SamplingFields(BaseModel):
 class ChatRequest(SamplingFields):
     """POST /api/chat: streams by default."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     stream: StrictBool = True
 
 
 class StreamOptions(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
     include_usage: StrictBool = False
 
 
@@ -72,14 +93,12 @@ class OpenAIChatRequest(SamplingFields):
     """POST /v1/chat/completions: the subset of OpenAI's fields a local model can honour.
     Unknown fields are ignored (clients send many); ones we cannot honour are refused."""
 
-    model_config = ConfigDict(extra="ignore")
-    model: str | None = None
+    model_config = ConfigDict(extra="ignore", strict=True)
+    model: Text | None = None
     stream: StrictBool = False
     stream_options: StreamOptions | None = None
     max_completion_tokens: int | None = Field(None, ge=1)
     n: int = Field(1, ge=1, le=1)
-    frequency_penalty: float = Field(0.0, ge=0, le=0)
-    presence_penalty: float = Field(0.0, ge=0, le=0)
 
     @property
     def requested_max_tokens(self) -> int | None:

@@ -34,7 +34,9 @@ from persian_chat.server.auth import ApiKeys
 from persian_chat.server.chat_request import ChatJob, build_job
 from persian_chat.server.engine import EngineClosedError, EngineFullError, Sequence
 from persian_chat.server.generation import Generation, GenerationError, stream_text
+from persian_chat.server.json_body import parse_body
 from persian_chat.server.metrics import Metrics
+from persian_chat.server.openapi import build_openapi
 from persian_chat.server.rate_limit import RateLimiter, retry_after_header
 from persian_chat.server.request_log import log_request
 from persian_chat.server.runtime import Runtime, load_runtime
@@ -44,6 +46,10 @@ log = logging.getLogger("persian_chat.server")
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 BUSY_RETRY_SECONDS = 2
+WATCHDOG_SECONDS = 0.5
+INTERNAL = "internal server error"
+# field names the log may name (a client's unknown field names are its own strings)
+KNOWN_FIELDS = frozenset(OpenAIChatRequest.model_fields) | frozenset(ChatRequest.model_fields)
 
 
 @dataclass
@@ -54,6 +60,8 @@ class AppState:
     status: str = "loading"  # loading | ready | failed | stopping
     runtime: Runtime | None = None
     error: str | None = None
+    # called once when the engine loop dies; `serve` uses it to exit non-zero
+    on_fatal: Callable[[], None] = lambda: None
 
     def ready(self) -> Runtime:
         if self.runtime is None or self.status != "ready":
@@ -111,6 +119,7 @@ def create_app(
     state = AppState(settings, loader)
     keys = ApiKeys(settings.api_keys)
     limiter = RateLimiter(settings.rate_limit_per_minute)
+    auth_failures = RateLimiter(settings.auth_failures_per_minute)
     metrics = state.metrics
 
     async def load() -> None:
@@ -122,6 +131,14 @@ def create_app(
             return
         state.runtime, state.status = runtime, "ready"
         metrics.watch_engine(lambda: runtime.engine.waiting, lambda: runtime.engine.active)
+        while state.status == "ready":  # watchdog: a dead engine must not look healthy
+            if not runtime.engine.alive:
+                state.status = "failed"
+                state.error = f"engine stopped: {runtime.engine.failure or 'thread ended'}"
+                log.error("%s; exiting so the supervisor can restart the server", state.error)
+                state.on_fatal()
+                return
+            await asyncio.sleep(WATCHDOG_SECONDS)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -130,8 +147,11 @@ def create_app(
         try:
             yield
         finally:
-            state.status = "stopping"
-            await loading
+            if state.status != "failed":
+                state.status = "stopping"
+            loading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loading
             if state.runtime is not None:
                 state.runtime.engine.shutdown(0)
                 await asyncio.to_thread(state.runtime.engine.join, 10)
@@ -139,6 +159,10 @@ def create_app(
     # -- the gate ---------------------------------------------------------------------------
 
     async def read_json(request: Request) -> Any:
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            raise ApiError(415, "send the body as Content-Type: application/json",
+                           code="unsupported_media_type")  # fmt: skip
         declared = request.headers.get("content-length")
         limit = settings.max_body_bytes
         too_big = ApiError(413, f"request body over {limit} bytes", code="body_too_large")
@@ -149,16 +173,28 @@ def create_app(
             body += chunk
             if len(body) > limit:
                 raise too_big
+        return parse_body(bytes(body), settings.max_json_depth)
+
+    def authorize(request: Request) -> str:
+        """The caller's key id; a client address that keeps failing is slowed with 429s."""
+        address = request.client.host if request.client else "?"
+        wait = auth_failures.wait(address)
+        if wait:
+            raise ApiError(
+                429, "too many failed authentications, retry later",
+                code="rate_limit_exceeded", headers=retry_after_header(wait),
+            )  # fmt: skip
         try:
-            return json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ApiError(400, f"body is not valid JSON: {exc}", code="invalid_json") from None
+            return keys.authorize(request.headers.get("authorization"))
+        except ApiError:
+            auth_failures.acquire(address)
+            raise
 
     async def admit(
         request: Request, call: Call, schema: type[SamplingFields]
     ) -> tuple[Runtime, SamplingFields]:
         runtime = state.ready()
-        call.key = keys.authorize(request.headers.get("authorization"))
+        call.key = authorize(request)
         client = call.key if keys.enabled else (request.client.host if request.client else "?")
         wait = limiter.acquire(client)
         if wait:
@@ -194,8 +230,12 @@ def create_app(
             raise ApiError(503, "the server is shutting down", code="shutting_down") from None
         metrics.prompt_tokens.inc(call.generation.prompt_tokens)
 
-    def finish(call: Call, status: int, error: str | None = None, output: str = "") -> None:
-        """Count, time and log a request once, however it ended."""
+    def finish(
+        call: Call, status: int, error: str | None = None, output: str = "",
+        param: str | None = None,
+    ) -> None:  # fmt: skip
+        """Count, time and log a request once, however it ended. `error` is a code or a
+        server-made message, never text the client sent (that needs --log-user-text)."""
         if call.logged:
             return
         call.logged = True
@@ -215,7 +255,7 @@ def create_app(
             prompt_tokens=g and g.prompt_tokens, completion_tokens=g and g.completion_tokens,
             dropped_messages=call.job and call.job.dropped_messages,
             finish_reason=g and g.finish_reason, ttft_s=g and g.time_to_first_token,
-            duration_s=g and (time.monotonic() - g.started), error=error,
+            duration_s=g and (time.monotonic() - g.started), error=error, param=param,
             messages=call.job.messages if settings.log_user_text and call.job else None,
             output=output if settings.log_user_text else None,
         )  # fmt: skip
@@ -252,7 +292,9 @@ def create_app(
             try:
                 return await run(request, call)
             except ApiError as exc:
-                finish(call, exc.status, exc.message)
+                known = exc.param and exc.param.split(".")[0] in KNOWN_FIELDS
+                finish(call, exc.status, exc.code or f"http_{exc.status}",
+                       param=exc.param if known else None)  # fmt: skip
                 return exc.response()
             except ClientDisconnect:
                 finish(call, 499, "client disconnected")
@@ -260,6 +302,10 @@ def create_app(
             except GenerationError as exc:
                 finish(call, 500, str(exc))
                 return ApiError(500, str(exc), code="generation_failed").response()
+            except Exception:
+                log.exception("request %s failed", call.request_id)
+                finish(call, 500, "internal_error")
+                return ApiError(500, INTERNAL, code="internal_error").response()
 
         return endpoint
 
@@ -298,6 +344,10 @@ def create_app(
                 error = ApiError(500, str(exc), code="generation_failed")
                 yield sse(error.body())
                 finish(call, 500, str(exc), output="".join(output))
+            except Exception:
+                log.exception("request %s failed while streaming", call.request_id)
+                yield sse(ApiError(500, INTERNAL, code="internal_error").body())
+                finish(call, 500, "internal_error", output="".join(output))
 
         return EventStream(events(), lambda: finish(call, 499, "client disconnected"))
 
@@ -349,7 +399,11 @@ def create_app(
                 finish(call, 200, output="".join(output))
             except GenerationError as exc:
                 yield sse(ApiError(500, str(exc), code="generation_failed").body())
-                finish(call, 500, str(exc))
+                finish(call, 500, str(exc), output="".join(output))
+            except Exception:
+                log.exception("request %s failed while streaming", call.request_id)
+                yield sse(ApiError(500, INTERNAL, code="internal_error").body())
+                finish(call, 500, "internal_error", output="".join(output))
 
         return EventStream(events(), lambda: finish(call, 499, "client disconnected"))
 
@@ -358,24 +412,32 @@ def create_app(
     async def models(request: Request) -> Response:
         try:
             runtime = state.ready()
-            keys.authorize(request.headers.get("authorization"))
+            authorize(request)
         except ApiError as exc:
             return exc.response()
         model = runtime.model
-        created = int(model.onnx_path.stat().st_mtime)
+        created = int(runtime.loaded_at)
         entry = {"id": model.model_id, "object": "model", "created": created,
                  "owned_by": "persian-chat"}  # fmt: skip
         return JSONResponse({"object": "list", "data": [entry]})
 
     async def health(request: Request) -> Response:
-        if state.status == "ready" and state.runtime is not None:
-            runtime = state.runtime
+        runtime = state.runtime
+        if state.status == "ready" and runtime is not None and runtime.engine.alive:
             return JSONResponse({
                 "status": "ok", "model": runtime.model.model_id,
                 "active": runtime.engine.active, "waiting": runtime.engine.waiting,
             })  # fmt: skip
-        body = {"status": state.status, "error": state.error}
+        status, error = state.status, state.error
+        if runtime is not None and not runtime.engine.alive:  # before the watchdog notices
+            status, error = "failed", f"engine stopped: {runtime.engine.failure}"
+        body = {"status": status, "error": error}
         return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
+
+    document = build_openapi(settings)
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(document)
 
     async def metrics_endpoint(request: Request) -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
@@ -384,7 +446,14 @@ def create_app(
         return ApiError(404, f"no route {request.url.path}", code="not_found").response()
 
     async def not_allowed(request: Request, exc: Exception) -> Response:
-        return ApiError(405, f"{request.method} not allowed on {request.url.path}").response()
+        headers = dict(getattr(exc, "headers", None) or {})  # Starlette's Allow header
+        message = f"{request.method} not allowed here"
+        return ApiError(405, message, code="method_not_allowed", headers=headers).response()
+
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        log.error("unhandled error on %s", request.url.path, exc_info=exc)
+        metrics.requests.labels(request.url.path, "500").inc()
+        return ApiError(500, INTERNAL, code="internal_error").response()
 
     middleware = []
     if settings.cors_origins:
@@ -408,10 +477,12 @@ def create_app(
             Route("/v1/models", models, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
         ],
         middleware=middleware,
         lifespan=lifespan,
-        exception_handlers={404: not_found, 405: not_allowed},
+        exception_handlers={404: not_found, 405: not_allowed, Exception: internal_error},
     )
+    app.router.redirect_slashes = False  # an API answers the path it was given, no 307s
     app.state.app_state = state
     return app

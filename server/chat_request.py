@@ -9,18 +9,18 @@ the last user turn always stay); when even those do not fit, the answer is a 400
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 from persian_chat.chat_format import Message
 from persian_chat.server.api_errors import ApiError
 from persian_chat.server.api_schema import SamplingFields
 from persian_chat.server.engine import GenerationRequest
 from persian_chat.server.generation import prompt_ids
-from persian_chat.server.sampling import DEFAULT_TEMPERATURE, SamplingParams
+from persian_chat.server.sampling import DEFAULT_SAMPLING, SamplingParams
 from persian_chat.server.served_model import ServedModel
 from persian_chat.server.settings import ServerSettings
 
-MAX_STOP_CHARS = 64
+SAMPLING_FIELDS = {f.name for f in fields(SamplingParams)}
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,10 @@ def check_limits(body: SamplingFields, settings: ServerSettings, max_tokens: int
     stops = body.stops
     if len(stops) > settings.max_stop_strings:
         raise ApiError(400, f"at most {settings.max_stop_strings} stop strings", param="stop")
-    if any(len(s) > MAX_STOP_CHARS for s in stops):
-        raise ApiError(400, f"stop strings may have at most {MAX_STOP_CHARS} characters", "stop")
+    if any(len(s) > settings.max_stop_chars for s in stops):
+        raise ApiError(
+            400, f"stop strings may have at most {settings.max_stop_chars} characters", "stop"
+        )
 
 
 def _fit(
@@ -75,6 +77,13 @@ def _fit(
         if len(turns) <= 1:
             return None
         turns = turns[2 if len(turns) > 2 and turns[1]["role"] == "assistant" else 1 :]
+
+
+def sampling_params(body: SamplingFields) -> SamplingParams:
+    """The request's sampling settings; a field the client left out takes the server's
+    default (DEFAULT_SAMPLING, chosen by the chat evaluation)."""
+    sent = body.model_dump(include=SAMPLING_FIELDS, exclude_none=True)
+    return replace(DEFAULT_SAMPLING, **sent)
 
 
 def build_job(
@@ -108,12 +117,6 @@ def build_job(
             code="context_length_exceeded",
         )
     ids, kept = fitted
-    params = SamplingParams(
-        temperature=DEFAULT_TEMPERATURE if body.temperature is None else body.temperature,
-        top_k=body.top_k or 0,
-        top_p=body.top_p or 1.0,
-        repetition_penalty=body.repetition_penalty or 1.0,
-        seed=body.seed,
-    )
+    params = sampling_params(body)
     request = GenerationRequest(ids, params, reply_tokens, model.stop_ids)
     return ChatJob(request, body.stops, kept, len(messages) - len(kept))

@@ -39,9 +39,9 @@ class IncrementalDecoder:
         return ""
 
     def flush(self) -> str:
-        """Whatever is still held back (an incomplete character at the very end decodes as
-        U+FFFD, as it would in a one-shot decode)."""
+        """Whatever is still held back. An answer cut (by max_tokens) inside a character
+        leaves bytes that decode to U+FFFD: they are dropped, never shown."""
         prefix = self._decode(self.ids[self.prefix_offset : self.read_offset])
         full = self._decode(self.ids[self.prefix_offset :])
         self.prefix_offset = self.read_offset = len(self.ids)
-        return full[len(prefix) :]
+        return full[len(prefix) :].rstrip(REPLACEMENT)

@@ -24,7 +24,8 @@ import numpy as np
 
 from persian_chat.server.kv_batch import Array, KVBatch
 from persian_chat.server.onnx_model import OnnxDecoder
-from persian_chat.server.sampling import SamplingParams, next_token
+from persian_chat.server.sampling import AnswerHistory, SamplingParams, next_token
+from persian_chat.server.utf8_guard import Utf8Guard, Utf8State
 
 log = logging.getLogger("persian_chat.server.engine")
 
@@ -37,7 +38,7 @@ class EngineFullError(Exception):
 
 
 class EngineClosedError(Exception):
-    """The engine is shutting down and takes no new requests."""
+    """The engine is shutting down (or its loop failed) and takes no new requests."""
 
 
 @dataclass(frozen=True)
@@ -67,11 +68,14 @@ class Sequence:
     generated: int = 0
     pending: int = -1  # the sampled token the next decode step feeds
     rng: np.random.Generator = field(default_factory=np.random.default_rng)
+    history: AnswerHistory = field(default_factory=AnswerHistory)
+    utf8: Utf8State = field(default_factory=Utf8State)
     _cancelled: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self.context = list(self.request.prompt)
         self.rng = self.request.params.generator()
+        self.history = AnswerHistory(self.request.params.no_repeat_ngram_size)
 
     def cancel(self) -> None:
         """Ask the engine to drop this sequence at its next step (idempotent)."""
@@ -106,6 +110,7 @@ class Engine:
         context_length: int,
         max_batch: int = 8,
         max_waiting: int = 16,
+        guard: Utf8Guard | None = None,
     ) -> None:
         if max_batch < 1 or max_waiting < 0:
             raise ValueError("max_batch must be >= 1 and max_waiting >= 0")
@@ -119,9 +124,12 @@ class Engine:
         self.context_length = context_length  # positions the model has; never feed more
         self.max_batch = max_batch
         self.max_waiting = max_waiting
+        self.guard = guard  # keeps answers valid UTF-8 (None: the tokenizer needs none)
+        self.failure: str | None = None  # why the loop died, if it did
         self._waiting: deque[Sequence] = deque()
         self._rows: list[Sequence] = []
         self._admitting = 0  # taken from the queue, being prefilled
+        self._admitted: list[Sequence] = []  # those sequences
         self._cond = threading.Condition()
         self._closing = False
         self._deadline = float("inf")
@@ -132,6 +140,13 @@ class Engine:
 
     def start(self) -> None:
         self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        """False once the loop has died (a bug, not a request): /health reports it and the
+        server exits so its supervisor restarts it."""
+        alive = self._thread.is_alive() or self._closing or not self._thread.ident
+        return self.failure is None and alive
 
     @property
     def waiting(self) -> int:
@@ -149,6 +164,8 @@ class Engine:
             )
         sequence = Sequence(request, loop)
         with self._cond:
+            if self.failure is not None:
+                raise EngineClosedError(f"the engine stopped: {self.failure}")
             if self._closing:
                 raise EngineClosedError(SHUTDOWN_MESSAGE)
             if len(self._waiting) + self.active >= self.max_batch + self.max_waiting:
@@ -172,6 +189,19 @@ class Engine:
     # -- the engine thread -----------------------------------------------------------------
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException as exc:  # a bug in the loop itself: fail loudly, never hang
+            log.exception("the engine loop failed; no request can be served any more")
+            with self._cond:
+                self.failure = f"{type(exc).__name__}: {exc}"
+                self._closing = True
+                ending = [*self._rows, *self._admitted, *self._waiting]
+                self._rows, self._waiting, self._admitting = [], deque(), 0
+            for sequence in ending:
+                self._finish(sequence, Finished("error", "the engine stopped"))
+
+    def _loop(self) -> None:
         batch = KVBatch(self.decoder)
         while True:
             with self._cond:
@@ -182,7 +212,7 @@ class Engine:
                 admitted: list[Sequence] = []
                 while self._waiting and len(self._rows) + len(admitted) < self.max_batch:
                     admitted.append(self._waiting.popleft())
-                self._admitting = len(admitted)
+                self._admitting, self._admitted = len(admitted), admitted
                 expired = time.monotonic() > self._deadline
                 if expired:
                     admitted.extend(self._waiting)
@@ -208,9 +238,15 @@ class Engine:
         The caller delivers that end only after removing the sequence from the batch, so a
         client that sees the end also sees the engine without it."""
         request = sequence.request
-        token = next_token(logits, sequence.context, request.params, sequence.rng)
+        allowed = self.guard.allowed(sequence.utf8) if self.guard is not None else None
+        token = next_token(
+            logits, sequence.context, request.params, sequence.rng, sequence.history, allowed
+        )
         if token in request.stop_ids:
             return Finished("stop")
+        if self.guard is not None:
+            self.guard.advance(sequence.utf8, token)
+        sequence.history.add(token)
         sequence.context.append(token)
         sequence.generated += 1
         sequence.pending = token
@@ -262,7 +298,11 @@ class Engine:
         self.steps += 1
         ends = {}
         for i, sequence in enumerate(self._rows):
-            end = self._accept(sequence, logits[i])
+            try:  # one request's failure (sampling, a bad value) ends that request only
+                end = self._accept(sequence, logits[i])
+            except Exception as exc:
+                log.exception("sampling failed for one sequence")
+                end = Finished("error", f"sampling failed: {type(exc).__name__}")
             if end is not None:
                 ends[i] = end
         self._drop(batch, ends)

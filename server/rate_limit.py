@@ -34,6 +34,15 @@ class RateLimiter:
         self._remember(client, (tokens, now))
         return (1.0 - tokens) / rate
 
+    def wait(self, client: str) -> float:
+        """Seconds until `client` may go ahead, without spending anything (0.0: now)."""
+        if self.per_minute <= 0 or client not in self._buckets:
+            return 0.0
+        tokens, last = self._buckets[client]
+        rate = self.per_minute / 60.0
+        tokens = min(float(self.per_minute), tokens + (self.clock() - last) * rate)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / rate
+
     def _remember(self, client: str, state: tuple[float, float]) -> None:
         if client not in self._buckets and len(self._buckets) >= self.max_clients:
             full = [c for c, (t, _) in self._buckets.items() if t >= self.per_minute - 1]

@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from persian_chat.server.engine import Engine
 from persian_chat.server.onnx_model import OnnxDecoder
 from persian_chat.server.served_model import ServedModel, load_served_model
 from persian_chat.server.settings import ServerSettings
+from persian_chat.server.utf8_guard import Utf8Guard
 
 log = logging.getLogger("persian_chat.server")
 
@@ -25,6 +26,7 @@ class Runtime:
     engine: Engine
     normalize: Callable[[str], str]
     load_seconds: float
+    loaded_at: float = field(default_factory=time.time)  # the model's `created` in /v1/models
 
 
 def make_normalizer(model: ServedModel) -> Callable[[str], str]:
@@ -41,12 +43,23 @@ def make_normalizer(model: ServedModel) -> Callable[[str], str]:
     return normalizer.normalize
 
 
+def build_engine(
+    model: ServedModel, decoder: OnnxDecoder, max_batch: int = 8, max_waiting: int = 16
+) -> Engine:
+    """The engine for a served model, with the UTF-8 guard of its tokenizer (so no answer
+    shows U+FFFD); not started."""
+    guard = Utf8Guard.for_tokenizer(model.tokenizer)
+    if guard is None:
+        log.warning("%s: unknown tokenizer byte scheme, answers are not UTF-8 guarded", model.path)
+    return Engine(decoder, model.context_length, max_batch, max_waiting, guard=guard)
+
+
 def load_runtime(settings: ServerSettings) -> Runtime:
     start = time.monotonic()
     model = load_served_model(settings.model_dir, verify=settings.verify_model)
     decoder = OnnxDecoder(model.onnx_path, threads=settings.threads)
     normalize = make_normalizer(model)
-    engine = Engine(decoder, model.context_length, settings.max_batch, settings.max_waiting)
+    engine = build_engine(model, decoder, settings.max_batch, settings.max_waiting)
     engine.start()
     seconds = time.monotonic() - start
     log.info("loaded %s in %.1f s (%d threads)", model.model_id, seconds, settings.threads)

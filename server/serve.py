@@ -18,8 +18,11 @@ from types import FrameType
 from typing import Any
 
 from persian_chat.errors import UserError
+from persian_chat.server.settings import TUNABLE, ServerSettings
 
 HELP = "serve the exported model over HTTP with token streaming"
+# short option names kept from before the limits became options
+OPTION_NAMES = {"rate_limit_per_minute": "rate-limit", "shutdown_grace_seconds": "shutdown-grace"}
 log = logging.getLogger("persian_chat.server")
 
 
@@ -35,31 +38,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--port", type=int, default=int(_env("PORT", 8000)), help="port (PERSIAN_CHAT_PORT)")
     add("--threads", type=int, default=_env("THREADS"),
         help="onnxruntime intra-op threads (default: physical cores)")  # fmt: skip
-    add("--max-batch", type=int, default=int(_env("MAX_BATCH", 8)),
-        help="sequences decoded together")  # fmt: skip
-    add("--max-waiting", type=int, default=int(_env("MAX_WAITING", 16)),
-        help="requests queued beyond the batch; more get 429")  # fmt: skip
     add("--api-keys-file", type=Path, default=_env("API_KEYS_FILE"),
         help="file with one API key per line (PERSIAN_CHAT_API_KEYS adds comma-separated "
              "keys); with keys, /api and /v1 need 'Authorization: Bearer KEY'")  # fmt: skip
     add("--cors-origin", action="append", default=None,
         help="allowed browser origin, repeatable (PERSIAN_CHAT_CORS_ORIGINS: a,b)")  # fmt: skip
-    add("--rate-limit", type=int, default=int(_env("RATE_LIMIT", 120)),
-        help="requests per minute per API key or client IP (0: off)")  # fmt: skip
-    add("--max-tokens-limit", type=int, default=int(_env("MAX_TOKENS_LIMIT", 1024)),
-        help="largest max_tokens a client may ask for")  # fmt: skip
-    add("--default-max-tokens", type=int, default=int(_env("DEFAULT_MAX_TOKENS", 256)),
-        help="max_tokens when the client sends none")  # fmt: skip
     add("--system-prompt", default=_env("SYSTEM_PROMPT"),
         help="system prompt added when a client sends none (default: the model's)")  # fmt: skip
     add("--log-user-text", action="store_true", default=bool(_env("LOG_USER_TEXT")),
         help="debug only: put messages and answers in the request log")  # fmt: skip
-    add("--shutdown-grace", type=float, default=float(_env("SHUTDOWN_GRACE", 10)),
-        help="seconds running answers may take to finish on shutdown")  # fmt: skip
+    for name in TUNABLE:
+        field = ServerSettings.model_fields[name]
+        option = OPTION_NAMES.get(name, name.replace("_", "-"))
+        variable = option.replace("-", "_").upper()
+        number = float if field.annotation is float else int
+        raw = _env(variable)
+        add(f"--{option}", dest=name, type=number,
+            default=number(raw) if raw not in (None, "") else field.default,
+            help=f"{field.description} (PERSIAN_CHAT_{variable}; default %(default)s)")  # fmt: skip
 
 
 def settings_from_args(args: argparse.Namespace) -> Any:
-    from persian_chat.server.settings import ServerSettings, load_api_keys
+    from persian_chat.server.settings import load_api_keys
 
     if not (args.model / "manifest.json").is_file():
         raise UserError(f"{args.model}: no served model here (run `persian-chat export`)")
@@ -69,11 +69,9 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         raise UserError(str(exc)) from None
     origins = args.cors_origin or [o for o in (_env("CORS_ORIGINS") or "").split(",") if o]
     fields: dict[str, Any] = {
-        "model_dir": args.model, "max_batch": args.max_batch, "max_waiting": args.max_waiting,
-        "api_keys": keys, "cors_origins": tuple(origins), "rate_limit_per_minute": args.rate_limit,
-        "max_tokens_limit": args.max_tokens_limit, "default_max_tokens": args.default_max_tokens,
+        "model_dir": args.model, "api_keys": keys, "cors_origins": tuple(origins),
         "system_prompt": args.system_prompt, "log_user_text": args.log_user_text,
-        "shutdown_grace_seconds": args.shutdown_grace,
+        **{name: getattr(args, name) for name in TUNABLE},
     }  # fmt: skip
     if args.threads:
         fields["threads"] = int(args.threads)
@@ -125,8 +123,16 @@ def run(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 5,
     )  # fmt: skip
     server = GracefulServer(config)
+
+    def fatal() -> None:
+        assert server is not None
+        server.should_exit = True
+
+    state.on_fatal = fatal
     log.info("serving %s on http://%s:%d", settings.model_dir, args.host, args.port)
     server.run()
+    if state.status == "failed" and state.runtime is not None:
+        raise UserError(f"stopped: {state.error}")  # non-zero: the supervisor restarts us
     if state.status == "failed":
         raise UserError(f"could not load {settings.model_dir}: {state.error}")
     return 0

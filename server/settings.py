@@ -24,36 +24,59 @@ def physical_cores() -> int:
 
 
 class ServerSettings(BaseModel):
+    """Every field with a description is a `serve` option (`--max-body-bytes`) and an
+    environment variable (`PERSIAN_CHAT_MAX_BODY_BYTES`); the defaults are set here only."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     model_dir: Path
     threads: int = Field(default_factory=physical_cores, ge=1)
-    max_batch: int = Field(8, ge=1)  # sequences decoded together
-    max_waiting: int = Field(16, ge=0)  # queued beyond the batch; more get 429
+    max_batch: int = Field(8, ge=1, description="sequences decoded together")
+    max_waiting: int = Field(16, ge=0, description="requests queued beyond the batch; more get 429")
     # request limits
-    max_body_bytes: int = Field(256 * 1024, ge=1024)
-    max_messages: int = Field(64, ge=1)
-    max_message_chars: int = Field(8000, ge=1)
-    max_total_chars: int = Field(32000, ge=1)
-    max_prompt_tokens: int | None = None  # None: the model's context minus room for a reply
-    max_tokens_limit: int = Field(1024, ge=1)  # the largest max_tokens a client may ask for
-    default_max_tokens: int = Field(256, ge=1)
-    max_stop_strings: int = Field(4, ge=0)
+    max_body_bytes: int = Field(256 * 1024, ge=1024, description="largest request body (413)")
+    max_json_depth: int = Field(32, ge=4, description="deepest JSON nesting in a body")
+    max_messages: int = Field(64, ge=1, description="messages in one request")
+    max_message_chars: int = Field(8000, ge=1, description="characters in one message")
+    max_total_chars: int = Field(32000, ge=1, description="characters in all messages together")
+    max_prompt_tokens: int | None = Field(
+        None, ge=1, description="prompt tokens after the chat template (default: the model's "
+        "context minus room for the reply)"
+    )  # fmt: skip
+    max_tokens_limit: int = Field(1024, ge=1, description="largest max_tokens a client may ask for")
+    default_max_tokens: int = Field(256, ge=1, description="max_tokens when the client sends none")
+    max_stop_strings: int = Field(4, ge=0, description="stop strings in one request")
+    max_stop_chars: int = Field(64, ge=1, description="characters in one stop string")
     # access
     api_keys: frozenset[str] = frozenset()  # empty: no auth
     cors_origins: tuple[str, ...] = ()
-    rate_limit_per_minute: int = Field(120, ge=0)  # per API key (or client IP); 0: off
+    rate_limit_per_minute: int = Field(
+        120, ge=0, description="requests per minute per API key (or client IP without keys); 0: off"
+    )
+    auth_failures_per_minute: int = Field(
+        10, ge=0, description="failed authentications per minute per client IP before 429; 0: off"
+    )
     # operations
     system_prompt: str | None = None  # None: the one recorded with the model
     log_user_text: bool = False
-    shutdown_grace_seconds: float = Field(10.0, ge=0)
+    shutdown_grace_seconds: float = Field(
+        10.0, ge=0, description="seconds running answers may take to finish on shutdown"
+    )
     verify_model: bool = True
+
+
+# the settings `serve` exposes as --options and PERSIAN_CHAT_* variables, generated from above
+TUNABLE = tuple(name for name, f in ServerSettings.model_fields.items() if f.description)
+MIN_KEY_CHARS = 16
 
 
 def load_api_keys(environ_value: str | None, file: Path | None) -> frozenset[str]:
     """Keys from PERSIAN_CHAT_API_KEYS (comma-separated) and/or a file (one per line, `#`
-    comments). A file that is named but unreadable or empty is an error, never 'no auth'."""
+    comments), each at least 16 characters. A setting that is given but holds no key (an
+    empty file, a variable of only commas and spaces) is an error, never 'no auth'."""
     keys = {k.strip() for k in (environ_value or "").split(",") if k.strip()}
+    if environ_value is not None and environ_value != "" and not keys:
+        raise ValueError("PERSIAN_CHAT_API_KEYS is set but holds no key")
     if file is not None:
         try:
             lines = file.read_text(encoding="utf-8").splitlines()
@@ -63,7 +86,7 @@ def load_api_keys(environ_value: str | None, file: Path | None) -> frozenset[str
         if not from_file:
             raise ValueError(f"{file}: no API keys in the file")
         keys |= from_file
-    short = [k for k in keys if len(k) < 16]
+    short = [k for k in keys if len(k) < MIN_KEY_CHARS]
     if short:
-        raise ValueError("API keys must be at least 16 characters long")
+        raise ValueError(f"API keys must be at least {MIN_KEY_CHARS} characters long")
     return frozenset(keys)

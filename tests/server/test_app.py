@@ -198,7 +198,8 @@ def test_body_json_size_and_routes(make_client: Any) -> None:
             yield b"x" * 500
         yield b'"}]}'
 
-    assert client.post("/api/chat", content=chunks()).status_code == 413
+    json_type = {"content-type": "application/json"}
+    assert client.post("/api/chat", content=chunks(), headers=json_type).status_code == 413
     assert client.get("/nope").json()["error"]["code"] == "not_found"
     assert client.get("/api/chat").status_code == 405
 
@@ -301,7 +302,7 @@ def test_metrics_and_json_request_logs_without_user_text(
     assert [r["status"] for r in records] == [200, 400]
     assert records[0]["prompt_tokens"] > 0 and records[0]["completion_tokens"] >= 1
     assert records[0]["key_id"] == "anonymous" and "ttft_s" in records[0]
-    assert "temperature" in records[1]["error"]
+    assert records[1]["param"] == "temperature" and records[1]["error"] == "less_than_equal"
     assert "سلام" not in caplog.text
     text = client.get("/metrics").text
     assert 'persian_chat_requests_total{route="/api/chat",status="200"} 1.0' in text
@@ -394,3 +395,179 @@ def test_shutdown_ends_a_running_stream_with_an_error_event(make_client: Any) ->
     assert received[-1]["error"]["message"] == "server shutting down"
     assert all("token" in e for e in received[:-1])
     assert chat(client).status_code == 503
+
+
+# -- hardening: nothing a client sends can hurt the server (issue 12) ------------------------
+
+F1 = {"messages": HELLO, "repetition_penalty": 1.6e-39, "temperature": 1.0, "seed": 0,
+      "max_tokens": 300}  # fmt: skip
+JSON = {"content-type": "application/json"}
+
+
+def answers_at_once(client: TestClient) -> None:
+    started = time.monotonic()
+    reply = chat(client, stream=False, max_tokens=4, temperature=0)
+    assert reply.status_code == 200 and reply.json()["done"] is True
+    assert time.monotonic() - started < 10
+    assert client.get("/health").json()["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        F1,
+        {**F1, "stream": True},
+        {"messages": HELLO, "repetition_penalty": 5e-324, "max_tokens": 20},
+        {"messages": HELLO, "temperature": 5e-324, "max_tokens": 20},
+        {
+            "messages": HELLO,
+            "frequency_penalty": -2,
+            "presence_penalty": 2,
+            "no_repeat_ngram_size": 1,
+            "temperature": 2,
+            "max_tokens": 40,
+        },
+    ],
+)
+def test_extreme_sampling_values_finish_normally(client: TestClient, body: dict[str, Any]) -> None:
+    reply = client.post("/v1/chat/completions", json=body)
+    assert reply.status_code == 200
+    if body.get("stream"):
+        assert reply.text.rstrip().endswith("data: [DONE]")
+    else:
+        assert reply.json()["choices"][0]["finish_reason"] in ("stop", "length")
+    answers_at_once(client)
+
+
+@pytest.mark.parametrize(
+    ("content", "param"),
+    [
+        (b"[" * 10_000 + b"]" * 10_000, None),
+        (b'{"messages": [], "max_tokens": ' + b"9" * 100_000 + b"}", None),
+        (b'{"messages": [], "seed": ' + b"1" * 100_000 + b"}", None),
+        (b'{"messages": [{"role": "user", "content": "\\ud800"}]}', "messages.0.content"),
+        (b'{"messages": [{"role": "user", "content": "x"}], "stop": ["\\udfff"]}', "stop"),
+        (b'{"messages": [{"role": "user", "content": "x"}], "temperature": NaN}', None),
+        (b'{"messages": [], "messages": []}', "messages"),
+    ],
+)
+def test_hostile_bodies_get_a_json_400(
+    client: TestClient, content: bytes, param: str | None
+) -> None:
+    for route in ("/api/chat", "/v1/chat/completions"):
+        reply = client.post(route, content=content, headers=JSON)
+        assert reply.status_code == 400, reply.text
+        error = reply.json()["error"]
+        assert error["type"] == "invalid_request_error"
+        if param:
+            assert error["param"] == param
+    answers_at_once(client)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("max_tokens", True),
+        ("max_tokens", "4"),
+        ("max_tokens", 4.0),
+        ("seed", False),
+        ("temperature", "0.5"),
+        ("top_k", 1.5),
+        ("stream", "true"),
+        ("n", True),
+    ],
+)
+def test_types_are_strict(client: TestClient, field: str, value: Any) -> None:
+    reply = client.post("/v1/chat/completions", json={"messages": HELLO, field: value})
+    assert reply.status_code == 400 and reply.json()["error"]["param"] == field
+
+
+def test_only_json_bodies_are_read(client: TestClient) -> None:
+    body = json.dumps({"messages": HELLO, "max_tokens": 2}).encode()
+    for headers in (
+        {"content-type": "text/plain"},
+        {},
+        {"content-type": "application/x-www-form-urlencoded"},
+    ):
+        reply = client.post("/api/chat", content=body, headers=headers)
+        assert (
+            reply.status_code == 415 and reply.json()["error"]["code"] == "unsupported_media_type"
+        )
+    ok = client.post(
+        "/api/chat", content=body, headers={"content-type": "application/json; charset=utf-8"}
+    )
+    assert ok.status_code == 200
+
+
+def test_405_names_the_allowed_methods_and_no_redirects(client: TestClient) -> None:
+    reply = client.get("/api/chat")
+    assert reply.status_code == 405 and reply.headers["allow"] == "POST"
+    assert reply.json()["error"]["code"] == "method_not_allowed"
+    slash = client.get("/api/chat/", follow_redirects=False)
+    assert slash.status_code == 404 and slash.json()["error"]["code"] == "not_found"
+
+
+def test_unhandled_errors_are_json_500_logged_and_counted(
+    client: TestClient, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import persian_chat.server.app as app_module
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise TypeError("an internal detail the client must not see")
+
+    monkeypatch.setattr(app_module, "build_job", broken)
+    with caplog.at_level(logging.INFO):
+        reply = client.post("/api/chat", json={"messages": HELLO})
+    assert reply.status_code == 500
+    assert reply.json()["error"] == {"message": "internal server error", "type": "server_error",
+                                     "param": None, "code": "internal_error"}  # fmt: skip
+    assert "internal detail" not in reply.text
+    logged = [json.loads(r.getMessage()) for r in caplog.records
+              if r.name == "persian_chat.server.requests"]  # fmt: skip
+    assert logged[-1]["status"] == 500 and logged[-1]["id"].startswith("chatcmpl-")
+    assert any(logged[-1]["id"] in r.getMessage() for r in caplog.records if r.exc_info)
+    assert 'status="500"' in client.get("/metrics").text
+    monkeypatch.undo()
+    answers_at_once(client)
+
+
+def test_failed_authentication_is_rate_limited_per_address(make_client: Any) -> None:
+    client = make_client(api_keys=frozenset({KEY}), auth_failures_per_minute=3)
+    wrong = {"authorization": "Bearer wrong-key-0000000000000"}
+    statuses = [client.post("/api/chat", json={"messages": HELLO}, headers=wrong).status_code
+                for _ in range(6)]  # fmt: skip
+    assert statuses[:3] == [401, 401, 401] and statuses[3:] == [429, 429, 429]
+    blocked = client.post("/api/chat", json={"messages": HELLO}, headers=wrong)
+    assert "retry-after" in blocked.headers
+
+
+def test_logs_hold_no_client_strings_without_the_debug_flag(
+    make_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = make_client()
+    secret = "client-secret-string"
+    with caplog.at_level(logging.INFO, logger="persian_chat.server.requests"):
+        client.post("/v1/chat/completions", json={"messages": HELLO, "model": secret})
+        client.post("/api/chat", json={"messages": HELLO, secret: 1})
+        client.post("/api/chat", json={"messages": [{"role": secret, "content": "x"}]})
+    assert len(caplog.records) == 3 and secret not in caplog.text
+
+
+def test_a_dead_engine_loop_turns_health_503(make_client: Any) -> None:
+    client = make_client()
+    runtime = client.app.state.app_state.runtime  # type: ignore[attr-defined]
+
+    def crash(batch: Any) -> Any:
+        raise RuntimeError("a bug in the loop")
+
+    runtime.engine._decode = crash
+    reply = chat(client, stream=False, max_tokens=8)
+    assert reply.status_code == 500 and reply.json()["error"]["code"] == "generation_failed"
+    deadline = time.monotonic() + 10
+    while client.get("/health").status_code != 503:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    health = client.get("/health").json()
+    assert health["status"] == "failed" and "a bug in the loop" in health["error"]
+    refused = chat(client, stream=False)
+    assert refused.status_code == 503

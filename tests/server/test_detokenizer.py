@@ -42,3 +42,17 @@ def test_split_letters_are_held_back_until_complete(tokenizer: Tokenizer) -> Non
     assert [decoder.push(t) for t in ids[:-1]] == [""] * (len(ids) - 1)
     assert decoder.push(ids[-1]) == "🙂"
     assert decoder.flush() == ""
+
+
+def test_an_answer_cut_inside_a_character_drops_the_unfinished_bytes(
+    tokenizer: Tokenizer,
+) -> None:
+    ids = tokenizer.encode("سلام س", add_special_tokens=False).ids
+    whole = "".join(IncrementalDecoder(tokenizer).push(i) for i in ids)
+    byte = tokenizer.token_to_id("<0xD8>") if tokenizer.token_to_id("<0xD8>") is not None else None
+    if byte is None:  # byte-level BPE: the first byte of «س» as its own piece
+        byte = tokenizer.token_to_id(bytes([0xD8]).decode("latin-1").translate({0xD8: "Ø"}))
+    assert byte is not None
+    decoder = IncrementalDecoder(tokenizer)
+    text = "".join(decoder.push(i) for i in [*ids, byte]) + decoder.flush()
+    assert REPLACEMENT not in text and text.startswith(whole.rstrip("س").rstrip())

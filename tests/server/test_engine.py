@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -255,3 +256,60 @@ def test_generation_ends_at_the_context_length(
         run_all(
             engine, [GenerationRequest([5] * model.context_length, request.params, 1, frozenset())]
         )
+
+
+def test_one_failing_row_ends_alone_and_the_others_go_on(
+    engine: Engine, served: tuple[ServedModel, OnnxDecoder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import persian_chat.server.engine as engine_module
+
+    model = served[0]
+    real = engine_module.next_token
+
+    def fragile(logits: Any, context: Any, params: SamplingParams, *args: Any) -> int:
+        if params.seed == 666 and len(context) > len(prompt(model, QUESTIONS[0])) + 2:
+            raise FloatingPointError("probabilities contain NaN")
+        return real(logits, context, params, *args)
+
+    monkeypatch.setattr(engine_module, "next_token", fragile)
+    greedy = SamplingParams(temperature=0.0)
+    requests = [
+        GenerationRequest(prompt(model, QUESTIONS[0]), SamplingParams(seed=666), 30, frozenset()),
+        GenerationRequest(prompt(model, QUESTIONS[1]), greedy, 12, frozenset()),
+    ]
+
+    async def main() -> tuple[Sequence, Sequence, list[int], list[int]]:
+        loop = asyncio.get_running_loop()
+        bad, good = (engine.submit(r, loop) for r in requests)
+        return bad, good, await collect(bad), await collect(good)
+
+    bad, good, bad_tokens, good_tokens = asyncio.run(main())
+    assert bad.finish is not None and bad.finish.reason == "error"
+    assert "sampling failed" in (bad.finish.error or "") and len(bad_tokens) == 3
+    assert good.finish is not None and good.finish.reason in ("length", "stop")
+    assert engine.alive and len(good_tokens) >= 1
+
+
+def test_a_failed_loop_ends_every_request_and_refuses_new_ones(
+    served: tuple[ServedModel, OnnxDecoder],
+) -> None:
+    model, decoder = served
+    engine = Engine(decoder, model.context_length, max_batch=2, max_waiting=2)
+
+    def crash(batch: Any) -> Any:
+        raise RuntimeError("bug")
+
+    engine._decode = crash  # type: ignore[method-assign]
+    engine.start()
+    request = GenerationRequest(prompt(model, QUESTIONS[0]), SamplingParams(), 20, frozenset())
+
+    async def main() -> Sequence:
+        sequence = engine.submit(request, asyncio.get_running_loop())
+        await collect(sequence)
+        return sequence
+
+    sequence = asyncio.run(main())
+    assert sequence.finish is not None and sequence.finish.reason == "error"
+    assert engine.join(5) and not engine.alive and "bug" in (engine.failure or "")
+    with pytest.raises(EngineClosedError):
+        engine.submit(request, asyncio.new_event_loop())

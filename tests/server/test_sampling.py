@@ -2,8 +2,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from persian_chat.server.sampling import SamplingParams, apply_repetition_penalty, next_token
+from persian_chat.server.sampling import (
+    AnswerHistory,
+    SamplingError,
+    SamplingParams,
+    apply_openai_penalties,
+    apply_repetition_penalty,
+    next_token,
+)
 
 LOGITS = np.array([1.0, 3.0, 2.0, -1.0, 2.5], dtype=np.float32)
 
@@ -48,3 +57,113 @@ def test_repetition_penalty_pushes_seen_tokens_down() -> None:
 def test_invalid_parameters_are_rejected(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         SamplingParams(**kwargs)  # type: ignore[arg-type]
+
+
+def test_openai_penalties_follow_the_formula_exactly() -> None:
+    # logit[j] -= count[j] * frequency + (count[j] > 0) * presence, on the answer's tokens
+    history = AnswerHistory()
+    for token in [1, 1, 3]:
+        history.add(token)
+    out = apply_openai_penalties(LOGITS, history.counts, 0.5, 0.25)
+    expected = LOGITS.astype(np.float64).copy()
+    expected[1] -= 2 * 0.5 + 0.25
+    expected[3] -= 1 * 0.5 + 0.25
+    np.testing.assert_array_equal(out, expected)
+    negative = apply_openai_penalties(LOGITS, history.counts, -1.0, -2.0)
+    assert negative[1] == pytest.approx(3.0 + 2 * 1.0 + 2.0)
+
+
+def test_penalties_only_count_the_answer_not_the_prompt() -> None:
+    params = SamplingParams(temperature=0.0, frequency_penalty=2.0)
+    # token 1 fills the prompt but the answer is empty: no penalty, greedy picks it
+    assert next_token(LOGITS, [1, 1, 1], params, params.generator(), AnswerHistory()) == 1
+    history = AnswerHistory()
+    history.add(1)
+    assert next_token(LOGITS, [1], params, params.generator(), history) == 4
+
+
+def test_no_repeat_ngram_forbids_repeating_the_answer() -> None:
+    history = AnswerHistory(ngram_size=2)
+    for token in [1, 4, 1]:  # the bigram (1, 4) exists; after 1, token 4 is banned
+        history.add(token)
+    assert history.banned() == {4}
+    params = SamplingParams(temperature=0.0, no_repeat_ngram_size=2)
+    logits = np.array([0.0, 0.0, 1.0, 0.0, 5.0])
+    assert next_token(logits, [], params, params.generator(), history) == 2
+
+
+def test_mask_limits_the_choice_but_never_to_nothing() -> None:
+    params = SamplingParams(temperature=0.0)
+    allowed = np.array([True, False, True, False, False])
+    assert next_token(LOGITS, [], params, params.generator(), allowed=allowed) == 2
+    nothing = np.zeros(5, dtype=bool)
+    assert next_token(LOGITS, [], params, params.generator(), allowed=nothing) == 1
+
+
+@pytest.mark.parametrize(
+    "params",
+    [  # the fuzzer's requests that killed the engine (F1) or answered 500 (F2)
+        SamplingParams(temperature=1.0, repetition_penalty=1.6e-39, seed=0),
+        SamplingParams(repetition_penalty=5e-324, seed=0),
+        SamplingParams(temperature=5e-324, seed=0),
+        SamplingParams(temperature=5e-324, repetition_penalty=5e-324, top_p=5e-324, seed=0),
+    ],
+)
+def test_extreme_accepted_values_still_give_a_token(params: SamplingParams) -> None:
+    logits = np.array([30.0, -30.0, 0.0, 88.0, -1e30, 3e38], dtype=np.float32)
+    token = next_token(logits, [0, 1, 3, 5], params, params.generator(), AnswerHistory())
+    assert 0 <= token < logits.size
+
+
+def test_non_finite_logits_are_survived_or_refused() -> None:
+    params = SamplingParams(temperature=1.0, seed=0)
+    logits = np.array([np.nan, np.inf, -np.inf, 1.0])
+    assert next_token(logits, [], params, params.generator()) == 1
+    with pytest.raises(SamplingError):
+        next_token(np.full(4, np.nan), [], params, params.generator())
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    temperature=st.one_of(st.just(0.0), st.floats(0, 2, exclude_min=True)),
+    top_p=st.floats(0, 1, exclude_min=True),
+    top_k=st.integers(0, 1000),
+    repetition_penalty=st.floats(0, 2, exclude_min=True),
+    frequency_penalty=st.floats(-2, 2),
+    presence_penalty=st.floats(-2, 2),
+    no_repeat=st.integers(0, 16),
+    seed=st.integers(0, 2**63 - 1),
+    logits=st.lists(
+        st.floats(width=32, allow_nan=False, allow_infinity=False), min_size=2, max_size=40
+    ),
+    answer=st.lists(st.integers(0, 39), max_size=30),
+)
+def test_every_accepted_parameter_set_samples_a_valid_token(
+    temperature: float,
+    top_p: float,
+    top_k: int,
+    repetition_penalty: float,
+    frequency_penalty: float,
+    presence_penalty: float,
+    no_repeat: int,
+    seed: int,
+    logits: list[float],
+    answer: list[int],
+) -> None:
+    """The whole range the API schema accepts (server/api_schema.py), on arbitrary finite
+    float32 logits: never an exception, never NaN probabilities, always a real token."""
+    params = SamplingParams(
+        temperature=temperature, top_p=top_p, top_k=top_k,
+        repetition_penalty=repetition_penalty, frequency_penalty=frequency_penalty,
+        presence_penalty=presence_penalty, no_repeat_ngram_size=no_repeat, seed=seed,
+    )  # fmt: skip
+    vocab = len(logits)
+    history = AnswerHistory(no_repeat)
+    for token in answer:
+        history.add(token % vocab)
+    rng = params.generator()
+    array = np.array(logits, dtype=np.float32)
+    for _ in range(3):
+        token = next_token(array, history.tokens, params, rng, history)
+        assert 0 <= token < vocab
+        history.add(token)

@@ -127,3 +127,54 @@ def test_sigterm_lets_streams_end_and_exits(tiny_served_dir: Path, tmp_path: Pat
     # clean stop); what matters is that it exits promptly with no hung thread
     assert live.process.wait(30) in (0, -signal.SIGTERM)
     assert "Traceback" not in live.log()
+
+
+def test_serve_exits_non_zero_when_the_engine_loop_dies(
+    tiny_served_dir: Path, tmp_path: Path
+) -> None:
+    """A supervisor (systemd's Restart=on-failure) can only restart a server that exits."""
+    import sys
+
+    from .live_server import free_port
+
+    inject = ("import sys\nimport persian_chat.server.engine as engine\n"
+              "def crash(self, batch):\n    raise RuntimeError('injected engine bug')\n"
+              "engine.Engine._decode = crash\nfrom persian_chat.cli import main\n"
+              "sys.exit(main(sys.argv[1:]))\n")  # fmt: skip
+    port = free_port()
+    log = (tmp_path / "serve.log").open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            inject,
+            "serve",
+            "--model",
+            str(tiny_served_dir),
+            "--port",
+            str(port),
+            "--threads",
+            "1",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None and time.monotonic() < deadline
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        reply = httpx.post(f"{url}/api/chat", json={"messages": HELLO, "stream": False}, timeout=30)
+        assert reply.status_code == 500
+        assert process.wait(30) != 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    output = (tmp_path / "serve.log").read_text()
+    assert "injected engine bug" in output and "stopped: engine stopped" in output

@@ -38,3 +38,33 @@ def test_defaults_fit_a_small_vps(tmp_path: Path) -> None:
     assert settings.max_batch == 8 and not settings.api_keys and not settings.log_user_text
     with pytest.raises(ValueError):
         ServerSettings(model_dir=tmp_path, max_batch=0)
+
+
+@pytest.mark.parametrize("value", [" , ", ",", "   "])
+def test_a_key_variable_without_a_key_refuses_to_start(value: str) -> None:
+    with pytest.raises(ValueError, match="holds no key"):
+        load_api_keys(value, None)
+    assert load_api_keys("", None) == frozenset()  # unset or empty: the operator chose no auth
+
+
+def test_every_tunable_limit_is_a_serve_option_and_in_the_readme(
+    repo: Path, tmp_path: Path
+) -> None:
+    import argparse
+
+    from persian_chat.server.serve import OPTION_NAMES, add_arguments, settings_from_args
+    from persian_chat.server.settings import TUNABLE
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    for name in TUNABLE:
+        option = "--" + OPTION_NAMES.get(name, name.replace("_", "-"))
+        default = ServerSettings.model_fields[name].default
+        assert getattr(parser.parse_args([]), name) == default
+        assert f"`{option}`" in readme, option
+    (tmp_path / "manifest.json").write_text("{}", encoding="utf-8")
+    args = parser.parse_args(["--max-json-depth", "7", "--shutdown-grace", "2.5",
+                              "--model", str(tmp_path)])  # fmt: skip
+    settings = settings_from_args(args)
+    assert settings.max_json_depth == 7 and settings.shutdown_grace_seconds == 2.5

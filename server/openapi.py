@@ -1,0 +1,234 @@
+"""The OpenAPI 3.1 document of the HTTP API, generated from the pydantic models the server
+validates with (never hand-written), with this server's limits filled in — so clients and
+fuzzers (schemathesis runs against it in the test suite) test the contract that holds."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from persian_chat.server.api_schema import ChatRequest, OpenAIChatRequest
+from persian_chat.server.settings import ServerSettings
+
+REF = "#/components/schemas/{model}"
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx answer."""
+
+    error: ErrorDetail
+
+
+class MessageOut(BaseModel):
+    role: Literal["assistant"]
+    content: str
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class Timings(BaseModel):
+    time_to_first_token_s: float | None
+    total_s: float
+    decode_tokens_per_s: float | None
+
+
+class ChatResponse(BaseModel):
+    """POST /api/chat with "stream": false."""
+
+    message: MessageOut
+    done: Literal[True]
+    finish_reason: str | None
+    usage: Usage
+    timings: Timings
+    model: str
+    id: str
+
+
+class Choice(BaseModel):
+    index: int
+    message: MessageOut
+    finish_reason: Literal["stop", "length"]
+    logprobs: None
+
+
+class ChatCompletion(BaseModel):
+    """POST /v1/chat/completions with "stream": false (OpenAI's shape)."""
+
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: Usage
+
+
+class ModelEntry(BaseModel):
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    object: Literal["list"]
+    data: list[ModelEntry]
+
+
+class Health(BaseModel):
+    status: str
+    model: str | None = None
+    active: int | None = None
+    waiting: int | None = None
+    error: str | None = None
+
+
+MODELS: list[type[BaseModel]] = [ErrorBody, ChatResponse, ChatCompletion, ModelList, Health]
+# one server-sent event as a client parses it: `data:` holds a JSON object (or [DONE])
+SSE_EVENT = {
+    "type": "object",
+    "properties": {"data": {"type": "string"}, "event": {"type": "string"}},
+    "required": ["data"],
+}
+STREAM = {"text/event-stream": {"schema": SSE_EVENT}}
+
+
+def _ref(model: type[BaseModel]) -> dict[str, Any]:
+    return {"$ref": REF.format(model=model.__name__)}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    reasons = {
+        400: "invalid request (the field is named in error.param)",
+        401: "missing or wrong API key",
+        404: "unknown model",
+        413: "body too large",
+        415: "body is not application/json",
+        429: "rate limit or server busy (see Retry-After)",
+        500: "internal error",
+        503: "model loading, failed or shutting down",
+    }
+    return {
+        str(s): {
+            "description": reasons[s],
+            "content": {"application/json": {"schema": _ref(ErrorBody)}},
+        }
+        for s in statuses
+    }
+
+
+def _limit_request(schema: dict[str, Any], settings: ServerSettings) -> dict[str, Any]:
+    """Write the server's limits into a request schema (copied, per route)."""
+    props = schema["properties"]
+    props["messages"]["maxItems"] = settings.max_messages
+    props["max_tokens"]["anyOf"][0]["maximum"] = settings.max_tokens_limit
+    if "max_completion_tokens" in props:
+        props["max_completion_tokens"]["anyOf"][0]["maximum"] = settings.max_tokens_limit
+    stop = props["stop"]["anyOf"]
+    stop[0]["maxLength"] = settings.max_stop_chars
+    stop[1]["maxItems"] = settings.max_stop_strings
+    stop[1]["items"]["maxLength"] = settings.max_stop_chars
+    return schema
+
+
+def build_openapi(settings: ServerSettings) -> dict[str, Any]:
+    inputs: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = [
+        (ChatRequest, "validation"),
+        (OpenAIChatRequest, "validation"),
+        *((m, "serialization") for m in MODELS),
+    ]
+    _, defs = models_json_schema(inputs, ref_template=REF)
+    schemas: dict[str, Any] = defs["$defs"]
+    schemas["ChatMessageIn"]["properties"]["content"]["anyOf"][0]["maxLength"] = (
+        settings.max_message_chars
+    )
+    for name in ("ChatRequest", "OpenAIChatRequest"):
+        _limit_request(schemas[name], settings)
+    secured = bool(settings.api_keys)
+    security: list[dict[str, list[str]]] = [{"bearer": []}] if secured else []
+    auth = (401,) if secured else ()
+
+    def chat(request: type[BaseModel], response: type[BaseModel], extra: tuple[int, ...]) -> Any:
+        return {
+            "post": {
+                "security": security,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref(request)}},
+                },
+                "responses": {
+                    "200": {
+                        "description": "the answer: one JSON object, or server-sent events "
+                        "when the request asks to stream",
+                        "content": {"application/json": {"schema": _ref(response)}, **STREAM},
+                    },
+                    **_errors(400, *auth, *extra, 413, 415, 429, 500, 503),
+                },
+            }
+        }
+
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "persian-chat",
+            "version": "1",
+            "description": "Persian chat model served by onnxruntime. Besides the schema, a "
+            "request is refused with 400 when the last message is not the user's, a system "
+            "message is not first, all messages together exceed "
+            f"{settings.max_total_chars} characters, or the last turn alone does not fit the "
+            "model's context.",
+        },
+        "paths": {
+            "/api/chat": chat(ChatRequest, ChatResponse, ()),
+            "/v1/chat/completions": chat(OpenAIChatRequest, ChatCompletion, (404,)),
+            "/v1/models": {
+                "get": {
+                    "security": security,
+                    "responses": {
+                        "200": {
+                            "description": "the served model",
+                            "content": {"application/json": {"schema": _ref(ModelList)}},
+                        },
+                        **_errors(*auth, 429, 503),
+                    },
+                }
+            },
+            "/health": {
+                "get": {
+                    "responses": {
+                        code: {
+                            "description": text,
+                            "content": {"application/json": {"schema": _ref(Health)}},
+                        }
+                        for code, text in (("200", "ready"), ("503", "loading, failed or stopping"))
+                    }
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text format",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    }
+                }
+            },
+        },
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
