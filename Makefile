@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed-stamp
-EXTRAS ?= train,export,serve,ui,dev
+EXTRAS ?= train,export,serve,eval,ui,dev
 
 .PHONY: install system-deps demo up test lint typecheck pytest clean
 
@@ -37,8 +37,8 @@ TRAIN_ARGS ?= --base-model gemma3-270m --trim-vocab --max-steps 240 --batch-size
 demo: install system-deps
 	$(BIN)/persian-chat prepare
 	$(BIN)/persian-chat train $(TRAIN_ARGS)
-	$(BIN)/persian-chat evaluate
 	$(BIN)/persian-chat export
+	$(BIN)/persian-chat evaluate
 	$(BIN)/persian-chat report
 	$(MAKE) up
 

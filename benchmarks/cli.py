@@ -5,6 +5,7 @@ serving       a live server under 1/4/8/16 streaming clients; RSS, start-up, siz
 quantization  int8 settings: perplexity, size and speed
 session       onnxruntime session options (threads, spinning, optimization level)
 train         training step time with and without vocabulary trimming and LoRA
+recipes       training recipes on the same time budget, by held-out loss
 
 Results go to benchmarks/results/NAME*.json (+ .png) and into report.md.
 """
@@ -14,13 +15,14 @@ from __future__ import annotations
 import argparse
 import importlib
 
-HELP = "run a benchmark (decode, serving, quantization, session, train)"
+HELP = "run a benchmark (decode, serving, quantization, session, train, recipes)"
 MODULES = {
     "decode": "persian_chat.benchmarks.decode_throughput",
     "serving": "persian_chat.benchmarks.serving_load",
     "quantization": "persian_chat.benchmarks.quantization",
     "session": "persian_chat.benchmarks.session_options",
     "train": "persian_chat.benchmarks.train_throughput",
+    "recipes": "persian_chat.benchmarks.train_recipes",
 }
 
 

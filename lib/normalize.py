@@ -37,6 +37,8 @@ _ZWNJ_RUNS = re.compile(f"{ZWNJ}{{2,}}")
 # A ZWNJ next to a space or at a word edge is a typing error.
 _ZWNJ_AT_EDGE = re.compile(f"(?:(?<=\\s){ZWNJ}|{ZWNJ}(?=\\s)|^{ZWNJ}|{ZWNJ}$)", re.MULTILINE)
 _BLANK_LINES = re.compile(r"\n{3,}")
+# hazm's spacing splits a Latin «?» off its word («Where is it ?»); English text keeps it on.
+_SPACED_LATIN_QUESTION = re.compile(r"(?<=[A-Za-z]) +\?")
 
 
 def strip_invisible(text: str) -> str:
@@ -99,5 +101,6 @@ class PersianNormalizer:
         if not text:
             return text
         text = self._hazm.normalize(text)
+        text = _SPACED_LATIN_QUESTION.sub("?", text)
         text = convert_digits(text, self.settings.digits)
         return tidy_whitespace(text)

@@ -53,6 +53,41 @@ def environment_section(results: Path) -> str:
                          _table(["component", "version"], rows)])  # fmt: skip
 
 
+def mixture_tables(manifest: dict[str, Any]) -> list[str]:
+    """Rows and tokens per source and per domain, train and test (manifests that count
+    tokens only)."""
+    tokens = manifest.get("tokens")
+    if not tokens:
+        return []
+    train, test = tokens["train"], tokens["test"]
+    header = ["train rows", "train tokens", "train share", "test rows", "test tokens"]
+
+    def cells(entry: dict[str, Any]) -> list[Any]:
+        own_train, own_test = entry.get("train", {}), entry.get("test", {})
+        return [
+            own_train.get("rows", 0),
+            own_train.get("tokens", 0),
+            f"{own_train.get('tokens', 0) / (train['tokens'] or 1):.1%}",
+            own_test.get("rows", 0),
+            own_test.get("tokens", 0),
+        ]
+
+    domains = manifest["domains"]
+    names = sorted(set(domains["train"]) | set(domains["test"]))
+    caps = manifest["settings"].get("max_share", {})
+    return [
+        f"### Mixture in tokens\n\nTokens counted by {tokens['tokenizer']}. "
+        f"Train: {train['rows']} conversations, {train['tokens']} tokens; test: {test['rows']} "
+        f"conversations, {test['tokens']} tokens. Caps on a source's share of tokens "
+        f"(`--max-share`): {json.dumps(caps, ensure_ascii=False)}.",
+        _table(["source", *header], [[s["source"], *cells(s)] for s in manifest["sources"]]),
+        _table(["domain", *header], [
+            [name, *cells({side: domains[side].get(name, {}) for side in ("train", "test")})]
+            for name in names
+        ]),
+    ]  # fmt: skip
+
+
 def dataset_section(datasets_dir: Path) -> str:
     manifest_path = datasets_dir / "manifest.json"
     if not manifest_path.is_file():
@@ -73,6 +108,7 @@ def dataset_section(datasets_dir: Path) -> str:
                 for s in manifest["sources"]
             ],
         ),
+        *mixture_tables(manifest),
         "### Cleaning steps (rows dropped at each step)",
         _table(["step", "rows"], [[k, v] for k, v in counts.items()]),
     ]
@@ -199,6 +235,55 @@ def export_section(logs: Path) -> str:
     )
 
 
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _number(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def chat_evaluation_section(logs: Path) -> str:
+    """logs/chat_eval.json: every evaluated model (label) x sampling mode, side by side."""
+    path = logs / "chat_eval.json"
+    if not path.is_file():
+        return _not_run("Chat evaluation", path, "persian-chat evaluate")
+    labels = _load_json(path).get("labels", {})
+    rows: list[list[Any]] = []
+    settings: dict[str, dict[str, str]] = {}  # mode -> label -> its sampling settings
+    for label, entry in labels.items():
+        for mode, result in entry["modes"].items():
+            o = result["overall"]
+            rows.append([
+                label, mode, o["answers"], _percent(o["loop_rate"]),
+                _percent(o["persian_share"]), _number(o["mean_words"]),
+                _percent(o["exact_match"]), _percent(o["sentiment_accuracy"]),
+                _number(o["chrf_translation"]), _number(o["chrf_hafez"]),
+                _percent(o["replacement_char_rate"]),
+            ])  # fmt: skip
+            sampling = ", ".join(f"{k}={v}" for k, v in result["sampling"].items())
+            settings.setdefault(mode, {})[label] = sampling
+    header = ["model", "sampling", "answers", "loop rate", "Persian share", "words",
+              "fact EM", "sentiment acc.", "chrF translation", "chrF Hafez", "U+FFFD"]  # fmt: skip
+    described = "; ".join(
+        f"{mode}: {next(iter(by_label.values()))}"
+        if len(set(by_label.values())) == 1
+        else "; ".join(f"{mode} ({label}): {s}" for label, s in by_label.items())
+        for mode, by_label in settings.items()
+    )
+    return "\n\n".join(
+        [
+            "## Chat evaluation",
+            "Answers of the served int8 ONNX model through the server's engine to held-out "
+            "prompts of `datasets/test.jsonl` (an equal share per category), per model and "
+            "sampling mode; per-category figures are in `logs/chat_eval.json`, the worst "
+            "answers in `logs/errors.txt`. A loop is a word 4-gram occurring 3 or more times.",
+            _table(header, rows),
+            f"Sampling: {described}.",
+        ]
+    )
+
+
 def benchmarks_section(results: Path) -> str:
     files = sorted(results.glob("*.json")) if results.is_dir() else []
     if not files:
@@ -286,7 +371,7 @@ def limitations_section(root: Path) -> str:
 def reproduce_section() -> str:
     return (
         "## Reproduce\n\n"
-        "```\nmake demo     # install, prepare -> train -> evaluate -> export -> report,"
+        "```\nmake demo     # install, prepare -> train -> export -> evaluate -> report,"
         " then serve + UI\n"
         "make test     # ruff, mypy and the test suite\n"
         "persian-chat bench decode    # and: serving, quantization, session, train\n"
@@ -304,6 +389,7 @@ def build_report(root: Path) -> str:
         training_section(root / "logs"),
         evaluation_section(root / "logs"),
         export_section(root / "logs"),
+        chat_evaluation_section(root / "logs"),
         benchmarks_section(root / "benchmarks" / "results"),
         tests_section(root / "logs"),
         limitations_section(root),

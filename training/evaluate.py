@@ -3,8 +3,14 @@
 Both are scored on the same tokens: the fine-tuned model's tokenizer and chat template, and —
 when training trimmed the vocabulary — the base model trimmed the same way (its logits on the
 kept tokens are unchanged), so the perplexities are directly comparable. Writes
-logs/eval.json (eval_loss and perplexity on assistant tokens, checksums) and logs/errors.txt
-(the worst test examples with the model's greedy answers, and answers to fixed prompts).
+logs/eval.json (eval_loss and perplexity on assistant tokens, checksums) and the head of
+logs/errors.txt (the worst test examples with the model's greedy answers, and answers to
+fixed prompts).
+
+Then the chat evaluation (training/chat_eval.py) scores the served int8 ONNX model's answers
+to held-out prompts, greedy and with the server's default sampling, into
+logs/chat_eval.json under --label and a section of logs/errors.txt. `--chat-only` runs just
+that part, which needs no torch (the serve and eval extras).
 """
 
 from __future__ import annotations
@@ -24,9 +30,11 @@ from persian_chat.chat_template import render
 from persian_chat.checksums import sha256_file
 from persian_chat.errors import UserError
 from persian_chat.logs import configure_logging
+from persian_chat.server.settings import physical_cores
 from persian_chat.settings import DEFAULT_SYSTEM_PROMPT
+from persian_chat.training.errors_file import replace_head
 
-HELP = "eval_loss and perplexity of the fine-tuned and the base model on test.jsonl"
+HELP = "perplexity on test.jsonl, and chat quality of the served ONNX model"
 log = logging.getLogger("persian_chat.evaluate")
 
 FIXED_PROMPTS = (
@@ -225,7 +233,7 @@ def evaluate(
         lines += [f"prompt: {prompt_text}", f"model: {answer}", ""]
     result["wall_time_s"] = round(time.monotonic() - started, 1)
     logs_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(logs_dir / "errors.txt", "\n".join(lines))
+    replace_head(logs_dir / "errors.txt", "\n".join(lines))
     atomic_write_text(
         logs_dir / "eval.json", json.dumps(result, ensure_ascii=False, indent=2) + "\n"
     )
@@ -242,10 +250,96 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--worst", type=int, default=8, help="how many worst examples go to errors.txt")
     add("--max-new-tokens", type=int, default=64, help="length of greedy answers in errors.txt")
     add("--no-base", action="store_true", help="skip scoring the base model")
+    chat = parser.add_argument_group("chat evaluation (the served ONNX model's answers)")
+    add = chat.add_argument
+    add(
+        "--served-dir",
+        type=Path,
+        default=Path("models/persian-chat-onnx-int8"),
+        help="served model directory to evaluate",
+    )
+    add(
+        "--label",
+        default="fine-tuned",
+        help="name of the model in logs/chat_eval.json, e.g. base, turn1, new",
+    )
+    only = chat.add_mutually_exclusive_group()
+    only.add_argument(
+        "--chat-only", action="store_true", help="skip the perplexity part (needs no torch)"
+    )
+    only.add_argument("--no-chat", action="store_true", help="skip the chat evaluation")
+    add("--threads", type=int, default=physical_cores(), help="onnxruntime threads")
+    add("--max-batch", type=int, default=8, help="sequences the engine decodes together")
+    add(
+        "--chat-prompts",
+        type=int,
+        default=160,
+        help="held-out prompts, an equal share per category",
+    )
+    add("--chat-max-tokens", type=int, default=128, help="new tokens per answer at most")
+    add("--chat-seed", type=int, default=13, help="selection order and sampling seeds")
+    add(
+        "--chat-examples",
+        type=int,
+        default=1,
+        help="worst answers per category and mode in errors.txt",
+    )
+    add(
+        "--sampling-mode",
+        action="append",
+        default=[],
+        metavar="NAME:FIELD=VALUE,...",
+        help="an extra sampling mode with /api/chat fields, e.g. "
+        "fp05:frequency_penalty=0.5,no_repeat_ngram_size=3 (repeatable)",
+    )
+
+
+def parse_mode(text: str) -> tuple[str, dict[str, Any]]:
+    """`name:field=value,...` -> (name, request fields); values are JSON (numbers, true)."""
+    name, _, spec = text.partition(":")
+    fields: dict[str, Any] = {}
+    for item in filter(None, spec.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--sampling-mode {text!r}: expected NAME:FIELD=VALUE,...")
+        try:
+            fields[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            raise UserError(f"--sampling-mode {text!r}: {value!r} is not a number") from None
+    return name.strip(), fields
+
+
+def run_chat(args: argparse.Namespace) -> dict[str, Any]:
+    from persian_chat.training.chat_eval import MODES, ChatEvalConfig, run_chat_eval
+
+    config = ChatEvalConfig(
+        served_dir=args.served_dir,
+        data_dir=args.data_dir,
+        logs_dir=args.logs_dir,
+        label=args.label,
+        prompts=args.chat_prompts,
+        max_tokens=args.chat_max_tokens,
+        seed=args.chat_seed,
+        threads=args.threads,
+        max_batch=args.max_batch,
+        examples=args.chat_examples,
+        modes={**MODES, **dict(parse_mode(m) for m in args.sampling_mode)},
+    )
+    entry = run_chat_eval(config)
+    log.info("chat evaluation (label %s) -> %s", args.label, args.logs_dir / "chat_eval.json")
+    return entry
 
 
 def run(args: argparse.Namespace) -> int:
     configure_logging()
+    if not args.no_chat and not (args.served_dir / "manifest.json").is_file():
+        raise UserError(
+            f"{args.served_dir}: no served model for the chat evaluation; run "
+            "`persian-chat export` first, or pass --no-chat"
+        )
+    if args.chat_only:
+        run_chat(args)
+        return 0
     result = evaluate(
         args.model,
         args.data_dir,
@@ -264,4 +358,6 @@ def run(args: argparse.Namespace) -> int:
         base = result["base"]
         message += f"; base: eval_loss {base['eval_loss']:.4f}, perplexity {base['perplexity']:.2f}"
     log.info("%s -> %s", message, args.logs_dir / "eval.json")
+    if not args.no_chat:
+        run_chat(args)
     return 0

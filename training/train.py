@@ -59,6 +59,8 @@ class TrainConfig(BaseModel):
     lora_alpha: int = Field(32, ge=1)
     lora_dropout: float = Field(0.05, ge=0, lt=1)
     trim_vocab: bool = False
+    packing: bool = False  # padding-free batches: examples concatenated, positions restart
+    time_budget_minutes: float | None = Field(None, gt=0)  # stop after this much training
     max_train_examples: int | None = Field(None, ge=1)
     logging_steps: int = Field(5, ge=1)
     save_steps: int = Field(50, ge=1)
@@ -86,6 +88,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     import torch
     from transformers import (
         DataCollatorForSeq2Seq,
+        DataCollatorWithFlattening,
         Trainer,
         TrainingArguments,
         enable_full_determinism,
@@ -107,7 +110,13 @@ def train(config: TrainConfig) -> dict[str, Any]:
         count_parameters,
         merge_lora,
     )
-    from persian_chat.training.train_log import TrainLogCallback, plot_loss_curve
+    from persian_chat.training.train_log import (
+        TimeBudgetCallback,
+        TrainLogCallback,
+        plot_loss_curve,
+        read_log,
+        smoothed_loss,
+    )
 
     started = time.monotonic()
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
@@ -197,7 +206,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
         logging_steps=config.logging_steps,
         save_steps=config.save_steps,
         save_total_limit=2,
-        group_by_length=True,
+        group_by_length=not config.packing,
         dataloader_num_workers=0,
         remove_unused_columns=False,
         include_num_input_tokens_seen=True,
@@ -205,15 +214,23 @@ def train(config: TrainConfig) -> dict[str, Any]:
         ddp_backend="gloo" if world_size > 1 else None,
         disable_tqdm=False,
     )
+    # packed: one row per batch, no padding; transformers builds a block-diagonal attention
+    # mask from the restarting position_ids, so examples never see each other — but only
+    # without a KV cache (tested: with use_cache the packed examples leak into each other)
+    model.config.use_cache = False
+    collator: Any = (
+        DataCollatorWithFlattening(return_position_ids=True, separator_id=IGNORE_INDEX)
+        if config.packing
+        else DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE_INDEX)
+    )
+    budget = [TimeBudgetCallback(config.time_budget_minutes)] if config.time_budget_minutes else []
     trainer = Trainer(
         model=model,
         args=args,
         train_dataset=train_set,
-        data_collator=DataCollatorForSeq2Seq(
-            tokenizer, padding=True, label_pad_token_id=IGNORE_INDEX
-        ),
+        data_collator=collator,
         processing_class=tokenizer,
-        callbacks=[TrainLogCallback(log_path)],
+        callbacks=[TrainLogCallback(log_path), *budget],
     )
     result = trainer.train(resume_from_checkpoint=last)
     wall = time.monotonic() - started
@@ -253,6 +270,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
             "last_logged_loss": next(
                 (h["loss"] for h in reversed(trainer.state.log_history) if "loss" in h), None
             ),
+            "smoothed_loss": smoothed_loss(read_log(log_path)) if log_path.is_file() else None,
             "wall_time_s": round(wall, 1),
             "train_runtime_s": round(train_seconds, 1),
             "tokens_seen": tokens_seen,
@@ -308,6 +326,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--lora-alpha", type=int, default=d.lora_alpha, help="LoRA alpha")
     add("--lora-dropout", type=float, default=d.lora_dropout, help="LoRA dropout")
     add("--trim-vocab", action="store_true", help="keep only the tokens Persian text needs")
+    add("--packing", action="store_true", help="padding-free packed batches")
+    add("--time-budget-minutes", type=float, default=None, help="stop training after this long")
     add("--max-train-examples", type=int, default=None, help="seeded subset of train.jsonl")
     add("--logging-steps", type=int, default=d.logging_steps, help="log every N steps")
     add("--save-steps", type=int, default=d.save_steps, help="checkpoint every N steps")

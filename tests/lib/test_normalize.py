@@ -25,6 +25,8 @@ CASES = [
     ("ﻻ", "لا"),  # presentation-form ligature
     ("سلام   دنیا\n\n\n\nخوبی؟", "سلام دنیا\n\nخوبی؟"),  # spaces, blank lines
     ("دو\tکلمه", "دو کلمه"),
+    ("Where is the bank?", "Where is the bank?"),  # hazm would write «bank ?»
+    ("ترجمه کن: «Is it far?»", "ترجمه کن: «Is it far?»"),
     ("  ", ""),
 ]
 

@@ -46,3 +46,56 @@ def test_tests_benchmarks_and_limitations_come_from_files(repo: Path, tmp_path: 
         (tmp_path / "datasets/manifest.json").read_text(encoding="utf-8"))["sources"])  # fmt: skip
     assert f"{kept} kept rows" in text and "Gemma Terms of Use" in text
     assert "make demo" in text and "2 physical / 2 logical, 8 GiB" in text
+
+
+def _chat_figures(loop_rate: float, em: float | None) -> dict[str, object]:
+    return {"answers": 160, "loop_rate": loop_rate, "persian_share": 0.97, "mean_words": 23.4,
+            "replacement_char_rate": 0.0, "exact_match": em, "sentiment_accuracy": 0.5,
+            "chrf_translation": 31.25, "chrf_hafez": None}  # fmt: skip
+
+
+def test_chat_evaluation_table_has_a_row_per_label_and_sampling_mode(tmp_path: Path) -> None:
+    assert "Not run yet: `" in build_report(tmp_path) and "chat_eval.json" in build_report(tmp_path)
+    (tmp_path / "logs").mkdir()
+    labels = {
+        label: {"modes": {
+            "greedy": {"sampling": {"temperature": 0.0}, "overall": _chat_figures(0.5, 0.1)},
+            "default": {"sampling": {"temperature": 0.3}, "overall": _chat_figures(0.04, None)},
+        }}
+        for label in ("base", "new")
+    }  # fmt: skip
+    chat = {"format": "persian-chat-chat-eval/1", "labels": labels}
+    (tmp_path / "logs/chat_eval.json").write_text(json.dumps(chat), encoding="utf-8")
+    text = build_report(tmp_path)
+    assert "| base | greedy | 160 | 50% | 97% | 23.4 | 10% | 50% | 31.2 | - | 0% |" in text
+    assert "| new | default | 160 | 4% | 97% | 23.4 | - | 50% | 31.2 | - | 0% |" in text
+    assert "greedy: temperature=0.0; default: temperature=0.3" in text
+
+
+def test_dataset_mixture_tables_per_source_and_domain(tmp_path: Path) -> None:
+    def side(rows: int, tokens: int) -> dict[str, int]:
+        return {"rows": rows, "tokens": tokens}
+
+    manifest = {
+        "generator": "persian-chat 0.1.0 prepare",
+        "sources": [
+            {"source": "hafez", "counts": {"rows": 9, "kept": 8},
+             "train": side(6, 350), "test": side(2, 90)},
+            {"source": "task:facts", "counts": {"rows": 5, "kept": 5},
+             "train": side(4, 650), "test": side(1, 60)},
+        ],
+        "counts": {"rows": 14, "kept": 13, "train": 10, "test": 3},
+        "settings": {"max_share": {"hafez": 0.35}},
+        "tokens": {"tokenizer": "gemma3-270m: test", "train": side(10, 1000),
+                   "test": side(3, 150)},
+        "domains": {"train": {"hafez_continue": side(6, 350), "facts_geography": side(4, 650)},
+                    "test": {"hafez_continue": side(2, 90), "facts_geography": side(1, 60)}},
+    }  # fmt: skip
+    (tmp_path / "datasets").mkdir()
+    (tmp_path / "datasets/manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    text = build_report(tmp_path)
+    assert "Tokens counted by gemma3-270m: test" in text and '{"hafez": 0.35}' in text
+    assert "| hafez | 6 | 350 | 35.0% | 2 | 90 |" in text
+    assert "| task:facts | 4 | 650 | 65.0% | 1 | 60 |" in text
+    assert "| facts_geography | 4 | 650 | 65.0% | 1 | 60 |" in text
+    assert "| hafez_continue | 6 | 350 | 35.0% | 2 | 90 |" in text

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,11 @@ def test_bad_dataset_line_is_located(tmp_path: Path) -> None:
         load_conversations(path)
     with pytest.raises(UserError, match="dataset file not found"):
         load_conversations(tmp_path / "absent.jsonl")
+
+
+def test_prepared_rows_keep_only_their_messages_for_training(tmp_path: Path) -> None:
+    """prepare adds source, domain and expected to each row; training reads the messages."""
+    row = {**CONVERSATION, "source": "task:facts", "domain": "facts_geography", "expected": "توکیو"}
+    path = tmp_path / "train.jsonl"
+    path.write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert load_conversations(path) == [CONVERSATION]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from persian_chat.errors import UserError
-from persian_chat.training.evaluate import FIXED_PROMPTS, evaluate
+from persian_chat.training.evaluate import FIXED_PROMPTS, evaluate, parse_mode
 from persian_chat.training.train import TrainConfig, train
 
 
@@ -81,3 +81,15 @@ def test_evaluate_needs_a_complete_model_dir(
         evaluate(broken, tiny_dataset, tmp_path, Path("models"), 128, 1, 4)
     with pytest.raises(UserError, match="no model here"):
         evaluate(tmp_path / "absent", tiny_dataset, tmp_path, Path("models"), 128, 1, 4)
+
+
+def test_sampling_modes_parse_from_the_command_line() -> None:
+    assert parse_mode("fp:frequency_penalty=0.5,no_repeat_ngram_size=3") == (
+        "fp",
+        {"frequency_penalty": 0.5, "no_repeat_ngram_size": 3},
+    )
+    assert parse_mode("plain") == ("plain", {})
+    with pytest.raises(UserError, match="NAME:FIELD=VALUE"):
+        parse_mode("fp:frequency_penalty")
+    with pytest.raises(UserError, match="not a number"):
+        parse_mode("fp:top_k=five")

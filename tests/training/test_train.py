@@ -188,3 +188,50 @@ def test_cli_help_lists_every_option(repo: Path) -> None:
         assert result.returncode == 0, result.stderr
         for option in options:
             assert option in result.stdout, (command, option)
+
+
+def test_packed_batches_give_the_loss_of_padded_ones(tiny_gemma: TinyGemma) -> None:
+    """Packing must not let examples attend to each other: same tokens, same loss."""
+    from transformers import AutoTokenizer, DataCollatorForSeq2Seq, DataCollatorWithFlattening
+
+    from persian_chat.training.chat_data import IGNORE_INDEX
+
+    model = tiny_gemma.reference.eval()
+    generator = torch.Generator().manual_seed(0)
+    features = []
+    for length in (7, 12, 5):
+        ids = torch.randint(10, 600, (length,), generator=generator).tolist()
+        labels = [IGNORE_INDEX] * 2 + ids[2:]  # loss on the 'answer' part only
+        features.append({"input_ids": ids, "labels": labels, "attention_mask": [1] * length})
+    tokenizer = AutoTokenizer.from_pretrained(tiny_gemma.model_dir)
+    padded = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE_INDEX)
+    packed = DataCollatorWithFlattening(return_position_ids=True, separator_id=IGNORE_INDEX)
+    with torch.no_grad():
+        loss_padded = model(**padded([dict(f) for f in features])).loss
+        flat = packed([{k: f[k] for k in ("input_ids", "labels")} for f in features])
+        loss_packed = model(**flat, use_cache=False).loss  # as training runs it
+        # and the mask matters: the same row without position restarts gives another loss
+        leaky = model(**flat, use_cache=True).loss  # a cache disables the packed mask
+    assert flat["input_ids"].shape[0] == 1
+    assert torch.allclose(loss_packed, loss_padded, atol=1e-5), (loss_packed, loss_padded)
+    assert not torch.allclose(leaky, loss_padded, atol=1e-3)
+
+
+def test_packing_trains(tiny_gemma: TinyGemma, tiny_dataset: Path, tmp_path: Path) -> None:
+    manifest = train(config(tiny_gemma.model_dir, tiny_dataset, tmp_path, packing=True))
+    assert manifest["hyperparameters"]["packing"] is True and manifest["steps"] == 6
+    assert manifest["tokens_seen"] > 0
+
+
+def test_time_budget_stops_the_run_and_the_manifest_has_the_loss_trend(
+    tiny_gpt2_dir: Path, tiny_dataset: Path, tmp_path: Path
+) -> None:
+    budget = config(tiny_gpt2_dir, tiny_dataset, tmp_path, max_steps=10_000,
+                    time_budget_minutes=0.05, logging_steps=1)  # fmt: skip
+    started = time.monotonic()
+    manifest = train(budget)
+    assert manifest["steps"] < 10_000 and time.monotonic() - started < 120
+    trend = manifest["smoothed_loss"]
+    assert trend is not None and trend["ratio"] == pytest.approx(
+        trend["end"] / trend["start"], abs=1e-3
+    )

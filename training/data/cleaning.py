@@ -143,6 +143,8 @@ def normalized_key(conversation: Conversation) -> str:
 
 
 def split_group(conversation: Conversation) -> str:
-    """Default split group: the user's turns, normalized like `normalized_key`."""
-    users = [m["content"] for m in conversation["messages"] if m["role"] == "user"]
-    return "\x1f".join(_NON_WORD.sub(" ", turn).casefold().strip() for turn in users)
+    """Default split group: the first user turn, normalized like `normalized_key`, so that
+    conversations opening with the same question (from two files, or going on differently)
+    stay on one side of the split."""
+    first = next(m["content"] for m in conversation["messages"] if m["role"] == "user")
+    return _NON_WORD.sub(" ", first).casefold().strip()

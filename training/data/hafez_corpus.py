@@ -1,9 +1,12 @@
 """Conversations built from the `hafez` package: the Divan's 495 ghazals and their readings.
 
-Five deterministic conversation kinds per poem: read the poem as an omen (fal), give its
-message briefly, continue a half-line (two beyts per poem), recite a poem by number, and
-recite the poem that opens with a given half-line. All conversations about one poem share
-a split group, so a poem seen in training never appears in the test set.
+Four deterministic conversation kinds per poem: read the poem as an omen (fal), give its
+message briefly, continue a half-line (two beyts per poem), and recite the poem that opens
+with a given half-line. Reciting a poem by its number is left out: a 270M model cannot learn
+495 numbered ghazals by heart (issue 13), and the rows cost many tokens. All
+conversations about one poem share a split group, so a poem seen in training never appears in
+the test set. Continuations have their own domain and keep the half-line as the expected
+answer; the other kinds are domain «hafez».
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from persian_chat.chat_format import Conversation
 from persian_chat.errors import UserError
-from persian_chat.training.data.records import BadRow, Example
-from persian_chat.training.data.sources import pick
+from persian_chat.training.data.phrasing import pick
+from persian_chat.training.data.records import BadRow, Example, single_turn
 
 HAFEZ_JSON = "hafez/data/hafez.json"
+# Domains: continuations are scored apart (chrF against the true half-line).
+HAFEZ, CONTINUATION = "hafez", "hafez_continuation"
 
 INTERPRET_PROMPTS = (
     "فال حافظ گرفتم و این غزل آمد. تعبیرش چیست؟\n\n{poem}",
@@ -36,11 +40,6 @@ CONTINUE_PROMPTS = (
     "مصراع دوم این بیت حافظ چیست؟\n«{line}»",
     "این مصراع از حافظ را کامل کن:\n«{line}»",
     "ادامهٔ این مصراع حافظ را بگو: «{line}»",
-)
-RECITE_NUMBER_PROMPTS = (
-    "غزل شمارهٔ {number} دیوان حافظ را بخوان.",
-    "لطفاً غزل {number} حافظ را برایم بنویس.",
-    "متن کامل غزل شمارهٔ {number} از حافظ را می‌خواهم.",
 )
 RECITE_OPENING_PROMPTS = (
     "غزلی از حافظ را که با «{line}» شروع می‌شود کامل بخوان.",
@@ -90,15 +89,6 @@ def load_poems(path: Path | None = None) -> list[Poem]:
     ]
 
 
-def _pair(user: str, assistant: str) -> Conversation:
-    return {
-        "messages": [
-            {"role": "user", "content": user},
-            {"role": "assistant", "content": assistant},
-        ]
-    }
-
-
 def poem_examples(poem: Poem) -> Iterator[Example | BadRow]:
     """The conversations for one poem, in a fixed order."""
     origin = f"hafez:{poem.number}"
@@ -107,8 +97,9 @@ def poem_examples(poem: Poem) -> Iterator[Example | BadRow]:
         yield BadRow(origin, f"poem {poem.number} has fewer than two half-lines")
         return
 
-    def example(kind: str, user: str, assistant: str) -> Example:
-        return Example(_pair(user, assistant), f"{origin}:{kind}", group)
+    def example(kind: str, user: str, assistant: str, expected: str | None = None) -> Example:
+        domain = CONTINUATION if kind.startswith("continue") else HAFEZ
+        return Example(single_turn(user, assistant), f"{origin}:{kind}", group, domain, expected)
 
     text = poem.text
     key = str(poem.number)
@@ -124,12 +115,7 @@ def poem_examples(poem: Poem) -> Iterator[Example | BadRow]:
         if 2 * beyt + 1 < len(poem.lines):
             first, second = poem.lines[2 * beyt], poem.lines[2 * beyt + 1]
             prompt = pick(CONTINUE_PROMPTS, f"{key}c{beyt}").format(line=first)
-            yield example(f"continue{beyt + 1}", prompt, second)
-    yield example(
-        "recite_number",
-        pick(RECITE_NUMBER_PROMPTS, key + "n").format(number=poem.number),
-        text,
-    )
+            yield example(f"continue{beyt + 1}", prompt, second, second)
     yield example(
         "recite_opening",
         pick(RECITE_OPENING_PROMPTS, key + "o").format(line=poem.lines[0]),

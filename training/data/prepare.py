@@ -11,8 +11,16 @@ Sources (repeat --source, or list [[sources]] tables in a TOML --config):
   type=hf,name=ID_OR_DIR,split=train,format=qa|sentiment|chat[,config=..][,COLUMN=..]
                                              a Hugging Face dataset (hub id, local data
                                              directory or a save_to_disk directory)
-Without --source or --config: hafez + datasets/sources/conversations_fa.jsonl.
-Relative paths are relative to the working directory.
+  type=task,name=facts|translation|sentiment|dates_numbers|arithmetic[,tables=DIR]
+                                             conversations generated from the tables in
+                                             datasets/sources/tables
+A chat path may be a directory: every *.jsonl in it is read. Rows may carry a "domain" tag.
+Without --source or --config: hafez + every datasets/sources/conversations/*.jsonl + the
+five task generators. Relative paths are relative to the working directory.
+
+Output rows are {"messages", "source", "domain"[, "expected"]}. Tokens are counted with the
+Gemma-3-270M tokenizer; --max-share caps a source's share of tokens (default hafez=0.35),
+dropping its longest conversations first.
 """
 
 from __future__ import annotations
@@ -24,9 +32,9 @@ import tomllib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from tqdm import tqdm
 
 from persian_chat import __version__
@@ -49,26 +57,32 @@ from persian_chat.training.data.cleaning import (
     exact_key,
     normalized_key,
     quality_problem,
+    remove_noise,
     split_group,
 )
+from persian_chat.training.data.mixture import MixRow, over_share, shares, totals
 from persian_chat.training.data.records import BadRow, Example
 from persian_chat.training.data.sources import (
+    DEFAULT_DOMAINS,
+    TASK_NAMES,
     ChatFileSource,
     HafezSource,
     HFSource,
     SourceSpec,
+    TaskSource,
+    chat_files,
     describe,
     describe_validation_error,
     iter_source,
     parse_source_option,
 )
-from persian_chat.training.data.split import is_test
+from persian_chat.training.data.split import GroupUnion, is_test
 from persian_chat.versions import package_versions
 
 HELP = "build datasets/train.jsonl and test.jsonl from Persian sources"
 log = logging.getLogger("persian_chat.prepare")
 
-DEFAULT_CONVERSATIONS = Path("datasets/sources/conversations_fa.jsonl")
+DEFAULT_CONVERSATIONS = Path("datasets/sources/conversations")
 DEFAULT_BLOCKLIST = Path("datasets/sources/blocklist_fa.txt")
 OUTPUT_FILES = ("train.jsonl", "test.jsonl", "manifest.json")
 # The order in which rules are applied, and in which the manifest counts them.
@@ -82,12 +96,18 @@ DROP_REASONS = (
     "not_persian",
     "offensive",
     "duplicate_normalized",
+    "over_share",  # dropped by the --max-share cap, after everything else
 )
 SAMPLES_PER_REASON = 5
+DEFAULT_MAX_SHARE = {"hafez": 0.35}
 
 
 def default_sources() -> list[SourceSpec]:
-    return [HafezSource(type="hafez"), ChatFileSource(type="chat", path=DEFAULT_CONVERSATIONS)]
+    return [
+        HafezSource(type="hafez"),
+        ChatFileSource(type="chat", path=DEFAULT_CONVERSATIONS),
+        *(TaskSource(type="task", name=name) for name in TASK_NAMES),
+    ]
 
 
 class PrepareConfig(BaseModel):
@@ -106,6 +126,17 @@ class PrepareConfig(BaseModel):
     blocklist: Path = DEFAULT_BLOCKLIST
     strict: bool = False
     normalizer: NormalizerSettings = NormalizerSettings()
+    # source name (as in the manifest: "hafez", "chat:PATH", "task:facts") -> largest share
+    # of tokens it may have, in train and in test alike
+    max_share: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_MAX_SHARE))
+
+    @field_validator("max_share")
+    @classmethod
+    def _shares_are_fractions(cls, value: dict[str, float]) -> dict[str, float]:
+        for source, share in value.items():
+            if not 0.0 < share <= 1.0:
+                raise ValueError(f"share of {source!r} must be in (0, 1], got {share}")
+        return value
 
 
 @dataclass
@@ -125,11 +156,25 @@ class Tally:
         return {key: self.counts[key] for key in keys}
 
 
+Record = dict[str, Any]
+
+
 @dataclass
 class PrepareResult:
-    train: list[Conversation]
-    test: list[Conversation]
+    train: list[Record]
+    test: list[Record]
     manifest: dict[str, Any]
+
+
+@dataclass
+class _Kept:
+    """A conversation that passed cleaning, before the split and the mixture cap."""
+
+    record: Record
+    source: int  # index into config.sources
+    origin: str
+    group: str
+    test: bool = False
 
 
 class _Pipeline:
@@ -145,9 +190,14 @@ class _Pipeline:
         self.limits = Thresholds(config.min_chars, config.max_chars, config.min_persian_ratio)
         self.seen_exact: set[tuple[tuple[str, str], ...]] = set()
         self.seen_normalized: set[str] = set()
+        self.seen_questions: set[str] = set()
+        # Kept rows that open with a question seen before (another answer, often from another
+        # file): not duplicates, but counted; the split keeps them on one side.
+        self.repeated_questions: list[str] = []
 
-    def process(self, example: Example, tally: Tally) -> tuple[Conversation, str] | None:
-        """Return the cleaned conversation and its split group, or None (counted in tally)."""
+    def process(self, example: Example, tally: Tally) -> tuple[Conversation, str, str] | None:
+        """Return the cleaned conversation, its split group and its opening question, or None
+        (counted in tally)."""
         key = exact_key(example.conversation)
         if key in self.seen_exact:
             tally.drop("duplicate_exact", example.origin)
@@ -172,7 +222,30 @@ class _Pipeline:
             tally.drop("invalid", example.origin, str(exc))
             return None
         tally.counts["kept"] += 1
-        return final, example.group or split_group(final)
+        question = split_group(final)
+        if question in self.seen_questions:
+            self.repeated_questions.append(example.origin)
+        self.seen_questions.add(question)
+        return final, example.group or question, question
+
+    def record(self, example: Example, conversation: Conversation, source: str) -> Record:
+        """The output row; `expected` is normalized like the answer it must match."""
+        record: Record = {
+            "messages": conversation["messages"],
+            "source": source,
+            "domain": example.domain or DEFAULT_DOMAINS["chat"],
+        }
+        if example.expected:
+            expected = self.normalizer.normalize(remove_noise(example.expected))
+            if expected:
+                record["expected"] = expected
+        return record
+
+
+def _files_record(paths: list[Path]) -> dict[str, Any]:
+    """sha256 of each input file, and one sha256 over the list (as SHA256SUMS would hold it)."""
+    files = {str(path): sha256_file(path) for path in paths}
+    return {"sha256": sha256_bytes(format_sha256sums(files).encode()), "files": files}
 
 
 def _source_record(spec: SourceSpec, tally: Tally) -> dict[str, Any]:
@@ -183,20 +256,26 @@ def _source_record(spec: SourceSpec, tally: Tally) -> dict[str, Any]:
 
         record["version"] = hafez_version()
         record["sha256"] = sha256_file(hafez_data_path())
+    elif isinstance(spec, TaskSource):
+        from persian_chat.training.data.tasks import task_tables
+
+        tables = task_tables(spec.name, spec.tables)
+        if tables:
+            record.update(_files_record(tables))
+    elif isinstance(spec, ChatFileSource) and spec.path.is_dir():
+        record.update(_files_record(chat_files(spec.path)))
     elif not isinstance(spec, HFSource):
         record["sha256"] = sha256_file(spec.path)
     record["counts"] = {k: v for k, v in tally.ordered().items() if v or k in ("rows", "kept")}
     return record
 
 
-def prepare(config: PrepareConfig) -> PrepareResult:
-    """Run the pipeline in memory; nothing is written (see write_outputs)."""
-    pipeline = _Pipeline(config)
-    total = Tally()
-    sources: list[dict[str, Any]] = []
-    train: list[Conversation] = []
-    test: list[Conversation] = []
-    for spec in config.sources:
+def _read_sources(config: PrepareConfig, pipeline: _Pipeline) -> tuple[list[_Kept], list[Tally]]:
+    """Every source through the cleaning rules, then each kept row's side of the split."""
+    kept: list[_Kept] = []
+    tallies: list[Tally] = []
+    groups = GroupUnion()
+    for index, spec in enumerate(config.sources):
         name = describe(spec)
         examples, size = iter_source(spec)
         tally = Tally()
@@ -207,11 +286,12 @@ def prepare(config: PrepareConfig) -> PrepareResult:
                     raise UserError(f"{item.origin}: {item.problem} (--strict)")
                 tally.drop("invalid", item.origin, item.problem)
                 continue
-            kept = pipeline.process(item, tally)
-            if kept is not None:
-                conversation, group = kept
-                side = test if is_test(group, config.test_ratio, config.seed) else train
-                side.append(conversation)
+            processed = pipeline.process(item, tally)
+            if processed is not None:
+                conversation, group, question = processed
+                groups.link(group, question)
+                record = pipeline.record(item, conversation, name)
+                kept.append(_Kept(record, index, item.origin, group))
         counts = tally.ordered()
         log.info(
             "%s: %d rows, %d kept; dropped %s",
@@ -223,12 +303,74 @@ def prepare(config: PrepareConfig) -> PrepareResult:
         for reason, origins in tally.samples.items():
             for origin in origins[:2]:
                 log.info("  %s e.g. %s", reason, origin)
-        sources.append(_source_record(spec, tally))
+        tallies.append(tally)
+    for row in kept:
+        row.test = is_test(groups.root(row.group), config.test_ratio, config.seed)
+    return kept, tallies
+
+
+def _apply_caps(
+    config: PrepareConfig, kept: list[_Kept], mix: list[MixRow], tallies: list[Tally]
+) -> list[bool]:
+    """Drop rows over the --max-share caps, train and test each on its own; say which stay."""
+    stays = [True] * len(kept)
+    for side in (False, True):
+        indices = [i for i, row in enumerate(kept) if row.test is side]
+        for j in sorted(over_share([mix[i] for i in indices], config.max_share)):
+            row = kept[indices[j]]
+            stays[indices[j]] = False
+            tallies[row.source].drop("over_share", row.origin, f"{mix[indices[j]].tokens} tokens")
+            tallies[row.source].counts["kept"] -= 1
+    for spec, tally in zip(config.sources, tallies, strict=True):
+        if tally.counts["over_share"]:
+            log.info(
+                "%s: %d rows dropped by --max-share", describe(spec), tally.counts["over_share"]
+            )
+    return stays
+
+
+def _side(mix: list[MixRow]) -> dict[str, Any]:
+    return {
+        "rows": len(mix),
+        "tokens": sum(row.tokens for row in mix),
+        "share": shares(mix),
+    }
+
+
+def prepare(config: PrepareConfig) -> PrepareResult:
+    """Run the pipeline in memory; nothing is written (see write_outputs)."""
+    from persian_chat.training.data.tokens import gemma_counter
+
+    pipeline = _Pipeline(config)
+    kept, tallies = _read_sources(config, pipeline)
+    if not any(not row.test for row in kept):
+        raise UserError("no training examples are left after cleaning; check the sources")
+    counter = gemma_counter()
+    tokens = counter.count_conversations([row.record["messages"] for row in kept])
+    names = [describe(spec) for spec in config.sources]
+    mix = [
+        MixRow(names[row.source], row.record["domain"], n, row.origin)
+        for row, n in zip(kept, tokens, strict=True)
+    ]
+    stays = _apply_caps(config, kept, mix, tallies)
+    sides: dict[Literal["train", "test"], list[int]] = {
+        side: [i for i, row in enumerate(kept) if stays[i] and row.test is (side == "test")]
+        for side in ("train", "test")
+    }
+    sources = []
+    for index, (spec, tally) in enumerate(zip(config.sources, tallies, strict=True)):
+        record = _source_record(spec, tally)
+        for side, indices in sides.items():
+            own = [mix[i] for i in indices if kept[i].source == index]
+            record[side] = {"rows": len(own), "tokens": sum(row.tokens for row in own)}
+        sources.append(record)
+    total = Tally()
+    for tally in tallies:
         total.counts.update(tally.counts)
         for reason, origins in tally.samples.items():
             total.samples[reason].extend(origins[: SAMPLES_PER_REASON - len(total.samples[reason])])
-    if not train:
-        raise UserError("no training examples are left after cleaning; check the sources")
+    train = [kept[i].record for i in sides["train"]]
+    test = [kept[i].record for i in sides["test"]]
     manifest: dict[str, Any] = {
         "format": "chat-jsonl",
         "generator": f"persian-chat {__version__} prepare",
@@ -238,16 +380,36 @@ def prepare(config: PrepareConfig) -> PrepareResult:
             "system_prompt_normalized": pipeline.system_prompt,
             "blocklist_sha256": sha256_file(config.blocklist),
             "blocklist_entries": len(pipeline.blocklist),
-            "split": "sha256(seed, group) < test_ratio; group = poem for hafez, else user text",
+            "split": "sha256(seed, group) < test_ratio; group = poem for hafez, the entity "
+            "(country, sentence pair, review, date, problem) for tasks, else the opening "
+            "question; groups sharing an opening question are joined (first-seen group)",
         },
-        "versions": package_versions(("persian-chat", "hazm", "hafez", "datasets")),
+        "versions": package_versions(("persian-chat", "hazm", "hafez", "datasets", "jdatetime")),
         "counts": {**total.ordered(), "train": len(train), "test": len(test)},
+        "tokens": {
+            "tokenizer": counter.description,
+            **{side: _side([mix[i] for i in indices]) for side, indices in sides.items()},
+        },
+        "domains": {
+            side: totals((mix[i] for i in indices), lambda row: row.domain)
+            for side, indices in sides.items()
+        },
         "dropped_examples": {k: total.samples[k] for k in DROP_REASONS if total.samples.get(k)},
+        "repeated_questions": {
+            "kept": len(pipeline.repeated_questions),
+            "examples": pipeline.repeated_questions[:SAMPLES_PER_REASON],
+        },
     }
+    if pipeline.repeated_questions:
+        log.info(
+            "%d kept conversations open with a question seen before (e.g. %s)",
+            len(pipeline.repeated_questions),
+            pipeline.repeated_questions[0],
+        )
     return PrepareResult(train, test, manifest)
 
 
-def _jsonl(records: list[Conversation]) -> bytes:
+def _jsonl(records: list[Record]) -> bytes:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
 
 
@@ -315,6 +477,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="stop at the first bad row instead of skipping and counting it",
     )
+    parser.add_argument(
+        "--max-share",
+        action="append",
+        metavar="SOURCE=SHARE",
+        help="largest share of tokens SOURCE (named as in the manifest: hafez, task:facts, "
+        "chat:PATH) may have in train and in test; its longest conversations go first "
+        "(repeatable; default hafez=0.35; SOURCE=1 lifts a cap)",
+    )
 
 
 def _load_config_file(path: Path) -> dict[str, Any]:
@@ -325,6 +495,13 @@ def _load_config_file(path: Path) -> dict[str, Any]:
         raise UserError(f"{path}: config file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{path}: {exc}") from None
+
+
+def _share_option(option: str) -> tuple[str, str]:
+    source, sep, share = option.rpartition("=")
+    if not sep or not source.strip():
+        raise UserError(f"--max-share {option!r}: expected SOURCE=SHARE, e.g. hafez=0.35")
+    return source.strip(), share.strip()
 
 
 def config_from_args(args: argparse.Namespace) -> PrepareConfig:
@@ -348,6 +525,11 @@ def config_from_args(args: argparse.Namespace) -> PrepareConfig:
             data[option] = value
     if args.digits:
         data["normalizer"] = {**data.get("normalizer", {}), "digits": args.digits}
+    if args.max_share:
+        data["max_share"] = {
+            **data.get("max_share", DEFAULT_MAX_SHARE),
+            **dict(_share_option(option) for option in args.max_share),
+        }
     try:
         return PrepareConfig.model_validate(data)
     except ValidationError as exc:

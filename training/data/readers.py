@@ -19,7 +19,7 @@ from persian_chat.training.data.records import BadRow
 Row = tuple[int, dict[str, Any]]
 
 
-def _read_utf8_lines(path: Path) -> list[str]:
+def read_utf8_lines(path: Path) -> list[str]:
     """Decode `path` line by line so an encoding error names its line."""
     if not path.is_file():
         raise InputError(str(path), None, "file not found")
@@ -36,7 +36,7 @@ def _read_utf8_lines(path: Path) -> list[str]:
 
 
 def read_jsonl(path: Path) -> Iterator[Row | BadRow]:
-    for number, line in enumerate(_read_utf8_lines(path), start=1):
+    for number, line in enumerate(read_utf8_lines(path), start=1):
         if not line.strip():
             continue
         try:
@@ -51,7 +51,7 @@ def read_jsonl(path: Path) -> Iterator[Row | BadRow]:
 
 
 def read_csv(path: Path, required: Sequence[str]) -> Iterator[Row | BadRow]:
-    text = "".join(_read_utf8_lines(path))
+    text = "".join(read_utf8_lines(path))
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = reader.fieldnames or []
     missing = [column for column in required if column not in header]
@@ -70,7 +70,7 @@ def read_csv(path: Path, required: Sequence[str]) -> Iterator[Row | BadRow]:
 
 def read_json(path: Path) -> Iterator[Row | BadRow]:
     """A JSON array of objects (or {"data": [...]}) ; rows are numbered from 1 by position."""
-    text = "".join(_read_utf8_lines(path))
+    text = "".join(read_utf8_lines(path))
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -127,4 +127,6 @@ def test_duplicate_keys() -> None:
     assert exact_key(a) != exact_key(b)
     assert normalized_key(a) == normalized_key(b)
     assert split_group(a) == split_group(b)
+    longer = {"messages": [*a["messages"], *pair("و فردا؟", "فردا هم خوبم.")["messages"]]}
+    assert split_group(longer) == split_group(b)  # same opening question, same side
     assert normalized_key(a) != normalized_key(pair("سلام خوبی", "نه"))

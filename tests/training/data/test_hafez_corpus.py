@@ -19,14 +19,24 @@ def test_conversation_kinds_and_groups() -> None:
     examples = [e for e in poem_examples(poem) if isinstance(e, Example)]
     kinds = [e.origin.split(":")[2] for e in examples]
     assert kinds[:2] == ["interpret", "message"]
-    assert kinds[-2:] == ["recite_number", "recite_opening"]
+    assert kinds[-1] == "recite_opening"
+    assert "recite_number" not in kinds  # not learnable at 270M: dropped
     assert sum(k.startswith("continue") for k in kinds) == 2
     assert {e.group for e in examples} == {"hafez:1"}
+    assert [e.domain for e in examples] == [
+        "hafez",
+        "hafez",
+        "hafez_continuation",
+        "hafez_continuation",
+        "hafez",
+    ]
     continue_example = next(e for e in examples if e.origin.endswith("continue1"))
     assert poem.lines[0] in continue_example.conversation["messages"][0]["content"]
     assert continue_example.conversation["messages"][1]["content"] == poem.lines[1]
-    recite = next(e for e in examples if e.origin.endswith("recite_number"))
+    assert continue_example.expected == poem.lines[1]
+    recite = next(e for e in examples if e.origin.endswith("recite_opening"))
     assert recite.conversation["messages"][1]["content"] == "\n".join(poem.lines)
+    assert recite.expected is None
 
 
 def test_examples_are_deterministic() -> None:

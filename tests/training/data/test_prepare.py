@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -12,12 +13,21 @@ from persian_chat.chat_format import validate_conversation
 from persian_chat.checksums import verify_sha256sums
 from persian_chat.errors import InputError, UserError
 from persian_chat.training.data.cleaning import split_group
-from persian_chat.training.data.prepare import PrepareConfig, prepare, write_outputs
+from persian_chat.training.data.prepare import (
+    PrepareConfig,
+    add_arguments,
+    config_from_args,
+    prepare,
+    write_outputs,
+)
 from persian_chat.training.data.sources import (
     ChatFileSource,
     QAFileSource,
     SentimentFileSource,
+    TaskSource,
+    describe,
 )
+from persian_chat.training.data.split import is_test
 
 
 def chat(user: str, assistant: str) -> str:
@@ -117,7 +127,12 @@ def test_prepare_counts_every_step(sources: dict[str, Path], tmp_path: Path) -> 
     for record in train + test:
         conversation = validate_conversation(record)
         assert conversation["messages"][0]["role"] == "system"
-        assert set(record) == {"messages"}
+        assert set(record) - {"expected"} == {"messages", "source", "domain"}
+    by_source = {r["source"]: r for r in train + test}
+    assert by_source[f"qa:{sources['qa']}"]["domain"] == "qa"
+    sentiment = [r for r in train + test if r["source"] == f"sentiment:{sources['senti']}"]
+    assert {r["domain"] for r in sentiment} == {"sentiment"}
+    assert all(r["expected"] == r["messages"][-1]["content"] for r in sentiment)  # type: ignore[index]
     train_groups = {split_group(validate_conversation(r)) for r in train}
     test_groups = {split_group(validate_conversation(r)) for r in test}
     assert not train_groups & test_groups
@@ -136,6 +151,161 @@ def test_same_user_text_never_lands_on_both_sides(tmp_path: Path, sources: dict[
     test_users = {r["messages"][1]["content"] for r in result.test}
     train_users = {r["messages"][1]["content"] for r in result.train}
     assert test_users and train_users and not test_users & train_users
+    repeated = result.manifest["repeated_questions"]
+    assert repeated["kept"] == 120 and repeated["examples"][0] == f"{path}:2"  # 3 variants each
+
+
+def domain_line(domain: str, user: str, assistant: str) -> str:
+    record = json.loads(chat(user, assistant))
+    return json.dumps({"domain": domain, **record}, ensure_ascii=False)
+
+
+def test_prepare_reads_a_conversations_folder_with_domains(
+    sources: dict[str, Path], tmp_path: Path
+) -> None:
+    folder = tmp_path / "conversations"
+    folder.mkdir()
+    cooking = [
+        domain_line("cooking_food", f"آش شمارهٔ {i} را چطور بپزم؟", "با حوصله.") for i in range(30)
+    ]
+    (folder / "cooking_food.jsonl").write_text("\n".join(cooking) + "\n", encoding="utf-8")
+    legacy = [
+        domain_line("greetings_smalltalk", f"سلام شمارهٔ {i}، خوبی؟", "ممنون، خوبم.")
+        for i in range(30)
+    ]
+    legacy.append(cooking[0])  # the same conversation in another file: counted, dropped
+    legacy.append(cooking[1].replace("بپزم؟", "بپزم"))  # same after normalization
+    (folder / "legacy.jsonl").write_text("\n".join(legacy) + "\n", encoding="utf-8")
+    config = PrepareConfig(
+        sources=[ChatFileSource(type="chat", path=folder)],
+        blocklist=sources["blocklist"],
+        test_ratio=0.3,
+    )
+    result = prepare(config)
+    counts = result.manifest["counts"]
+    assert counts["rows"] == 62
+    assert counts["duplicate_exact"] == 1 and counts["duplicate_normalized"] == 1
+    assert counts["kept"] == 60
+    assert result.manifest["repeated_questions"] == {"kept": 0, "examples": []}
+    domains = result.manifest["domains"]
+    for domain in ("cooking_food", "greetings_smalltalk"):
+        rows = domains["train"].get(domain, {}).get("rows", 0) + domains["test"].get(
+            domain, {}
+        ).get("rows", 0)
+        assert rows == 30, domain
+        assert domains["train"][domain]["tokens"] > 10 * domains["train"][domain]["rows"]
+    assert {r["domain"] for r in result.train + result.test} == {
+        "cooking_food",
+        "greetings_smalltalk",
+    }
+    (source,) = result.manifest["sources"]
+    assert sorted(source["files"]) == [
+        str(folder / "cooking_food.jsonl"),
+        str(folder / "legacy.jsonl"),
+    ]
+    assert source["train"]["rows"] + source["test"]["rows"] == 60
+    tokens = result.manifest["tokens"]
+    assert "gemma3-270m" in tokens["tokenizer"]
+    assert tokens["train"]["tokens"] == sum(d["tokens"] for d in domains["train"].values())
+
+
+def test_a_generated_entity_follows_a_hand_written_row_with_the_same_question(
+    sources: dict[str, Path], tmp_path: Path
+) -> None:
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    (tables / "countries.tsv").write_text(
+        "country\tcapital\tcontinent\tcurrency\nترکیه\tآنکارا\t\tلیر\n", encoding="utf-8"
+    )
+    (tables / "provinces.tsv").write_text("province\tcentre\nفارس\tشیراز\n", encoding="utf-8")
+    chats = tmp_path / "chats.jsonl"
+    filler = [chat(f"پرسش شمارهٔ {i}", f"پاسخ شمارهٔ {i}") for i in range(20)]
+    chats.write_text(
+        "\n".join([chat("پایتخت ترکیه کجاست؟", "آنکارا."), *filler]) + "\n", encoding="utf-8"
+    )
+    question = "پایتخت ترکیه کجاست"
+    # a seed for which the entity alone and the question alone fall on different sides
+    entity = "country:ترکیه"
+    seed = next(s for s in range(100) if is_test(question, 0.5, s) != is_test(entity, 0.5, s))
+    config = PrepareConfig(
+        sources=[
+            ChatFileSource(type="chat", path=chats),
+            TaskSource(type="task", name="facts", tables=tables),
+        ],
+        blocklist=sources["blocklist"],
+        test_ratio=0.5,
+        seed=seed,
+    )
+    result = prepare(config)
+    side = result.test if is_test(question, 0.5, seed) else result.train
+    turkey = [r for r in result.train + result.test if "ترکیه" in json.dumps(r, ensure_ascii=False)]
+    assert len(turkey) == 1 + 4  # the hand-written row; capital x2, capital_of, currency
+    assert all(r in side for r in turkey)
+    assert result.manifest["repeated_questions"]["kept"] == 1
+
+
+def test_max_share_caps_a_source_by_tokens(sources: dict[str, Path], tmp_path: Path) -> None:
+    long_path, short_path = tmp_path / "long.jsonl", tmp_path / "short.jsonl"
+    reply = "این پاسخی بلند و کامل است که چند جمله دارد. " * 6
+    long_path.write_text(
+        "\n".join(chat(f"شعر شمارهٔ {i} را بخوان", reply * (1 + i % 3)) for i in range(60)) + "\n",
+        encoding="utf-8",
+    )
+    short_path.write_text(
+        "\n".join(chat(f"پرسش کوتاه {i}", f"پاسخ کوتاه {i}") for i in range(60)) + "\n",
+        encoding="utf-8",
+    )
+    capped = f"chat:{long_path}"
+    config = PrepareConfig(
+        sources=[
+            ChatFileSource(type="chat", path=long_path),
+            ChatFileSource(type="chat", path=short_path),
+        ],
+        blocklist=sources["blocklist"],
+        test_ratio=0.3,
+        max_share={capped: 0.35},
+    )
+    result = prepare(config)
+    tokens = result.manifest["tokens"]
+    assert 0 < tokens["train"]["share"][capped] <= 0.35
+    assert tokens["test"]["share"][capped] <= 0.35
+    long_source = result.manifest["sources"][0]
+    assert long_source["counts"]["over_share"] > 0
+    assert long_source["counts"]["kept"] + long_source["counts"]["over_share"] == 60
+    assert (
+        long_source["train"]["rows"] + long_source["test"]["rows"] == long_source["counts"]["kept"]
+    )
+    kept_lengths = {
+        len(r["messages"][-1]["content"]) for r in result.train if r["source"] == capped
+    }
+    assert max(kept_lengths) < 3 * len(reply) - 10  # the longest replies went first
+    uncapped = prepare(config.model_copy(update={"max_share": {}}))
+    assert uncapped.manifest["tokens"]["train"]["share"][capped] > 0.35
+
+
+def test_default_sources_and_cap() -> None:
+    config = PrepareConfig()
+    assert [describe(s) for s in config.sources] == [
+        "hafez",
+        "chat:datasets/sources/conversations",
+        "task:facts",
+        "task:translation",
+        "task:sentiment",
+        "task:dates_numbers",
+        "task:arithmetic",
+    ]
+    assert config.max_share == {"hafez": 0.35}
+
+
+def test_max_share_option() -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    config = config_from_args(parser.parse_args(["--max-share", "task:facts=0.2"]))
+    assert config.max_share == {"hafez": 0.35, "task:facts": 0.2}
+    with pytest.raises(UserError, match=r"share of 'hafez' must be in \(0, 1\]"):
+        config_from_args(parser.parse_args(["--max-share", "hafez=1.5"]))
+    with pytest.raises(UserError, match="expected SOURCE=SHARE"):
+        config_from_args(parser.parse_args(["--max-share", "hafez"]))
 
 
 def test_outputs_are_byte_identical_across_runs(sources: dict[str, Path], tmp_path: Path) -> None:
@@ -206,6 +376,8 @@ def test_help_explains_every_option(repo: Path) -> None:
         "--blocklist",
         "--digits",
         "--strict",
+        "--max-share",
+        "type=task",
     ):
         assert option in result.stdout
     top = run_cli("--help", cwd=repo)
@@ -269,4 +441,9 @@ def test_default_dataset_is_reproduced_byte_for_byte(repo: Path, tmp_path: Path)
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["counts"]["train"] > 2500 and manifest["counts"]["test"] > 200
     everyday = manifest["sources"][1]
-    assert everyday["counts"]["kept"] >= 300
+    assert everyday["source"] == "chat:datasets/sources/conversations"
+    assert everyday["counts"]["kept"] >= 3000
+    assert manifest["tokens"]["train"]["share"]["hafez"] <= 0.35
+    domains = set(manifest["domains"]["train"])
+    assert {"facts_geography", "translation", "sentiment", "dates_numbers", "arithmetic"} <= domains
+    assert {"hafez", "hafez_continuation", "cooking_food", "dont_know_refusals"} <= domains

@@ -18,7 +18,9 @@ from persian_chat.training.data.sources import (
     HFSource,
     QAFileSource,
     SentimentFileSource,
+    TaskSource,
     convert_row,
+    describe,
     iter_source,
     parse_source_option,
 )
@@ -210,3 +212,48 @@ def test_hf_missing_split(tmp_path: Path) -> None:
     ).save_to_disk(str(tmp_path / "dd"))
     with pytest.raises(UserError, match="has no split 'validation'"):
         _collect(HFSource(type="hf", name=str(tmp_path / "dd"), split="validation"))
+
+
+def test_chat_directory_reads_every_jsonl_with_domains(tmp_path: Path) -> None:
+    folder = tmp_path / "conversations"
+    folder.mkdir()
+
+    def line(user: str, domain: object = None) -> str:
+        row: dict[str, Any] = {
+            "messages": [
+                {"role": "user", "content": user},
+                {"role": "assistant", "content": "پاسخ"},
+            ]
+        }
+        if domain is not None:
+            row["domain"] = domain
+        return json.dumps(row, ensure_ascii=False) + "\n"
+
+    (folder / "b_cooking.jsonl").write_text(line("آش", "cooking_food"), encoding="utf-8")
+    (folder / "a_legacy.jsonl").write_text(
+        line("سلام", "greetings_smalltalk") + line("بی‌برچسب") + line("عدد", 5), encoding="utf-8"
+    )
+    (folder / "notes.md").write_text("not a source", encoding="utf-8")
+    examples, bad = _collect(ChatFileSource(type="chat", path=folder))
+    assert [(e.origin, e.domain) for e in examples] == [
+        (f"{folder / 'a_legacy.jsonl'}:1", "greetings_smalltalk"),
+        (f"{folder / 'a_legacy.jsonl'}:2", "general"),  # no tag: the default
+        (f"{folder / 'b_cooking.jsonl'}:1", "cooking_food"),
+    ]
+    assert [b.origin for b in bad] == [f"{folder / 'a_legacy.jsonl'}:3"]
+    assert "column 'domain' must be text" in bad[0].problem
+
+
+def test_empty_chat_directory_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"no \.jsonl files"):
+        _collect(ChatFileSource(type="chat", path=tmp_path))
+
+
+def test_task_source_option() -> None:
+    spec = parse_source_option("type=task,name=arithmetic")
+    assert isinstance(spec, TaskSource)
+    assert describe(spec) == "task:arithmetic"
+    with pytest.raises(UserError, match="name"):
+        parse_source_option("type=task,name=poetry")
+    examples, bad = _collect(spec)
+    assert not bad and {e.domain for e in examples} == {"arithmetic"}

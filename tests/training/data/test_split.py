@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from persian_chat.training.data.split import is_test
+from persian_chat.training.data.split import GroupUnion, is_test
 
 
 def test_split_is_stable_and_close_to_the_ratio() -> None:
@@ -25,3 +25,14 @@ def test_zero_ratio_puts_everything_in_train() -> None:
 def test_bad_ratio_is_rejected(ratio: float) -> None:
     with pytest.raises(ValueError, match="test_ratio"):
         is_test("g", ratio, 1)
+
+
+def test_groups_sharing_a_question_are_joined_under_the_first_seen() -> None:
+    groups = GroupUnion()
+    groups.link("پایتخت ترکیه کجاست", "پایتخت ترکیه کجاست")  # a hand-written row, read first
+    groups.link("country:ترکیه", "آنکارا پایتخت کدام کشور است")
+    groups.link("country:ترکیه", "پایتخت ترکیه کجاست")  # the same question from a generator
+    groups.link("country:ژاپن", "پایتخت ژاپن کجاست")
+    assert groups.root("country:ترکیه") == "پایتخت ترکیه کجاست"
+    assert groups.root("آنکارا پایتخت کدام کشور است") == "پایتخت ترکیه کجاست"
+    assert groups.root("country:ژاپن") == "country:ژاپن"

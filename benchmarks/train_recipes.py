@@ -1,0 +1,162 @@
+"""Training recipes side by side on the same wall-time budget: LoRA vs full fine-tuning,
+learning rates, padded length-grouped vs padding-free packed batches.
+
+Each recipe first runs a 3-step probe to measure its step time, so its schedule (cosine with
+warm-up) can span the budget; then it trains for the budget (a time limit stops it at the
+latest) and its checkpoint is scored on held-out conversations (loss on assistant tokens,
+the number `persian-chat evaluate` reports). One process, one recipe after the other; the
+load average around each run is recorded.
+
+    persian-chat bench recipes [--minutes 8] [--recipes lora-2e-4-padded,full-1e-4-packed]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from persian_chat.benchmarks.common import load_average, machine_info, save_plot, write_result
+
+RECIPES: dict[str, dict[str, Any]] = {
+    "lora-2e-4-padded": {"lora": True, "learning_rate": 2e-4, "packing": False},  # turn 1
+    "lora-1e-3-packed": {"lora": True, "learning_rate": 1e-3, "packing": True},
+    "full-3e-5-packed": {"lora": False, "learning_rate": 3e-5, "packing": True},
+    "full-1e-4-packed": {"lora": False, "learning_rate": 1e-4, "packing": True},
+    "full-1e-4-padded": {"lora": False, "learning_rate": 1e-4, "packing": False},
+}
+HEADER = ["recipe", "steps", "s/step", "tokens seen", "train loss (last 10%)",
+          "held-out loss", "held-out perplexity", "wall s"]  # fmt: skip
+
+
+def held_out_loss(model_dir: Path, data_dir: Path, examples: int, max_length: int) -> float:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from persian_chat.training.chat_data import load_conversations
+    from persian_chat.training.evaluate import score
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    conversations = load_conversations(data_dir / "test.jsonl")[:examples]
+    loss = score(model, tokenizer, conversations, max_length).eval_loss
+    del model
+    gc.collect()
+    return loss
+
+
+def run_recipe(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    from persian_chat.training.train import TrainConfig, train
+
+    common = {
+        "base_model": args.base_model, "data_dir": args.data_dir, "models_dir": args.models_dir,
+        "trim_vocab": True, "batch_size": args.batch_size, "max_length": args.max_length,
+        "threads": args.threads, "logging_steps": 2, "save_steps": 100_000, "seed": 13,
+        **RECIPES[name],
+    }  # fmt: skip
+    probe_dir = work / f"{name}-probe"
+    probe = train(TrainConfig.model_validate({
+        **common, "max_steps": 3, "output_dir": probe_dir / "model", "logs_dir": probe_dir,
+    }))  # fmt: skip
+    step_s = probe["train_runtime_s"] / max(probe["steps"], 1)
+    steps = max(4, int(args.minutes * 60 / step_s))
+    shutil.rmtree(probe_dir, ignore_errors=True)
+    out = work / name
+    load_before = load_average()
+    manifest = train(TrainConfig.model_validate({
+        **common, "max_steps": steps, "time_budget_minutes": args.minutes,
+        "output_dir": out / "model", "logs_dir": out,
+    }))  # fmt: skip
+    loss = held_out_loss(out / "model", args.data_dir, args.eval_examples, args.max_length)
+    trend = manifest.get("smoothed_loss") or {}
+    result = {
+        "recipe": name, **RECIPES[name], "planned_steps": steps, "steps": manifest["steps"],
+        "step_s": manifest["train_runtime_s"] / max(manifest["steps"], 1),
+        "tokens_seen": manifest["tokens_seen"], "train_loss_start": trend.get("start"),
+        "train_loss_end": trend.get("end"), "held_out_loss": loss,
+        "wall_s": manifest["wall_time_s"], "load_before": load_before,
+        "load_after": load_average(),
+    }  # fmt: skip
+    if args.keep:
+        shutil.copytree(out / "model", args.keep / name, dirs_exist_ok=True)
+    shutil.rmtree(out, ignore_errors=True)
+    return result
+
+
+def plot(runs: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(8, 3.5), dpi=120)
+    axes.barh([r["recipe"] for r in runs], [r["held_out_loss"] for r in runs], color="#4c72b0")
+    axes.set_xlabel("held-out loss on assistant tokens (lower is better), same time budget")
+    axes.invert_yaxis()
+    axes.grid(axis="x", alpha=0.3)
+    save_plot(figure, path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--base-model", default="gemma3-270m")
+    parser.add_argument("--data-dir", type=Path, default=Path("datasets"))
+    parser.add_argument("--models-dir", type=Path, default=Path("models"))
+    parser.add_argument("--recipes", default=",".join(RECIPES), help="comma-separated names")
+    parser.add_argument("--minutes", type=float, default=8.0, help="training budget per recipe")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--max-length", type=int, default=512)
+    parser.add_argument("--eval-examples", type=int, default=300)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--keep", type=Path, default=None, help="copy each checkpoint here")
+    parser.add_argument("--name", default="train_recipes", help="result file name")
+    args = parser.parse_args(argv)
+    names = [n for n in args.recipes.split(",") if n]
+    unknown = sorted(set(names) - set(RECIPES))
+    if unknown:
+        raise SystemExit(f"unknown recipes {unknown}; known: {sorted(RECIPES)}")
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="recipes-") as tmp:
+        for name in names:
+            print(f"recipe {name}: {args.minutes} min", flush=True)
+            runs.append(run_recipe(name, args, Path(tmp)))
+            print(f"  held-out loss {runs[-1]['held_out_loss']:.4f}", flush=True)
+    import math
+
+    rows = [
+        [
+            r["recipe"],
+            r["steps"],
+            f"{r['step_s']:.2f}",
+            f"{r['tokens_seen']:,}",
+            f"{r['train_loss_start']} → {r['train_loss_end']}",
+            f"{r['held_out_loss']:.4f}",
+            f"{math.exp(r['held_out_loss']):.2f}",
+            f"{r['wall_s']:.0f}",
+        ]
+        for r in runs
+    ]
+    result = {
+        "title": "Training recipes on the same time budget (trimmed Gemma-3-270M)",
+        "description": (
+            f"{args.minutes} minutes of training each (schedule sized from a 3-step probe), "
+            f"batch {args.batch_size} (packed: that many conversations in one padding-free "
+            f"row), max length {args.max_length}; held-out loss on the first "
+            f"{args.eval_examples} conversations of test.jsonl."
+        ),
+        "machine": machine_info(),
+        "settings": {**{k: str(v) for k, v in vars(args).items()}},
+        "runs": runs,
+        "table": {"header": HEADER, "rows": rows},
+    }
+    path = write_result(args.name, result)
+    plot(runs, path.with_suffix(".png"))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
