@@ -95,13 +95,12 @@ def export(
     from persian_chat.export.parity import check_parity
     from persian_chat.server.onnx_model import OnnxDecoder
     from persian_chat.training.chat_data import load_conversations, verify_dataset
+    from persian_chat.training.evaluate import spread
 
     started = time.monotonic()
     training = check_checkpoint(model_dir)
     digests = verify_dataset(data_dir)
-    test = load_conversations(data_dir / "test.jsonl")
-    if parity_examples is not None:
-        test = test[:parity_examples]
+    test = spread(load_conversations(data_dir / "test.jsonl"), parity_examples)
     torch.set_num_threads(threads)
     output.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
@@ -186,7 +185,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--precision", choices=["int8", "fp32"], default="int8", help="weights of the served graph")
     add("--data-dir", type=Path, default=Path("datasets"), help="test.jsonl for perplexity parity")
     add("--logs-dir", type=Path, default=Path("logs"), help="where export.json goes")
-    add("--parity-examples", type=int, default=None, help="test conversations for perplexity")
+    add("--parity-examples", type=int, default=400,
+        help="test conversations for perplexity, evenly spaced (0: all)")  # fmt: skip
     add("--max-length", type=int, default=512, help="tokens per test conversation")
     add("--threads", type=int, default=2, help="threads for PyTorch and onnxruntime")
     add("--int8-method", choices=["blockwise", "dynamic"], default="blockwise",
@@ -198,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
     output = args.output or Path(f"models/persian-chat-onnx-{args.precision}")
     manifest = export(
         args.model, output, args.precision, args.data_dir, args.logs_dir,
-        args.parity_examples, args.max_length, args.threads, args.int8_method,
+        args.parity_examples or None, args.max_length, args.threads, args.int8_method,
     )  # fmt: skip
     parity = manifest["parity"]
     log.info(

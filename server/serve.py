@@ -58,6 +58,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             help=f"{field.description} (PERSIAN_CHAT_{variable}; default %(default)s)")  # fmt: skip
 
 
+def environment_variables() -> set[str]:
+    """Every PERSIAN_CHAT_* variable `serve` reads (the systemd env file is checked against it)."""
+    import re
+
+    named = set(re.findall(r'_env\("([A-Z_]+)"', Path(__file__).read_text(encoding="utf-8")))
+    tunable = {OPTION_NAMES.get(n, n.replace("_", "-")).replace("-", "_").upper() for n in TUNABLE}
+    return {f"PERSIAN_CHAT_{name}" for name in named | tunable}
+
+
 def settings_from_args(args: argparse.Namespace) -> Any:
     from persian_chat.server.settings import load_api_keys
 

