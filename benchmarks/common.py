@@ -65,6 +65,21 @@ def write_result(name: str, result: dict[str, Any]) -> Path:
     return path
 
 
+def save_bar_chart(labels: list[str], values: list[float], xlabel: str, path: Path) -> None:
+    """One horizontal bar per run, first run on top (the benchmarks' summary picture)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(8, 3.5), dpi=120)
+    axes.barh(labels, values, color="#4c72b0")
+    axes.set_xlabel(xlabel)
+    axes.invert_yaxis()
+    axes.grid(axis="x", alpha=0.3)
+    save_plot(figure, path)
+
+
 def save_plot(figure: Any, path: Path) -> None:
     """Write a matplotlib figure atomically (a half-written PNG never replaces a good one)."""
     import matplotlib.pyplot as plt

@@ -19,7 +19,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from persian_chat.benchmarks.common import load_average, machine_info, save_plot, write_result
+from persian_chat.benchmarks.common import (
+    load_average,
+    machine_info,
+    save_bar_chart,
+    write_result,
+)
 
 RECIPES: dict[str, dict[str, Any]] = {
     "lora-2e-4-padded": {"lora": True, "learning_rate": 2e-4, "packing": False},  # turn 1
@@ -85,20 +90,6 @@ def run_recipe(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any
     return result
 
 
-def plot(runs: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(8, 3.5), dpi=120)
-    axes.barh([r["recipe"] for r in runs], [r["held_out_loss"] for r in runs], color="#4c72b0")
-    axes.set_xlabel("held-out loss on assistant tokens (lower is better), same time budget")
-    axes.invert_yaxis()
-    axes.grid(axis="x", alpha=0.3)
-    save_plot(figure, path)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -154,7 +145,11 @@ def main(argv: list[str] | None = None) -> None:
         "table": {"header": HEADER, "rows": rows},
     }
     path = write_result(args.name, result)
-    plot(runs, path.with_suffix(".png"))
+    save_bar_chart(
+        [r["recipe"] for r in runs], [r["held_out_loss"] for r in runs],
+        "held-out loss on assistant tokens (lower is better), same time budget",
+        path.with_suffix(".png"),
+    )  # fmt: skip
     print(f"wrote {path}")
 
 

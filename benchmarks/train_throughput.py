@@ -17,7 +17,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from persian_chat.benchmarks.common import load_average, machine_info, save_plot, write_result
+from persian_chat.benchmarks.common import (
+    load_average,
+    machine_info,
+    save_bar_chart,
+    write_result,
+)
 
 CONFIGS = (
     {"name": "full vocabulary, LoRA", "trim": False, "lora": True},
@@ -103,21 +108,6 @@ HEADER = [
 ]
 
 
-def plot(runs: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(8, 3.5), dpi=120)
-    names = [r["name"] for r in runs]
-    axes.barh(names, [r["step_s"]["median"] for r in runs], color="#4c72b0")
-    axes.set_xlabel("seconds per optimizer step (median)")
-    axes.invert_yaxis()
-    axes.grid(axis="x", alpha=0.3)
-    save_plot(figure, path)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -165,7 +155,10 @@ def main(argv: list[str] | None = None) -> None:
         "table": {"header": HEADER, "rows": rows},
     }
     path = write_result("train_throughput", result)
-    plot(runs, path.with_suffix(".png"))
+    save_bar_chart(
+        [r["name"] for r in runs], [r["step_s"]["median"] for r in runs],
+        "seconds per optimizer step (median)", path.with_suffix(".png"),
+    )  # fmt: skip
     print(f"wrote {path}")
 
 

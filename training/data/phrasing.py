@@ -7,6 +7,10 @@ never changes the wording of a given row.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
+
+from persian_chat.chat_format import Conversation
+from persian_chat.training.data.records import single_turn
 
 
 def _index(key: str) -> int:
@@ -25,3 +29,16 @@ def picks(options: tuple[str, ...], key: str, count: int) -> list[str]:
         raise ValueError(f"cannot pick {count} of {len(options)} options")
     start = _index(key)
     return [options[(start + offset) % len(options)] for offset in range(count)]
+
+
+def phrased_turn(
+    prompts: tuple[str, ...],
+    answers: tuple[str, ...],
+    fields: Mapping[str, str],
+    prompt_key: str,
+    answer_key: str,
+) -> Conversation:
+    """A one-question conversation: a picked question and a picked answer, both filled in."""
+    return single_turn(
+        pick(prompts, prompt_key).format(**fields), pick(answers, answer_key).format(**fields)
+    )

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from persian_chat.training.data.persian_numbers import persian_digits
-from persian_chat.training.data.phrasing import pick
-from persian_chat.training.data.records import Example, single_turn
+from persian_chat.training.data.phrasing import phrased_turn
+from persian_chat.training.data.records import Example
 
 DOMAIN = "arithmetic"
 PROBLEMS_PER_OPERATION = 200
@@ -131,10 +131,7 @@ def problem_example(op: Operation, a: int, b: int) -> Example:
     result = persian_digits(op.compute(a, b))
     fields = {"a": persian_digits(a), "b": persian_digits(b), "c": result}
     return Example(
-        single_turn(
-            pick(op.prompts, key + ":q").format(**fields),
-            pick(op.answers, key + ":a").format(**fields),
-        ),
+        phrased_turn(op.prompts, op.answers, fields, key + ":q", key + ":a"),
         f"arithmetic:{key}",
         group,
         DOMAIN,

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import jdatetime
 
 from persian_chat.training.data.persian_numbers import persian_digits
-from persian_chat.training.data.phrasing import pick
-from persian_chat.training.data.records import Example, single_turn
+from persian_chat.training.data.phrasing import phrased_turn
+from persian_chat.training.data.records import Example
 
 DOMAIN = "dates_numbers"
 FIRST, LAST = datetime.date(1950, 1, 1), datetime.date(2040, 12, 31)
@@ -125,10 +125,7 @@ def date_examples(day: datetime.date) -> Iterator[Example]:
         prompts = TO_JALALI_PROMPTS
     fields = {"date": given, "calendar": calendar, "answer": answer, "target": target}
     yield Example(
-        single_turn(
-            pick(prompts, key + ":q").format(**fields),
-            pick(CONVERSION_ANSWERS, key + ":a").format(**fields),
-        ),
+        phrased_turn(prompts, CONVERSION_ANSWERS, fields, key + ":q", key + ":a"),
         f"{key}:convert",
         key,
         DOMAIN,
@@ -138,10 +135,7 @@ def date_examples(day: datetime.date) -> Iterator[Example]:
     asked, calendar = (jalali, JALALI) if _hash(key + ":weekday") % 2 else (gregorian, GREGORIAN)
     fields = {"date": asked, "calendar": calendar, "weekday": weekday}
     yield Example(
-        single_turn(
-            pick(WEEKDAY_PROMPTS, key + ":wq").format(**fields),
-            pick(WEEKDAY_ANSWERS, key + ":wa").format(**fields),
-        ),
+        phrased_turn(WEEKDAY_PROMPTS, WEEKDAY_ANSWERS, fields, key + ":wq", key + ":wa"),
         f"{key}:weekday",
         key,
         DOMAIN,

@@ -10,8 +10,8 @@ import hashlib
 from collections.abc import Iterator
 
 from persian_chat.training.data.persian_numbers import number_to_words, persian_digits
-from persian_chat.training.data.phrasing import pick
-from persian_chat.training.data.records import Example, single_turn
+from persian_chat.training.data.phrasing import phrased_turn
+from persian_chat.training.data.records import Example
 
 DOMAIN = "dates_numbers"
 NUMBER_COUNT = 160
@@ -57,20 +57,14 @@ def number_examples(n: int) -> Iterator[Example]:
     key = f"number:{n}"
     fields = {"digits": persian_digits(n), "words": number_to_words(n)}
     yield Example(
-        single_turn(
-            pick(TO_WORDS_PROMPTS, key + ":wq").format(**fields),
-            pick(TO_WORDS_ANSWERS, key + ":wa").format(**fields),
-        ),
+        phrased_turn(TO_WORDS_PROMPTS, TO_WORDS_ANSWERS, fields, key + ":wq", key + ":wa"),
         f"{key}:to_words",
         key,
         DOMAIN,
         fields["words"],
     )
     yield Example(
-        single_turn(
-            pick(TO_DIGITS_PROMPTS, key + ":dq").format(**fields),
-            pick(TO_DIGITS_ANSWERS, key + ":da").format(**fields),
-        ),
+        phrased_turn(TO_DIGITS_PROMPTS, TO_DIGITS_ANSWERS, fields, key + ":dq", key + ":da"),
         f"{key}:to_digits",
         key,
         DOMAIN,
