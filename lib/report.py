@@ -303,10 +303,16 @@ def benchmarks_section(results: Path) -> str:
     return "\n\n".join(parts)
 
 
-def tests_section(logs: Path) -> str:
-    path = logs / "pytest-summary.json"
+def tests_section(root: Path) -> str:
+    """The latest `make test` of this checkout (test-artifacts/, not versioned), else the
+    committed record of a clean-clone run (logs/)."""
+    latest, committed = (
+        root / "test-artifacts/pytest-summary.json",
+        root / "logs/pytest-summary.json",
+    )
+    path = latest if latest.is_file() else committed
     if not path.is_file():
-        return _not_run("Tests", path, "make test")
+        return _not_run("Tests", committed, "make test")
     t = _load_json(path)
     counts = ", ".join(f"{v} {k}" for k, v in t["counts"].items() if v)
     return (
@@ -321,13 +327,17 @@ def limitations_section(root: Path) -> str:
     manifest_path = root / "datasets" / "manifest.json"
     if manifest_path.is_file():
         manifest = _load_json(manifest_path)
-        rows = {s["source"]: s["counts"].get("kept", 0) for s in manifest["sources"]}
-        total = sum(rows.values()) or 1
-        biggest = max(rows, key=lambda k: rows[k])
+        total = sum(s["counts"].get("kept", 0) for s in manifest["sources"])
+        tokens = {s["source"]: (s.get("train") or {}).get("tokens", 0) for s in manifest["sources"]}
+        all_tokens = sum(tokens.values()) or 1
+        shares = ", ".join(
+            f"`{name}` {count / all_tokens:.0%}"
+            for name, count in sorted(tokens.items(), key=lambda item: -item[1])
+        )
         items.append(
             f"The Persian data available offline is small: {total} kept rows, "
-            f"{rows[biggest] / total:.0%} of them from `{biggest}` (classical poetry and its "
-            f"prose readings), so everyday chat is thinly covered."
+            f"{all_tokens:,} training tokens ({shares}), all written for this project or "
+            f"generated from its tables; a 270M model trained on it knows little beyond them."
         )
     training = root / "logs" / "training_manifest.json"
     if training.is_file():
@@ -391,7 +401,7 @@ def build_report(root: Path) -> str:
         export_section(root / "logs"),
         chat_evaluation_section(root / "logs"),
         benchmarks_section(root / "benchmarks" / "results"),
-        tests_section(root / "logs"),
+        tests_section(root),
         limitations_section(root),
         reproduce_section(),
     ]

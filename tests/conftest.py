@@ -23,6 +23,48 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parent.parent
 
+# Every process the suite starts inherits this mark, so one that outlives the suite is found
+# even after it lost its parent (an orphan is re-parented to init and is nobody's child).
+RUN_MARK = "PERSIAN_CHAT_TEST_RUN"
+os.environ[RUN_MARK] = f"{os.getpid()}-{os.urandom(4).hex()}"
+
+
+def marked_processes() -> list[Any]:
+    """Live processes other than this one that carry this run's mark."""
+    import psutil
+
+    mark, found = os.environ[RUN_MARK], []
+    for process in psutil.process_iter():
+        try:
+            if process.pid == os.getpid() or process.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if process.environ().get(RUN_MARK) == mark:
+                found.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_outlives_the_suite() -> Any:
+    """Torn down last: fails the run if a process it started is still alive (after a short
+    grace for ones already exiting), and kills those so nothing keeps running."""
+    import psutil
+
+    yield
+    left = marked_processes()
+    _, alive = psutil.wait_procs(left, timeout=10)
+    described = []
+    for process in alive:
+        try:
+            described.append(f"{process.pid} {' '.join(process.cmdline())[:200]}")
+            process.kill()
+        except psutil.NoSuchProcess:
+            continue
+    assert not described, "processes started by the tests are still running:\n" + "\n".join(
+        described
+    )
+
 
 @pytest.fixture(scope="session")
 def repo() -> Path:

@@ -66,6 +66,7 @@ class ChatEvalConfig:
     logs_dir: Path
     label: str
     prompts: int = 160
+    scored_prompts: int = 24  # at least this many per task-scored category
     max_tokens: int = 128
     seed: int = 13  # selection order; prompt i samples with seed + i
     threads: int = field(default_factory=physical_cores)
@@ -216,7 +217,10 @@ def run_chat_eval(config: ChatEvalConfig) -> dict[str, Any]:
     started = time.monotonic()
     digests = verify_dataset(config.data_dir)
     prompts = select_prompts(
-        load_prompts(config.data_dir / "test.jsonl"), config.prompts, config.seed
+        load_prompts(config.data_dir / "test.jsonl"),
+        config.prompts,
+        config.seed,
+        config.scored_prompts,
     )
     model = open_served_model(config.served_dir)
     trained_on = (model.manifest.get("dataset_sha256") or {}).get("test.jsonl")

@@ -133,9 +133,14 @@ def _order_key(prompt: EvalPrompt, seed: int) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def select_prompts(prompts: Iterable[EvalPrompt], total: int, seed: int) -> list[EvalPrompt]:
+def select_prompts(
+    prompts: Iterable[EvalPrompt], total: int, seed: int, scored_min: int = 0
+) -> list[EvalPrompt]:
     """`total` prompts (or all there are), categories taking turns so each gets an equal
-    share; every category gets at least one even when `total` is smaller than their count."""
+    share; every category gets at least one even when `total` is smaller than their count.
+    A category whose rows are scored by a task metric (exact match, sentiment, chrF) then
+    gets at least `scored_min` scored prompts, in the same order, where it has them: its
+    figures need more than an equal share to mean anything, and short answers cost little."""
     by_category: dict[str, list[EvalPrompt]] = defaultdict(list)
     for prompt in prompts:
         by_category[prompt.category].append(prompt)
@@ -152,4 +157,14 @@ def select_prompts(prompts: Iterable[EvalPrompt], total: int, seed: int) -> list
         if len(chosen) >= total:
             break
         depth += 1
+    taken = {id(p) for p in chosen}
+    for rows in queues.values():
+        scored = sum(1 for p in rows if id(p) in taken and p.task is not None)
+        for prompt in rows:
+            if scored >= scored_min:
+                break
+            if id(prompt) not in taken and prompt.task is not None:
+                chosen.append(prompt)
+                taken.add(id(prompt))
+                scored += 1
     return sorted(chosen, key=lambda p: (p.category, p.line))

@@ -291,6 +291,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=160,
         help="held-out prompts, an equal share per category",
     )
+    add(
+        "--chat-scored-prompts",
+        type=int,
+        default=24,
+        help="at least this many per category scored by exact match, sentiment or chrF",
+    )
     add("--chat-max-tokens", type=int, default=128, help="new tokens per answer at most")
     add("--chat-seed", type=int, default=13, help="selection order and sampling seeds")
     add(
@@ -333,6 +339,7 @@ def run_chat(args: argparse.Namespace) -> dict[str, Any]:
         logs_dir=args.logs_dir,
         label=args.label,
         prompts=args.chat_prompts,
+        scored_prompts=args.chat_scored_prompts,
         max_tokens=args.chat_max_tokens,
         seed=args.chat_seed,
         threads=args.threads,

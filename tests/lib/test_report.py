@@ -40,6 +40,11 @@ def test_tests_benchmarks_and_limitations_come_from_files(repo: Path, tmp_path: 
     (results / "decode.json").write_text(json.dumps(bench), encoding="utf-8")
     text = build_report(tmp_path)
     assert "296 passed, 1 skipped in 321 s, exit status 0" in text
+    # the latest local `make test` (not versioned) wins over the committed record
+    (tmp_path / "test-artifacts").mkdir()
+    latest = {**summary, "counts": {"passed": 300, "failed": 1}, "exit_status": 1}
+    (tmp_path / "test-artifacts/pytest-summary.json").write_text(json.dumps(latest), "utf-8")
+    assert "300 passed, 1 failed in 321 s, exit status 1" in build_report(tmp_path)
     assert "| a | b |" in text and "| 1 | 2 |" in text
     assert "`decode.json` (1-minute load 3.5 on 2 cores)" in text
     kept = sum(s["counts"]["kept"] for s in json.loads(

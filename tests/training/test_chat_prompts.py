@@ -107,3 +107,16 @@ def test_selection_keeps_every_category_even_when_asked_for_fewer() -> None:
     assert {p.category for p in chosen} == categories
     assert len(chosen) == len(categories)
     assert len(select_prompts(prompts, 1000, seed=0)) == len(prompts)
+
+
+def test_task_scored_categories_are_topped_up_to_scored_min(tmp_path: Path) -> None:
+    rows = [row("greetings_smalltalk", f"سلام شماره {i}", "سلام!") for i in range(30)]
+    rows += [row("facts_geography", f"پرسش {i}", "پاسخ", f"پاسخ {i}") for i in range(20)]
+    rows += [row("sentiment", f"نظر {i}", "مثبت", "مثبت") for i in range(3)]
+    prompts = load_prompts(write_dataset(tmp_path, rows) / "test.jsonl")
+    equal = select_prompts(prompts, 12, seed=13)
+    topped = select_prompts(prompts, 12, seed=13, scored_min=10)
+    counts = Counter(p.category for p in topped)
+    # unscored greetings keep their equal share; scored ones get 10, or all they have
+    assert counts == {"greetings_smalltalk": 4, "facts_geography": 10, "sentiment": 3}
+    assert set(map(id, equal)) <= set(map(id, topped))

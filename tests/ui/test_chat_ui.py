@@ -3,8 +3,10 @@ a tiny exported model. Screenshots go to test-artifacts/ui/."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -46,7 +48,7 @@ def ui(api: tuple[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterat
         process = subprocess.Popen(
             [sys.executable, "-m", "persian_chat.cli", "ui", "--port", str(port),
              "--api-url", api[0]],
-            stdout=out, stderr=subprocess.STDOUT, env={**os.environ},
+            stdout=out, stderr=subprocess.STDOUT, env={**os.environ}, start_new_session=True,
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 600
@@ -61,8 +63,13 @@ def ui(api: tuple[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterat
         assert time.monotonic() < deadline, log.read_text(errors="replace")
         time.sleep(1)
     yield url
-    process.terminate()
-    process.wait(30)
+    # reflex and whatever it started (its backend worker, bun) share the new session's group
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")

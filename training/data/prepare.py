@@ -19,7 +19,7 @@ Without --source or --config: hafez + every datasets/sources/conversations/*.jso
 five task generators. Relative paths are relative to the working directory.
 
 Output rows are {"messages", "source", "domain"[, "expected"]}. Tokens are counted with the
-Gemma-3-270M tokenizer; --max-share caps a source's share of tokens (default hafez=0.35),
+Gemma-3-270M tokenizer; --max-share caps a source's share of tokens (default hafez=0.2),
 dropping its longest conversations first.
 """
 
@@ -99,7 +99,7 @@ DROP_REASONS = (
     "over_share",  # dropped by the --max-share cap, after everything else
 )
 SAMPLES_PER_REASON = 5
-DEFAULT_MAX_SHARE = {"hafez": 0.35}
+DEFAULT_MAX_SHARE = {"hafez": 0.2}  # verses are not learnable at 270M: see README
 
 
 def default_sources() -> list[SourceSpec]:
@@ -483,7 +483,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SOURCE=SHARE",
         help="largest share of tokens SOURCE (named as in the manifest: hafez, task:facts, "
         "chat:PATH) may have in train and in test; its longest conversations go first "
-        "(repeatable; default hafez=0.35; SOURCE=1 lifts a cap)",
+        "(repeatable; default hafez=0.2; SOURCE=1 lifts a cap)",
     )
 
 

@@ -109,4 +109,8 @@ def run(args: argparse.Namespace) -> int:
     ensure_fonts()
     env = ui_environment(args.api_url, args.port)
     print(f"chat UI: http://{args.host}:{args.port}  (API: {args.api_url})", flush=True)
-    return subprocess.call(reflex_command(args.host, args.port), cwd=UI_DIR, env=env)
+    # become reflex instead of waiting on it: a SIGTERM to this process (systemd, a test's
+    # terminate()) then reaches reflex itself, and no reflex is left running without a parent
+    command = reflex_command(args.host, args.port)
+    os.chdir(UI_DIR)
+    os.execve(command[0], command, env)
