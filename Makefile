@@ -34,7 +34,7 @@ system-deps:
 # The reference run: Gemma-3-270M from PyPI, vocabulary trimmed, LoRA at lr 1e-3 on packed
 # (padding-free) batches, 850 steps: about an hour on 2 cores. The recipe was chosen by
 # `persian-chat bench recipes` (benchmarks/results/train_recipes.json).
-TRAIN_ARGS ?= --base-model gemma3-270m --trim-vocab --lora --learning-rate 1e-3 --packing --batch-size 4 --max-steps 1250 --time-budget-minutes 85 --max-length 512 --save-steps 100
+TRAIN_ARGS ?= --base-model gemma3-270m --trim-vocab --lora --learning-rate 3e-4 --packing --batch-size 4 --max-steps 1250 --time-budget-minutes 85 --max-length 512 --save-steps 100
 
 demo: install system-deps
 	$(BIN)/persian-chat prepare

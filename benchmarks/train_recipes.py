@@ -1,5 +1,6 @@
 """Training recipes side by side on the same wall-time budget: LoRA vs full fine-tuning,
-learning rates, padded length-grouped vs padding-free packed batches.
+learning rates, padded length-grouped vs padding-free packed batches, and epochs (a recipe
+with `passes` 2 trains twice over a seeded subset half the size the budget would cover once).
 
 Each recipe first runs a 3-step probe to measure its step time, so its schedule (cosine with
 warm-up) can span the budget; then it trains for the budget (a time limit stops it at the
@@ -29,6 +30,8 @@ from persian_chat.benchmarks.common import (
 RECIPES: dict[str, dict[str, Any]] = {
     "lora-2e-4-padded": {"lora": True, "learning_rate": 2e-4, "packing": False},  # turn 1
     "lora-1e-3-packed": {"lora": True, "learning_rate": 1e-3, "packing": True},
+    "lora-5e-4-packed": {"lora": True, "learning_rate": 5e-4, "packing": True},
+    "lora-1e-3-packed-2pass": {"lora": True, "learning_rate": 1e-3, "packing": True, "passes": 2},
     "full-3e-5-packed": {"lora": False, "learning_rate": 3e-5, "packing": True},
     "full-1e-4-packed": {"lora": False, "learning_rate": 1e-4, "packing": True},
     "full-1e-4-padded": {"lora": False, "learning_rate": 1e-4, "packing": False},
@@ -41,11 +44,12 @@ def held_out_loss(model_dir: Path, data_dir: Path, examples: int, max_length: in
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from persian_chat.training.chat_data import load_conversations
-    from persian_chat.training.evaluate import score
+    from persian_chat.training.evaluate import score, spread
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir)
-    conversations = load_conversations(data_dir / "test.jsonl")[:examples]
+    # evenly spaced, so every source keeps its share (the file is not shuffled by source)
+    conversations = spread(load_conversations(data_dir / "test.jsonl"), examples)
     loss = score(model, tokenizer, conversations, max_length).eval_loss
     del model
     gc.collect()
@@ -55,11 +59,13 @@ def held_out_loss(model_dir: Path, data_dir: Path, examples: int, max_length: in
 def run_recipe(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from persian_chat.training.train import TrainConfig, train
 
+    recipe = {k: v for k, v in RECIPES[name].items() if k != "passes"}
+    passes = int(RECIPES[name].get("passes", 1))
     common = {
         "base_model": args.base_model, "data_dir": args.data_dir, "models_dir": args.models_dir,
         "trim_vocab": True, "batch_size": args.batch_size, "max_length": args.max_length,
         "threads": args.threads, "logging_steps": 2, "save_steps": 100_000, "seed": 13,
-        **RECIPES[name],
+        **recipe,
     }  # fmt: skip
     probe_dir = work / f"{name}-probe"
     probe = train(TrainConfig.model_validate({
@@ -67,6 +73,8 @@ def run_recipe(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any
     }))  # fmt: skip
     step_s = probe["train_runtime_s"] / max(probe["steps"], 1)
     steps = max(4, int(args.minutes * 60 / step_s))
+    if passes > 1:  # the same steps over a subset seen `passes` times (max_steps repeats it)
+        common["max_train_examples"] = max(args.batch_size, steps * args.batch_size // passes)
     shutil.rmtree(probe_dir, ignore_errors=True)
     out = work / name
     load_before = load_average()
@@ -79,6 +87,7 @@ def run_recipe(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any
     result = {
         "recipe": name, **RECIPES[name], "planned_steps": steps, "steps": manifest["steps"],
         "step_s": manifest["train_runtime_s"] / max(manifest["steps"], 1),
+        "examples_used": manifest["examples"]["used"],
         "tokens_seen": manifest["tokens_seen"], "train_loss_start": trend.get("start"),
         "train_loss_end": trend.get("end"), "held_out_loss": loss,
         "wall_s": manifest["wall_time_s"], "load_before": load_before,
@@ -136,8 +145,8 @@ def main(argv: list[str] | None = None) -> None:
         "description": (
             f"{args.minutes} minutes of training each (schedule sized from a 3-step probe), "
             f"batch {args.batch_size} (packed: that many conversations in one padding-free "
-            f"row), max length {args.max_length}; held-out loss on the first "
-            f"{args.eval_examples} conversations of test.jsonl."
+            f"row), max length {args.max_length}; held-out loss on "
+            f"{args.eval_examples} evenly spaced conversations of test.jsonl."
         ),
         "machine": machine_info(),
         "settings": {**{k: str(v) for k, v in vars(args).items()}},

@@ -9,6 +9,8 @@ from persian_chat.benchmarks import common, train_recipes
 
 from ..conftest import TinyGemma
 
+RECIPES = "lora-2e-4-padded,full-1e-4-packed,lora-1e-3-packed-2pass"
+
 
 def test_recipes_are_trained_on_a_budget_and_scored(
     tiny_gemma: TinyGemma, tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -16,14 +18,19 @@ def test_recipes_are_trained_on_a_budget_and_scored(
     monkeypatch.setattr(common, "RESULTS", tmp_path)
     train_recipes.main([
         "--base-model", str(tiny_gemma.model_dir), "--data-dir", str(tiny_dataset),
-        "--models-dir", str(tmp_path / "models"), "--recipes", "lora-2e-4-padded,full-1e-4-packed",
+        "--models-dir", str(tmp_path / "models"), "--recipes", RECIPES,
         "--minutes", "0.03", "--batch-size", "2", "--max-length", "128", "--eval-examples", "4",
         "--threads", "1",
     ])  # fmt: skip
     result = json.loads((tmp_path / "train_recipes.json").read_text())
     runs = {r["recipe"]: r for r in result["runs"]}
-    assert set(runs) == {"lora-2e-4-padded", "full-1e-4-packed"}
+    assert set(runs) == set(RECIPES.split(","))
     for run in runs.values():
         assert run["steps"] >= 1 and run["held_out_loss"] > 0
     assert runs["full-1e-4-packed"]["packing"] is True
     assert (tmp_path / "train_recipes.png").is_file()
+    # two passes: the planned steps over a subset half as large as one pass would need
+    twice = runs["lora-1e-3-packed-2pass"]
+    assert twice["passes"] == 2
+    everything = runs["full-1e-4-packed"]["examples_used"]
+    assert twice["examples_used"] == min(twice["planned_steps"] * 2 // 2, everything)
