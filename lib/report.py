@@ -275,8 +275,10 @@ def chat_evaluation_section(logs: Path) -> str:
         [
             "## Chat evaluation",
             "Answers of the served int8 ONNX model through the server's engine to held-out "
-            "prompts of `datasets/test.jsonl` (an equal share per category), per model and "
-            "sampling mode; per-category figures are in `logs/chat_eval.json`, the worst "
+            "prompts of `datasets/test.jsonl` (an equal share per category, categories scored "
+            "by exact match, sentiment or chrF topped up to 24), per model and sampling mode "
+            "(each mode is the server's defaults with the fields shown); per-category "
+            "figures are in `logs/chat_eval.json`, the worst "
             "answers in `logs/errors.txt`. A loop is a word 4-gram occurring 3 or more times.",
             _table(header, rows),
             f"Sampling: {described}.",
