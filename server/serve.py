@@ -30,6 +30,12 @@ def _env(name: str, default: Any = None) -> Any:
     return os.environ.get(f"PERSIAN_CHAT_{name}", default)
 
 
+def _option(name: str) -> tuple[str, str]:
+    """A tunable setting's command-line option and environment variable (without prefix)."""
+    option = OPTION_NAMES.get(name, name.replace("_", "-"))
+    return option, option.replace("-", "_").upper()
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--model", type=Path, default=Path(_env("MODEL", "models/persian-chat-onnx-int8")),
@@ -49,8 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="debug only: put messages and answers in the request log")  # fmt: skip
     for name in TUNABLE:
         field = ServerSettings.model_fields[name]
-        option = OPTION_NAMES.get(name, name.replace("_", "-"))
-        variable = option.replace("-", "_").upper()
+        option, variable = _option(name)
         number = float if field.annotation is float else int
         raw = _env(variable)
         add(f"--{option}", dest=name, type=number,
@@ -63,7 +68,7 @@ def environment_variables() -> set[str]:
     import re
 
     named = set(re.findall(r'_env\("([A-Z_]+)"', Path(__file__).read_text(encoding="utf-8")))
-    tunable = {OPTION_NAMES.get(n, n.replace("_", "-")).replace("-", "_").upper() for n in TUNABLE}
+    tunable = {_option(name)[1] for name in TUNABLE}
     return {f"PERSIAN_CHAT_{name}" for name in named | tunable}
 
 

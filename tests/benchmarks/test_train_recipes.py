@@ -30,7 +30,8 @@ def test_recipes_are_trained_on_a_budget_and_scored(
     assert runs["full-1e-4-packed"]["packing"] is True
     assert (tmp_path / "train_recipes.png").is_file()
     # two passes: the planned steps over a subset half as large as one pass would need
-    twice = runs["lora-1e-3-packed-2pass"]
+    twice, batch_size = runs["lora-1e-3-packed-2pass"], 2
     assert twice["passes"] == 2
     everything = runs["full-1e-4-packed"]["examples_used"]
-    assert twice["examples_used"] == min(twice["planned_steps"] * 2 // 2, everything)
+    one_pass = twice["planned_steps"] * batch_size
+    assert twice["examples_used"] == min(one_pass // 2, everything)
