@@ -8,13 +8,14 @@ latest) and its checkpoint is scored on held-out conversations (loss on assistan
 the number `persian-chat evaluate` reports). One process, one recipe after the other; the
 load average around each run is recorded.
 
-    persian-chat bench recipes [--minutes 8] [--recipes lora-2e-4-padded,full-1e-4-packed]
+    persian-chat bench recipes [--minutes 8] [--recipes lora-3e-4-packed,full-2e-5-packed-2pass]
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -27,15 +28,28 @@ from persian_chat.benchmarks.common import (
     write_result,
 )
 
-RECIPES: dict[str, dict[str, Any]] = {
-    "lora-2e-4-padded": {"lora": True, "learning_rate": 2e-4, "packing": False},  # turn 1
-    "lora-1e-3-packed": {"lora": True, "learning_rate": 1e-3, "packing": True},
-    "lora-5e-4-packed": {"lora": True, "learning_rate": 5e-4, "packing": True},
-    "lora-1e-3-packed-2pass": {"lora": True, "learning_rate": 1e-3, "packing": True, "passes": 2},
-    "full-3e-5-packed": {"lora": False, "learning_rate": 3e-5, "packing": True},
-    "full-1e-4-packed": {"lora": False, "learning_rate": 1e-4, "packing": True},
-    "full-1e-4-padded": {"lora": False, "learning_rate": 1e-4, "packing": False},
-}
+RECIPE_NAME = re.compile(r"(lora|full)-(\d+(?:\.\d+)?e-\d+)-(packed|padded)(?:-(\d+)pass)?")
+# turn 1's recipe, the reference runs' recipes, and one axis changed at a time around them
+DEFAULT_RECIPES = (
+    "lora-2e-4-padded,lora-3e-4-padded,lora-3e-4-packed,lora-1e-3-packed,"
+    "full-2e-5-packed,full-5e-5-packed,full-2e-5-packed-2pass"
+)
+
+
+def parse_recipe(name: str) -> dict[str, Any]:
+    """`{lora|full}-{learning rate}-{packed|padded}[-{N}pass]` -> the training settings, so a
+    recipe is named by what it does and any point of the grid can be asked for."""
+    match = RECIPE_NAME.fullmatch(name)
+    if match is None:
+        raise SystemExit(
+            f"recipe {name!r}: expected {{lora|full}}-{{learning rate}}-{{packed|padded}}"
+            "[-{N}pass], e.g. full-2e-5-packed-2pass"
+        )
+    method, rate, batches, passes = match.groups()
+    return {"lora": method == "lora", "learning_rate": float(rate),
+            "packing": batches == "packed", "passes": int(passes or 1)}  # fmt: skip
+
+
 HEADER = ["recipe", "steps", "s/step", "tokens seen", "train loss (last 10%)",
           "held-out loss", "held-out perplexity", "wall s"]  # fmt: skip
 
@@ -59,8 +73,8 @@ def held_out_loss(model_dir: Path, data_dir: Path, examples: int, max_length: in
 def run_recipe(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from persian_chat.training.train import TrainConfig, train
 
-    recipe = {k: v for k, v in RECIPES[name].items() if k != "passes"}
-    passes = int(RECIPES[name].get("passes", 1))
+    recipe = parse_recipe(name)
+    passes = recipe.pop("passes")
     common = {
         "base_model": args.base_model, "data_dir": args.data_dir, "models_dir": args.models_dir,
         "trim_vocab": True, "batch_size": args.batch_size, "max_length": args.max_length,
@@ -85,7 +99,7 @@ def run_recipe(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any
     loss = held_out_loss(out / "model", args.data_dir, args.eval_examples, args.max_length)
     trend = manifest.get("smoothed_loss") or {}
     result = {
-        "recipe": name, **RECIPES[name], "planned_steps": steps, "steps": manifest["steps"],
+        "recipe": name, **parse_recipe(name), "planned_steps": steps, "steps": manifest["steps"],
         "step_s": manifest["train_runtime_s"] / max(manifest["steps"], 1),
         "examples_used": manifest["examples"]["used"],
         "tokens_seen": manifest["tokens_seen"], "train_loss_start": trend.get("start"),
@@ -106,7 +120,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--base-model", default="gemma3-270m")
     parser.add_argument("--data-dir", type=Path, default=Path("datasets"))
     parser.add_argument("--models-dir", type=Path, default=Path("models"))
-    parser.add_argument("--recipes", default=",".join(RECIPES), help="comma-separated names")
+    parser.add_argument(
+        "--recipes",
+        default=DEFAULT_RECIPES,
+        help="comma-separated {lora|full}-{learning rate}-{packed|padded}[-{N}pass]",
+    )
     parser.add_argument("--minutes", type=float, default=8.0, help="training budget per recipe")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--max-length", type=int, default=512)
@@ -115,10 +133,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", type=Path, default=None, help="copy each checkpoint here")
     parser.add_argument("--name", default="train_recipes", help="result file name")
     args = parser.parse_args(argv)
-    names = [n for n in args.recipes.split(",") if n]
-    unknown = sorted(set(names) - set(RECIPES))
-    if unknown:
-        raise SystemExit(f"unknown recipes {unknown}; known: {sorted(RECIPES)}")
+    names = [n.strip() for n in args.recipes.split(",") if n.strip()]
+    for name in names:
+        parse_recipe(name)  # a misspelt name fails before the first recipe trains
     runs = []
     with tempfile.TemporaryDirectory(prefix="recipes-") as tmp:
         for name in names:

@@ -35,3 +35,14 @@ def test_recipes_are_trained_on_a_budget_and_scored(
     everything = runs["full-1e-4-packed"]["examples_used"]
     one_pass = twice["planned_steps"] * batch_size
     assert twice["examples_used"] == min(one_pass // 2, everything)
+
+
+def test_a_recipe_name_spells_out_its_settings() -> None:
+    assert train_recipes.parse_recipe("full-2e-5-packed-2pass") == {
+        "lora": False, "learning_rate": 2e-5, "packing": True, "passes": 2,
+    }  # fmt: skip
+    assert train_recipes.parse_recipe("lora-3e-4-padded")["passes"] == 1
+    for name in train_recipes.DEFAULT_RECIPES.split(","):
+        train_recipes.parse_recipe(name)
+    with pytest.raises(SystemExit, match="lora-fast-packed"):
+        train_recipes.parse_recipe("lora-fast-packed")
