@@ -15,6 +15,7 @@ from typing import Any
 from persian_chat.atomic import atomic_write_text
 from persian_chat.errors import UserError
 from persian_chat.logs import configure_logging
+from persian_chat.loss_log import paired_difference, read_log, smoothed_loss
 from persian_chat.versions import package_versions
 
 HELP = "write report.md from datasets/, logs/ and benchmarks/results/"
@@ -157,6 +158,16 @@ def training_section(logs: Path) -> str:
         ["steps x batch x accumulation", f"{m['steps']} x {h['batch_size']} x {h['grad_accum']}"],
         ["processes x threads", f"{h['world_size']} x {h['threads_per_process']}"],
         ["final train loss", f"{m['final_train_loss']:.4f}"],
+        *(
+            [
+                [
+                    "smoothed loss (first → last tenth of the logged steps)",
+                    f"{t['start']} → {t['end']} ({t['ratio']}×)",
+                ]
+            ]
+            if (t := m.get("smoothed_loss"))
+            else []
+        ),
         ["tokens seen", m["tokens_seen"]],
         ["train time", f"{m['train_runtime_s']} s ({m['tokens_per_sec']} tokens/s)"],
         ["dataset train.jsonl sha256", m["dataset_sha256"]["train.jsonl"]],
@@ -178,6 +189,42 @@ def training_section(logs: Path) -> str:
     if (logs / "loss_curve.png").is_file():
         parts.append("![loss curve](logs/loss_curve.png)")
     return "\n\n".join(parts)
+
+
+def recipe_runs_section(logs: Path) -> str:
+    """Full-length runs of other recipes kept beside the reference run's `train.log`."""
+    reference_path = logs / "train.log"
+    others = sorted(logs.glob("train-*.log"))
+    if not reference_path.is_file() or not others:
+        return ""
+    reference = read_log(reference_path)
+    rows = []
+    for path in [reference_path, *others]:
+        records = [r for r in read_log(path) if "loss" in r]
+        trend = smoothed_loss(records)
+        whole = paired_difference(records, reference)
+        tail = paired_difference(records, reference, last=20)
+        rows.append([
+            f"`{path.name}`", records[-1]["step"], f"{records[-1]['tokens_seen']:,}",
+            f"{records[-1]['elapsed_s'] / 60:.0f}",
+            f"{trend['ratio']}×" if trend else "-",
+            "reference" if path == reference_path else
+            f"{whole[0]:+.3f} ({whole[1]} logs)" if whole else "-",
+            "" if path == reference_path else f"{tail[0]:+.3f}" if tail else "-",
+        ])  # fmt: skip
+    header = ["run", "steps", "tokens", "minutes", "smoothed loss end/start",
+              "loss − reference, same steps", "… last 20 common logs"]  # fmt: skip
+    return "\n\n".join([
+        "## Training recipes at full length",
+        "Runs with the same data and seed see the same batches in the same order (their "
+        "`tokens_seen` agree step by step), so a run's loss minus the reference's at the same "
+        "steps measures its recipe, not the batches' noise. The recipes (README, \"The "
+        "recipe\"): `train.log` is `make demo`'s full fine-tune at lr 2e-5; "
+        "`train-lora-lr3e-4-*` LoRA r16 at 3e-4; `train-lr1e-3-*` LoRA at 1e-3; "
+        "`train-full-lr5e-5-*` a full fine-tune at 5e-5 (stopped early). Held-out "
+        "perplexity and chat scores of the served models: the sections below.",
+        _table(header, rows),
+    ])  # fmt: skip
 
 
 def evaluation_section(logs: Path) -> str:
@@ -399,6 +446,7 @@ def build_report(root: Path) -> str:
         environment_section(root / "benchmarks" / "results"),
         dataset_section(root / "datasets"),
         training_section(root / "logs"),
+        recipe_runs_section(root / "logs"),
         evaluation_section(root / "logs"),
         export_section(root / "logs"),
         chat_evaluation_section(root / "logs"),
@@ -407,7 +455,7 @@ def build_report(root: Path) -> str:
         limitations_section(root),
         reproduce_section(),
     ]
-    return "\n\n".join(sections) + "\n"
+    return "\n\n".join(s for s in sections if s) + "\n"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

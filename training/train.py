@@ -96,6 +96,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     from transformers.trainer_utils import get_last_checkpoint
 
     import datasets
+    from persian_chat.loss_log import read_log, smoothed_loss
     from persian_chat.training.base_models import load_base
     from persian_chat.training.batch_size import choose_batch_size
     from persian_chat.training.chat_data import (
@@ -114,8 +115,6 @@ def train(config: TrainConfig) -> dict[str, Any]:
         TimeBudgetCallback,
         TrainLogCallback,
         plot_loss_curve,
-        read_log,
-        smoothed_loss,
     )
 
     started = time.monotonic()

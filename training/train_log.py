@@ -9,6 +9,8 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from persian_chat.loss_log import read_log
+
 
 class TrainLogCallback(TrainerCallback):
     """Append step, epoch, loss, learning rate, tokens/sec and elapsed time to `path`."""
@@ -59,23 +61,6 @@ class TimeBudgetCallback(TrainerCallback):
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if time.monotonic() - self.start >= self.seconds:
             control.should_training_stop = True
-
-
-def read_log(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-
-
-def smoothed_loss(records: list[dict[str, Any]], share: float = 0.1) -> dict[str, float] | None:
-    """Mean logged loss over the first and the last `share` of the logged steps (at least
-    3 each), and their ratio: one batch's loss is noise, a tenth of the run is a trend."""
-    losses = [float(r["loss"]) for r in records if "loss" in r]
-    window = max(3, int(len(losses) * share))
-    if len(losses) < 2 * window:
-        return None
-    start = sum(losses[:window]) / window
-    end = sum(losses[-window:]) / window
-    return {"start": round(start, 4), "end": round(end, 4), "ratio": round(end / start, 4),
-            "window": window}  # fmt: skip
 
 
 def plot_loss_curve(log_path: Path, png_path: Path, title: str) -> None:

@@ -104,3 +104,30 @@ def test_dataset_mixture_tables_per_source_and_domain(tmp_path: Path) -> None:
     assert "| task:facts | 4 | 650 | 65.0% | 1 | 60 |" in text
     assert "| facts_geography | 4 | 650 | 65.0% | 1 | 60 |" in text
     assert "| hafez_continue | 6 | 350 | 35.0% | 2 | 90 |" in text
+
+
+def test_recipe_runs_compare_losses_at_the_same_steps(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+
+    def write(name: str, losses: list[float]) -> None:
+        lines = [
+            json.dumps(
+                {
+                    "step": 5 * (i + 1),
+                    "loss": loss,
+                    "tokens_seen": 100 * (i + 1),
+                    "elapsed_s": 60.0 * (i + 1),
+                }
+            )
+            for i, loss in enumerate(losses)
+        ]
+        (logs / name).write_text("\n".join(lines) + "\n", encoding="utf-8")  # fmt: skip
+
+    write("train.log", [4.0] * 10 + [3.0] * 30)
+    write("train-lora-lr3e-4-20steps.log", [4.5] * 4)
+    text = build_report(tmp_path)
+    assert "## Training recipes at full length" in text
+    row = next(line for line in text.splitlines() if "train-lora-lr3e-4-20steps.log" in line)
+    assert "+0.500 (4 logs)" in row and "| 20 |" in row
+    assert "0.75×" in next(line for line in text.splitlines() if line.startswith("| `train.log`"))
