@@ -112,7 +112,14 @@ class DetokenizeResponse(BaseModel):
     prompt: str
 
 
+class CancelResponse(BaseModel):
+    """DELETE /api/chat/{request_id}."""
+
+    id: str
+    cancelled: Literal[True]
+
+
 MODELS: list[type[BaseModel]] = [
     ErrorBody, ChatResponse, ChatCompletion, ModelList, Health, TokenizeResponse,
-    DetokenizeResponse,
+    DetokenizeResponse, CancelResponse,
 ]  # fmt: skip

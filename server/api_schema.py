@@ -69,6 +69,8 @@ class SamplingFields(BaseModel):
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
     max_tokens: int | None = Field(None, ge=1)
     stop: Text | list[Text] | None = None
+    # our extension: numbered events, resumable with Last-Event-ID after a dropped connection
+    resumable: StrictBool = False
 
     @field_validator("stop")
     @classmethod

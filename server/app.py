@@ -26,7 +26,7 @@ from starlette.routing import Route
 from persian_chat.server.api_errors import ApiError
 from persian_chat.server.api_schema import ChatRequest, OpenAIChatRequest
 from persian_chat.server.app_state import AppState
-from persian_chat.server.chat_service import chat_response
+from persian_chat.server.chat_service import cancel_chat, chat_response
 from persian_chat.server.openapi import build_openapi
 from persian_chat.server.runtime import Runtime, load_runtime
 from persian_chat.server.settings import ServerSettings
@@ -144,6 +144,7 @@ async def internal_error(request: Request, exc: Exception) -> Response:
 
 ROUTES = [
     Route("/api/chat", api_chat, methods=["POST"]),
+    Route("/api/chat/{request_id}", cancel_chat, methods=["DELETE"]),
     Route("/v1/chat/completions", openai_chat, methods=["POST"]),
     Route("/v1/models", models, methods=["GET"]),
     Route("/tokenize", tokenize, methods=["POST"]),

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from persian_chat.server.api_errors import ApiError
 from persian_chat.server.gate import Gate
 from persian_chat.server.metrics import Metrics
+from persian_chat.server.replay import Replay
 from persian_chat.server.runtime import Runtime
 from persian_chat.server.settings import ServerSettings
 
@@ -23,6 +24,7 @@ class AppState:
     # called once when the engine loop dies; `serve` uses it to exit non-zero
     on_fatal: Callable[[], None] = lambda: None
     gate: Gate = field(init=False)
+    replays: dict[str, Replay] = field(default_factory=dict)  # resumable streams, by id
 
     def __post_init__(self) -> None:
         self.gate = Gate(self.settings)

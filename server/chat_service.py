@@ -24,6 +24,7 @@ from persian_chat.server.api_schema import ChatRequest, OpenAIChatRequest
 from persian_chat.server.app_state import AppState
 from persian_chat.server.engine import EngineClosedError, EngineFullError
 from persian_chat.server.prompt import Prompt, PromptError, build_prompt
+from persian_chat.server.replay import Replay, parse_event_id
 from persian_chat.server.request_log import log_request
 from persian_chat.server.runtime import Runtime
 from persian_chat.server.sequence import Sequence
@@ -129,6 +130,17 @@ class ChatStream:
         )  # fmt: skip
 
 
+def _resume(state: AppState, key: str, last_event_id: str) -> Response:
+    """The rest of a resumable stream, after the event the client saw last."""
+    parsed = parse_event_id(last_event_id)
+    replay = state.replays.get(parsed[0]) if parsed else None
+    if parsed is None or replay is None or replay.key != key:
+        raise ApiError(404, "no stream to resume with this Last-Event-ID (it ended over the "
+                       "grace period ago, or never existed)", code="stream_not_found")  # fmt: skip
+    replay.attach()
+    return EventStream(replay.follow(parsed[1]), replay.detach)
+
+
 async def _respond(
     request: Request, stream: ChatStream, schema: type[ChatBody], wire_type: type[Wire]
 ) -> Response:
@@ -140,6 +152,10 @@ async def _respond(
     if isinstance(body, OpenAIChatRequest) and body.model not in (None, model_id):
         raise ApiError(404, f"model {body.model!r} not found; this server has {model_id!r}",
                        param="model", code="model_not_found")  # fmt: skip
+    last_event_id = request.headers.get("last-event-id")
+    if last_event_id is not None:
+        stream.closed = True  # a reconnection: the original request logs itself
+        return _resume(state, stream.key, last_event_id)
     await stream.start(runtime, body)
     assert stream.stats is not None
     model = runtime.model
@@ -151,7 +167,34 @@ async def _respond(
         stream.close(200, output=text)
         return JSONResponse(wire.reply(text))
     events = sse_events(stream.pieces(runtime), wire, stream.close)
-    return EventStream(events, lambda: stream.close(499, "client disconnected"))
+    if not body.resumable:
+        return EventStream(events, lambda: stream.close(499, "client disconnected"))
+    replay = Replay(stream.request_id, stream.key, state.settings.resume_grace_seconds,
+                    state.replays, lambda: stream.close(499, "client disconnected"))  # fmt: skip
+    replay.start(events)
+    replay.attach()
+    return EventStream(replay.follow(-1), replay.detach)
+
+
+async def cancel_chat(request: Request) -> Response:
+    """DELETE /api/chat/{id}: stop a resumable stream now (closing its connection would
+    leave it running for the grace period, waiting for a reconnection)."""
+    state: AppState = request.app.state.app_state
+    status = 200
+    try:
+        state.ready()
+        key = state.gate.authorize(request)
+        request_id = request.path_params["request_id"]
+        replay = state.replays.get(request_id)
+        if replay is None or replay.key != key:
+            raise ApiError(404, f"no running stream {request_id!r}", code="stream_not_found")
+        replay.cancel()
+        return JSONResponse({"id": request_id, "cancelled": True})
+    except ApiError as exc:
+        status = exc.status
+        return exc.response()
+    finally:
+        state.metrics.requests.labels("/api/chat/{id}", str(status)).inc()
 
 
 async def chat_response(

@@ -11,6 +11,7 @@ from pydantic.json_schema import models_json_schema
 
 from persian_chat.server.api_responses import (
     MODELS,
+    CancelResponse,
     ChatCompletion,
     ChatResponse,
     DetokenizeResponse,
@@ -37,6 +38,14 @@ SSE_EVENT = {
     "required": ["data"],
 }
 STREAM = {"text/event-stream": {"schema": SSE_EVENT}}
+RESUME = {
+    "name": "Last-Event-ID",
+    "in": "header",
+    "required": False,
+    "description": 'resume a stream sent with "resumable": true from after this event id '
+    "(within the server's grace period); 404 stream_not_found otherwise",
+    "schema": {"type": "string"},
+}
 
 
 def _ref(model: type[BaseModel]) -> dict[str, Any]:
@@ -47,7 +56,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
     reasons = {
         400: "invalid request (the field is named in error.param)",
         401: "missing or wrong API key",
-        404: "unknown model",
+        404: "unknown model, or no stream to resume or cancel",
         413: "body too large",
         415: "body is not application/json",
         429: "rate limit or server busy (see Retry-After)",
@@ -107,6 +116,7 @@ def build_openapi(settings: ServerSettings) -> dict[str, Any]:
         return {
             "post": {
                 "security": security,
+                **({"parameters": [RESUME]} if "stream" in what else {}),
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": _ref(request)}},
@@ -136,8 +146,28 @@ def build_openapi(settings: ServerSettings) -> dict[str, Any]:
             "model's context.",
         },
         "paths": {
-            "/api/chat": post(ChatRequest, ChatResponse, ()),
+            "/api/chat": post(ChatRequest, ChatResponse, (404,)),
             "/v1/chat/completions": post(OpenAIChatRequest, ChatCompletion, (404,)),
+            "/api/chat/{request_id}": {
+                "delete": {
+                    "security": security,
+                    "parameters": [
+                        {
+                            "name": "request_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "the resumable stream was stopped",
+                            "content": {"application/json": {"schema": _ref(CancelResponse)}},
+                        },
+                        **_errors(*auth, 404, 503),
+                    },
+                }
+            },
             "/tokenize": post(TokenizeRequest, TokenizeResponse, (404,), "the token ids"),
             "/detokenize": post(DetokenizeRequest, DetokenizeResponse, (404,), "the text"),
             "/v1/models": {

@@ -8,8 +8,10 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -299,3 +301,64 @@ def test_edit_and_resend_then_export_and_import_in_another_browser(
         assert last_answer(second)  # the imported answer is shown
     finally:
         other.close()
+
+
+class CuttingProxy:
+    """A TCP proxy to the API that cuts its first connection after three streamed tokens,
+    as a phone changing networks would: both sockets are closed mid-answer."""
+
+    def __init__(self, target: str) -> None:
+        self.target = int(target.rsplit(":", 1)[1])
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.connections = 0
+        self.cuts = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = self.listener.accept()
+                self.connections += 1
+                upstream = socket.create_connection(("127.0.0.1", self.target))
+                cut = self.connections == 1
+                threading.Thread(target=self._pipe, args=(client, upstream, False),
+                                 daemon=True).start()  # fmt: skip
+                threading.Thread(target=self._pipe, args=(upstream, client, cut),
+                                 daemon=True).start()  # fmt: skip
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, cut: bool) -> None:
+        seen = b""
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+                seen += data if cut else b""
+                if cut and seen.count(b'data: {"token"') >= 3:
+                    self.cuts += 1
+                    for end in (source, sink):
+                        end.shutdown(socket.SHUT_RDWR)
+                        end.close()
+                    return
+            sink.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_a_connection_cut_mid_answer_ends_in_the_full_answer(
+    page: Any, api: tuple[str, Any]
+) -> None:
+    url, _runtime = api
+    proxy = CuttingProxy(url)
+    try:
+        settings(page, **{"endpoint-input": proxy.url, "api-key-input": KEY,
+                          "max-tokens-input": "48"})  # fmt: skip
+        send(page, QUESTION)
+        page.wait_for_selector("#stop-button")
+        page.wait_for_selector("#send-button", timeout=60000)
+        assert proxy.cuts == 1 and proxy.connections >= 2  # cut, then resumed
+        assert page.locator("[data-sonner-toast]").count() == 0  # no error shown
+        assert page.inner_text("[role=status]") == "پاسخ کامل شد"
+        assert last_answer(page)
+    finally:
+        proxy.close()
