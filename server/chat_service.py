@@ -154,8 +154,9 @@ async def _respond(
                        param="model", code="model_not_found")  # fmt: skip
     last_event_id = request.headers.get("last-event-id")
     if last_event_id is not None:
+        resumed = _resume(state, stream.key, last_event_id)
         stream.closed = True  # a reconnection: the original request logs itself
-        return _resume(state, stream.key, last_event_id)
+        return resumed
     await stream.start(runtime, body)
     assert stream.stats is not None
     model = runtime.model

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
@@ -24,6 +25,7 @@ log = logging.getLogger("persian_chat.server")
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 INTERNAL = "internal server error"
+IMPOSSIBLE = -9999.0  # OpenAI's log-probability of a token that cannot occur
 Event = dict[str, Any] | str
 # close(status, error, output): count, time and log the request once
 Close = Callable[[int, str | None, str], None]
@@ -73,7 +75,8 @@ def _token(data: bytes, logprob: float) -> dict[str, Any]:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         text = "bytes:" + "".join(f"\\x{b:02x}" for b in data)
-    return {"token": text, "logprob": logprob, "bytes": list(data)}
+    finite = logprob if math.isfinite(logprob) else IMPOSSIBLE  # JSON has no -Infinity
+    return {"token": text, "logprob": finite, "bytes": list(data)}
 
 
 class OpenAIWire(Wire):

@@ -2,8 +2,8 @@
 
 Settings and past conversations live in the browser (localStorage), so they survive reloads
 and stay with the user, not the server. The answer streams in a background event: the
-server's tokens are appended in small batches (every 50 ms) so the browser is not flooded,
-and the Stop button closes the HTTP stream, which stops generation on the server.
+server's tokens are appended in small batches (every 50 ms) so the browser is not flooded;
+a dropped connection is resumed, and the Stop button cancels the answer on the server.
 """
 
 from __future__ import annotations
@@ -297,7 +297,7 @@ class ChatState(rx.State):
         except ChatError as exc:
             failure = exc
         finally:
-            await stream.aclose()  # closes the connection: the server stops generating
+            await stream.aclose()  # cancels the answer on the server if it had not ended
             _STOP_REQUESTS.discard(token)
         received += pending
         async with self:
