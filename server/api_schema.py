@@ -137,21 +137,25 @@ class OpenAIChatRequest(SamplingFields):
         return (self.top_logprobs or 0) if self.logprobs else None
 
 
-class TokenizeRequest(BaseModel):
+class ModelNamed(BaseModel):
+    """A body that may name the model it is for (checked against the served one)."""
+
+    model: Text | None = None
+
+
+class TokenizeRequest(ModelNamed):
     """POST /tokenize: a text as it is, or messages through the chat template (normalized,
     with the default system prompt, as a chat request would build them). Exactly one of
     `prompt` and `messages` (checked by the route, which names the field)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
-    model: Text | None = None
     prompt: Text | None = None
     messages: list[ChatMessageIn] | None = Field(None, min_length=1)
     add_generation_prompt: StrictBool = True
 
 
-class DetokenizeRequest(BaseModel):
+class DetokenizeRequest(ModelNamed):
     """POST /detokenize: token ids back to text."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
-    model: Text | None = None
     tokens: list[Annotated[int, Field(ge=0)]]

@@ -9,13 +9,14 @@ Both routes pass the same gate as chat (key, rate limit, body, schema).
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from persian_chat.server.api_errors import ApiError
-from persian_chat.server.api_schema import DetokenizeRequest, TokenizeRequest
+from persian_chat.server.api_schema import DetokenizeRequest, ModelNamed, TokenizeRequest
 from persian_chat.server.app_state import AppState
 from persian_chat.server.prompt import PromptError, model_messages, prompt_ids
 from persian_chat.server.runtime import Runtime
@@ -40,14 +41,19 @@ def _tokenize(body: TokenizeRequest, runtime: Runtime, state: AppState) -> list[
     return list(model.tokenizer.encode(body.prompt, add_special_tokens=False).ids)
 
 
-async def _answer(request: Request, route: str, work: Any) -> Response:
+Body = TypeVar("Body", bound=ModelNamed)
+
+
+async def _answer(
+    request: Request, route: str, schema: type[Body],
+    work: Callable[[Body, Runtime, AppState], dict[str, Any]],
+) -> Response:  # fmt: skip
     """Run `work(body, runtime, state)` behind the gate; count the request by its status."""
     state: AppState = request.app.state.app_state
     status = 200
     try:
         runtime = state.ready()
         key = state.gate.authorize(request)
-        schema = TokenizeRequest if route == "/tokenize" else DetokenizeRequest
         body = await state.gate.admit(request, key, schema)
         model_id = runtime.model.model_id
         if body.model not in (None, model_id):
@@ -85,8 +91,8 @@ def _detokenize_answer(
 
 
 async def tokenize(request: Request) -> Response:
-    return await _answer(request, "/tokenize", _tokenize_answer)
+    return await _answer(request, "/tokenize", TokenizeRequest, _tokenize_answer)
 
 
 async def detokenize(request: Request) -> Response:
-    return await _answer(request, "/detokenize", _detokenize_answer)
+    return await _answer(request, "/detokenize", DetokenizeRequest, _detokenize_answer)
