@@ -149,8 +149,8 @@ class Runners:
 
     def engine(self, precision: str, prompts: list[list[int]], new: int) -> tuple[float, float]:
         """(seconds for all streams, mean seconds to first token)."""
-        from persian_chat.server.engine import GenerationRequest
         from persian_chat.server.sampling import SamplingParams
+        from persian_chat.server.sequence import GenerationRequest
 
         engine = self.engines[precision]
 

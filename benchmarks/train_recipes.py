@@ -57,8 +57,8 @@ HEADER = ["recipe", "steps", "s/step", "tokens seen", "train loss (last 10%)",
 def held_out_loss(model_dir: Path, data_dir: Path, examples: int, max_length: int) -> float:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from persian_chat.training.chat_data import load_conversations
-    from persian_chat.training.evaluate import score, spread
+    from persian_chat.training.chat_data import load_conversations, spread
+    from persian_chat.training.evaluate import score
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir)

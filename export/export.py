@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from persian_chat.atomic import atomic_write_text, publish_directory
+from persian_chat.atomic import atomic_write_text, building_directory
 from persian_chat.checksums import sha256_file
 from persian_chat.errors import UserError
 from persian_chat.logs import configure_logging
@@ -94,8 +94,7 @@ def export(
     from persian_chat.export.onnx_export import default_quantization, export_fp32, quantize_int8
     from persian_chat.export.parity import check_parity
     from persian_chat.server.onnx_model import OnnxDecoder
-    from persian_chat.training.chat_data import load_conversations, verify_dataset
-    from persian_chat.training.evaluate import spread
+    from persian_chat.training.chat_data import load_conversations, spread, verify_dataset
 
     started = time.monotonic()
     training = check_checkpoint(model_dir)
@@ -103,69 +102,70 @@ def export(
     test = spread(load_conversations(data_dir / "test.jsonl"), parity_examples)
     torch.set_num_threads(threads)
     output.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
     try:
-        log.info("exporting %s to ONNX fp32 with KV cache", model_dir)
-        fp32_path = export_fp32(model_dir, work / "fp32")
-        choice = default_quantization(method) if precision == "int8" else None
-        int8_path = None
-        if choice is not None:
-            log.info("quantizing to int8 (%s)", choice.describe())
-            int8_path = quantize_int8(work / "fp32", work / "int8", choice)
-        log.info("checking parity on %d test conversations", len(test))
-        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
-        tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        fp32 = OnnxDecoder(fp32_path, threads)
-        int8 = OnnxDecoder(int8_path, threads) if int8_path else None
-        parity = check_parity(model, tokenizer, fp32, int8, test, max_length).as_dict()
-        del model, fp32, int8
+        scratch = tempfile.TemporaryDirectory(prefix=f".{output.name}.work.", dir=output.parent)
+        with scratch as work_name, building_directory(output) as served:
+            work = Path(work_name)
+            log.info("exporting %s to ONNX fp32 with KV cache", model_dir)
+            fp32_path = export_fp32(model_dir, work / "fp32")
+            choice = default_quantization(method) if precision == "int8" else None
+            int8_path = None
+            if choice is not None:
+                log.info("quantizing to int8 (%s)", choice.describe())
+                int8_path = quantize_int8(work / "fp32", work / "int8", choice)
+            log.info("checking parity on %d test conversations", len(test))
+            model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+            tokenizer = AutoTokenizer.from_pretrained(model_dir)
+            fp32 = OnnxDecoder(fp32_path, threads)
+            int8 = OnnxDecoder(int8_path, threads) if int8_path else None
+            parity = check_parity(model, tokenizer, fp32, int8, test, max_length).as_dict()
+            del model, fp32, int8
 
-        served = work / "served"
-        served.mkdir()
-        chosen = work / ("int8" if choice else "fp32")
-        for path in chosen.iterdir():
-            if path.name.startswith("model.onnx"):
-                shutil.copy2(path, served / path.name)
-        for name in COPIED_FILES:
-            if (model_dir / name).is_file():
-                shutil.copy2(model_dir / name, served / name)
-        if not (served / "chat_template.jinja").is_file():
-            (served / "chat_template.jinja").write_text(tokenizer.chat_template, encoding="utf-8")
-        sizes = {"fp32_bytes": _onnx_bytes(work / "fp32")}
-        if choice:
-            sizes["int8_bytes"] = _onnx_bytes(work / "int8")
-        manifest: dict[str, Any] = {
-            "format": SERVED_FORMAT,
-            "source_checkpoint": str(model_dir),
-            "training_manifest_sha256": (
-                sha256_file(model_dir / "training_manifest.json")
-                if (model_dir / "training_manifest.json").is_file()
-                else None
-            ),
-            "base_model": training.get("base_model"),
-            "dataset_sha256": digests,
-            "precision": precision,
-            "quantization": choice.describe() if choice else None,
-            "onnx": _graph_io(served / "model.onnx"),
-            "parity": parity,
-            "sizes": sizes,
-            **_dataset_settings(data_dir),
-            "versions": package_versions(
-                ("torch", "transformers", "optimum", "optimum-onnx", "onnxruntime")
-            ),
-            "export_time_s": round(time.monotonic() - started, 1),
-        }
-        manifest["files"] = {p.name: sha256_file(p) for p in sorted(served.iterdir())}
-        (served / "manifest.json").write_text(
-            json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-        )
-        logs_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(
-            logs_dir / "export.json", json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
-        )
-        if parity["failures"]:
-            raise UserError("parity check failed: " + "; ".join(parity["failures"]))
-        publish_directory(served, output)
+            chosen = work / ("int8" if choice else "fp32")
+            for path in chosen.iterdir():
+                if path.name.startswith("model.onnx"):
+                    shutil.copy2(path, served / path.name)
+            for name in COPIED_FILES:
+                if (model_dir / name).is_file():
+                    shutil.copy2(model_dir / name, served / name)
+            if not (served / "chat_template.jinja").is_file():
+                (served / "chat_template.jinja").write_text(
+                    tokenizer.chat_template, encoding="utf-8"
+                )
+            sizes = {"fp32_bytes": _onnx_bytes(work / "fp32")}
+            if choice:
+                sizes["int8_bytes"] = _onnx_bytes(work / "int8")
+            manifest: dict[str, Any] = {
+                "format": SERVED_FORMAT,
+                "source_checkpoint": str(model_dir),
+                "training_manifest_sha256": (
+                    sha256_file(model_dir / "training_manifest.json")
+                    if (model_dir / "training_manifest.json").is_file()
+                    else None
+                ),
+                "base_model": training.get("base_model"),
+                "dataset_sha256": digests,
+                "precision": precision,
+                "quantization": choice.describe() if choice else None,
+                "onnx": _graph_io(served / "model.onnx"),
+                "parity": parity,
+                "sizes": sizes,
+                **_dataset_settings(data_dir),
+                "versions": package_versions(
+                    ("torch", "transformers", "optimum", "optimum-onnx", "onnxruntime")
+                ),
+                "export_time_s": round(time.monotonic() - started, 1),
+            }
+            manifest["files"] = {p.name: sha256_file(p) for p in sorted(served.iterdir())}
+            (served / "manifest.json").write_text(
+                json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+            )
+            logs_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(
+                logs_dir / "export.json", json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
+            )
+            if parity["failures"]:
+                raise UserError("parity check failed: " + "; ".join(parity["failures"]))
         return manifest
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
@@ -173,8 +173,6 @@ def export(
                 f"disk full while exporting to {output.parent}; nothing was written"
             ) from None
         raise
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from persian_chat import chat_template
 from persian_chat.chat_format import Conversation, Message
-from persian_chat.chat_template import render
 from persian_chat.server.onnx_model import Array, OnnxDecoder
 
 # Chosen from measurement (see the export issue note): ORT's fused fp32 kernels differ from
@@ -52,10 +52,10 @@ class ParityReport:
 
 
 def prompt_ids(tokenizer: Any, messages: list[Message]) -> list[int]:
-    text = render(
-        messages, tokenizer.bos_token, add_generation_prompt=True, template=tokenizer.chat_template
+    """A transformers tokenizer's prompt ids, built as the server builds them."""
+    return chat_template.prompt_ids(
+        tokenizer, messages, tokenizer.bos_token, tokenizer.chat_template
     )
-    return list(tokenizer(text, add_special_tokens=False).input_ids)
 
 
 def torch_logits(model: Any, ids: list[int]) -> Array:

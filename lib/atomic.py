@@ -80,3 +80,17 @@ def publish_directory(finished: Path, target: Path) -> None:
         target.rename(old)
     finished.rename(target)
     shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def building_directory(target: Path) -> Iterator[Path]:
+    """A fresh directory beside `target` to build into. When the block ends without an error
+    it replaces `target` (`publish_directory`); otherwise it is removed and `target` stays as
+    it was — a failed run never overwrites a good artifact."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        yield tmp
+        publish_directory(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

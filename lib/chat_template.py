@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -66,3 +67,19 @@ def assistant_spans(
         end = len(render(messages[: index + 1], bos_token, template=template)) - 1  # final "\n"
         spans.append((start, end))
     return spans
+
+
+def prompt_ids(
+    tokenizer: Any,
+    messages: Sequence[Message],
+    bos_token: str,
+    template: str = CHAT_TEMPLATE,
+    add_generation_prompt: bool = True,
+) -> list[int]:
+    """The ids the model answers from: `messages` rendered with the generation prompt, then
+    encoded without added special tokens (the template writes BOS itself). One function for
+    the server (a `tokenizers.Tokenizer`), the parity check and the evaluation (transformers
+    tokenizers), so the three can never build different prompts."""
+    text = render(messages, bos_token, add_generation_prompt, template=template)
+    encoded = tokenizer.encode(text, add_special_tokens=False)
+    return list(getattr(encoded, "ids", encoded))

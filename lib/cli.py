@@ -24,7 +24,7 @@ COMMANDS: dict[str, str] = {
     "serve": "persian_chat.server.serve",
     "ui": "persian_chat_ui.launch",
     "bench": "persian_chat.benchmarks.cli",
-    "report": "persian_chat.report",
+    "report": "persian_chat.benchmarks.report",
 }
 
 

@@ -11,11 +11,9 @@ the chat evaluation through the same served int8 path as the fine-tuned one.
 from __future__ import annotations
 
 import argparse
-import shutil
-import tempfile
 from pathlib import Path
 
-from persian_chat.atomic import publish_directory
+from persian_chat.atomic import building_directory
 from persian_chat.training.base_models import load_base
 from persian_chat.training.trim_vocab import trim_model_vocabulary
 
@@ -29,14 +27,9 @@ def main() -> None:
     args = parser.parse_args()
     model, tokenizer, _ = load_base(args.base_model, args.models_dir)
     model, tokenizer = trim_model_vocabulary(model, tokenizer, args.data_dir)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{args.output.name}.", dir=args.output.parent))
-    try:
+    with building_directory(args.output) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
-        publish_directory(tmp, args.output)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     print(f"wrote {args.output} (vocabulary {len(tokenizer)})")
 
 

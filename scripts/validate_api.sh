@@ -49,6 +49,10 @@ request "openai non-stream" 200 '"object":"chat.completion"' "${auth[@]}" "${jso
   -d "{\"messages\":[$hello],\"max_tokens\":8}" "$BASE/v1/chat/completions"
 request "openai stream" 200 'data: [DONE]' -N "${auth[@]}" "${json[@]}" \
   -d "{\"messages\":[$hello],\"max_tokens\":8,\"stream\":true}" "$BASE/v1/chat/completions"
+request "tokenize" 200 '"max_model_len"' "${auth[@]}" "${json[@]}" \
+  -d "{\"messages\":[$hello]}" "$BASE/tokenize"
+request "detokenize" 200 '"prompt"' "${auth[@]}" "${json[@]}" \
+  -d '{"tokens":[1,2]}' "$BASE/detokenize"
 request "bad temperature" 400 '"param":"temperature"' "${auth[@]}" "${json[@]}" \
   -d "{\"messages\":[$hello],\"temperature\":5}" "$BASE/api/chat"
 request "bad role" 400 '"param":"messages.0.role"' "${auth[@]}" "${json[@]}" \

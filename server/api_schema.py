@@ -1,14 +1,22 @@
 """Request bodies of /api/chat and /v1/chat/completions, validated by pydantic.
 
 Ranges that do not depend on server settings live here; limits that do (message count,
-characters, max_tokens ceiling) are checked in server/chat_request.py.
+characters, max_tokens ceiling) are checked in server/prompt.py.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationInfo,
+    field_validator,
+)
 
 
 def _encodable(value: str) -> str:
@@ -61,6 +69,8 @@ class SamplingFields(BaseModel):
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
     max_tokens: int | None = Field(None, ge=1)
     stop: Text | list[Text] | None = None
+    # our extension: numbered events, resumable with Last-Event-ID after a dropped connection
+    resumable: StrictBool = False
 
     @field_validator("stop")
     @classmethod
@@ -69,6 +79,15 @@ class SamplingFields(BaseModel):
         if any(not s for s in stops):
             raise ValueError("stop strings must not be empty")
         return value
+
+    @property
+    def requested_max_tokens(self) -> int | None:
+        return self.max_tokens
+
+    @property
+    def requested_logprobs(self) -> int | None:
+        """None: no log-probabilities; N: the chosen token's and the N most likely."""
+        return None
 
     @property
     def stops(self) -> tuple[str, ...]:
@@ -99,7 +118,44 @@ class OpenAIChatRequest(SamplingFields):
     stream_options: StreamOptions | None = None
     max_completion_tokens: int | None = Field(None, ge=1)
     n: int = Field(1, ge=1, le=1)
+    logprobs: StrictBool = False
+    top_logprobs: int | None = Field(None, ge=0, le=20)
+
+    @field_validator("top_logprobs")
+    @classmethod
+    def _top_needs_logprobs(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and not info.data.get("logprobs"):
+            raise ValueError("top_logprobs needs logprobs: true")
+        return value
 
     @property
     def requested_max_tokens(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
+
+    @property
+    def requested_logprobs(self) -> int | None:
+        return (self.top_logprobs or 0) if self.logprobs else None
+
+
+class ModelNamed(BaseModel):
+    """A body that may name the model it is for (checked against the served one)."""
+
+    model: Text | None = None
+
+
+class TokenizeRequest(ModelNamed):
+    """POST /tokenize: a text as it is, or messages through the chat template (normalized,
+    with the default system prompt, as a chat request would build them). Exactly one of
+    `prompt` and `messages` (checked by the route, which names the field)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    prompt: Text | None = None
+    messages: list[ChatMessageIn] | None = Field(None, min_length=1)
+    add_generation_prompt: StrictBool = True
+
+
+class DetokenizeRequest(ModelNamed):
+    """POST /detokenize: token ids back to text."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    tokens: list[Annotated[int, Field(ge=0)]]

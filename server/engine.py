@@ -16,20 +16,17 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 
 from persian_chat.server.kv_batch import Array, KVBatch
 from persian_chat.server.onnx_model import OnnxDecoder
-from persian_chat.server.sampling import AnswerHistory, SamplingParams, next_token
-from persian_chat.server.utf8_guard import Utf8Guard, Utf8State
+from persian_chat.server.sampling import next_token, token_logprobs
+from persian_chat.server.sequence import Finished, GenerationRequest, Sequence, TokenLogprob
+from persian_chat.server.utf8_guard import Utf8Guard
 
 log = logging.getLogger("persian_chat.server.engine")
 
-FinishReason = Literal["stop", "length", "cancelled", "error"]
 SHUTDOWN_MESSAGE = "server shutting down"
 
 
@@ -39,66 +36,6 @@ class EngineFullError(Exception):
 
 class EngineClosedError(Exception):
     """The engine is shutting down (or its loop failed) and takes no new requests."""
-
-
-@dataclass(frozen=True)
-class GenerationRequest:
-    prompt: list[int]
-    params: SamplingParams
-    max_tokens: int
-    stop_ids: frozenset[int]
-
-
-@dataclass(frozen=True)
-class Finished:
-    reason: FinishReason
-    error: str | None = None
-
-
-@dataclass(eq=False)
-class Sequence:
-    """One request inside the engine. The engine thread fills it; asyncio code reads it."""
-
-    request: GenerationRequest
-    loop: asyncio.AbstractEventLoop
-    queue: asyncio.Queue[int | Finished] = field(default_factory=asyncio.Queue)
-    finish: Finished | None = None
-    # engine-thread state
-    context: list[int] = field(default_factory=list)
-    generated: int = 0
-    pending: int = -1  # the sampled token the next decode step feeds
-    rng: np.random.Generator = field(default_factory=np.random.default_rng)
-    history: AnswerHistory = field(default_factory=AnswerHistory)
-    utf8: Utf8State = field(default_factory=Utf8State)
-    _cancelled: threading.Event = field(default_factory=threading.Event)
-
-    def __post_init__(self) -> None:
-        self.context = list(self.request.prompt)
-        self.rng = self.request.params.generator()
-        self.history = AnswerHistory(self.request.params.no_repeat_ngram_size)
-
-    def cancel(self) -> None:
-        """Ask the engine to drop this sequence at its next step (idempotent)."""
-        self._cancelled.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled.is_set()
-
-    def deliver(self, item: int | Finished) -> None:
-        try:
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
-        except RuntimeError:  # the event loop is closed: nobody is listening any more
-            self.cancel()
-
-    async def tokens(self) -> AsyncIterator[int]:
-        """Token ids as the engine produces them; `finish` is set when this ends."""
-        while True:
-            item = await self.queue.get()
-            if isinstance(item, Finished):
-                self.finish = item
-                return
-            yield item
 
 
 class Engine:
@@ -250,7 +187,11 @@ class Engine:
         sequence.context.append(token)
         sequence.generated += 1
         sequence.pending = token
-        sequence.deliver(token)
+        if request.logprobs is None:
+            sequence.deliver(token)
+        else:
+            logprob, top = token_logprobs(logits, token, request.logprobs)
+            sequence.deliver(TokenLogprob(token, logprob, top))
         if sequence.generated >= request.max_tokens or len(sequence.context) >= self.context_length:
             return Finished("length")
         return None

@@ -9,93 +9,28 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from persian_chat.server.api_schema import ChatRequest, OpenAIChatRequest
+from persian_chat.server.api_responses import (
+    MODELS,
+    CancelResponse,
+    ChatCompletion,
+    ChatResponse,
+    DetokenizeResponse,
+    ErrorBody,
+    Health,
+    ModelList,
+    TokenizeResponse,
+)
+from persian_chat.server.api_schema import (
+    ChatRequest,
+    DetokenizeRequest,
+    OpenAIChatRequest,
+    TokenizeRequest,
+)
 from persian_chat.server.settings import ServerSettings
 
 REF = "#/components/schemas/{model}"
 
 
-class ErrorDetail(BaseModel):
-    message: str
-    type: str
-    param: str | None
-    code: str | None
-
-
-class ErrorBody(BaseModel):
-    """Every 4xx/5xx answer."""
-
-    error: ErrorDetail
-
-
-class MessageOut(BaseModel):
-    role: Literal["assistant"]
-    content: str
-
-
-class Usage(BaseModel):
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-
-
-class Timings(BaseModel):
-    time_to_first_token_s: float | None
-    total_s: float
-    decode_tokens_per_s: float | None
-
-
-class ChatResponse(BaseModel):
-    """POST /api/chat with "stream": false."""
-
-    message: MessageOut
-    done: Literal[True]
-    finish_reason: str | None
-    usage: Usage
-    timings: Timings
-    model: str
-    id: str
-
-
-class Choice(BaseModel):
-    index: int
-    message: MessageOut
-    finish_reason: Literal["stop", "length"]
-    logprobs: None
-
-
-class ChatCompletion(BaseModel):
-    """POST /v1/chat/completions with "stream": false (OpenAI's shape)."""
-
-    id: str
-    object: Literal["chat.completion"]
-    created: int
-    model: str
-    choices: list[Choice]
-    usage: Usage
-
-
-class ModelEntry(BaseModel):
-    id: str
-    object: Literal["model"]
-    created: int
-    owned_by: str
-
-
-class ModelList(BaseModel):
-    object: Literal["list"]
-    data: list[ModelEntry]
-
-
-class Health(BaseModel):
-    status: str
-    model: str | None = None
-    active: int | None = None
-    waiting: int | None = None
-    error: str | None = None
-
-
-MODELS: list[type[BaseModel]] = [ErrorBody, ChatResponse, ChatCompletion, ModelList, Health]
 # one server-sent event as a client parses it: `data:` holds a JSON object (or [DONE])
 SSE_EVENT = {
     "type": "object",
@@ -103,6 +38,14 @@ SSE_EVENT = {
     "required": ["data"],
 }
 STREAM = {"text/event-stream": {"schema": SSE_EVENT}}
+RESUME = {
+    "name": "Last-Event-ID",
+    "in": "header",
+    "required": False,
+    "description": 'resume a stream sent with "resumable": true from after this event id '
+    "(within the server's grace period); 404 stream_not_found otherwise",
+    "schema": {"type": "string"},
+}
 
 
 def _ref(model: type[BaseModel]) -> dict[str, Any]:
@@ -113,7 +56,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
     reasons = {
         400: "invalid request (the field is named in error.param)",
         401: "missing or wrong API key",
-        404: "unknown model",
+        404: "unknown model, or no stream to resume or cancel",
         413: "body too large",
         415: "body is not application/json",
         429: "rate limit or server busy (see Retry-After)",
@@ -147,6 +90,8 @@ def build_openapi(settings: ServerSettings) -> dict[str, Any]:
     inputs: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = [
         (ChatRequest, "validation"),
         (OpenAIChatRequest, "validation"),
+        (TokenizeRequest, "validation"),
+        (DetokenizeRequest, "validation"),
         *((m, "serialization") for m in MODELS),
     ]
     _, defs = models_json_schema(inputs, ref_template=REF)
@@ -156,23 +101,33 @@ def build_openapi(settings: ServerSettings) -> dict[str, Any]:
     )
     for name in ("ChatRequest", "OpenAIChatRequest"):
         _limit_request(schemas[name], settings)
+    tokenize_props = schemas["TokenizeRequest"]["properties"]
+    tokenize_props["prompt"]["anyOf"][0]["maxLength"] = settings.max_total_chars
+    tokenize_props["messages"]["anyOf"][0]["maxItems"] = settings.max_messages
     secured = bool(settings.api_keys)
     security: list[dict[str, list[str]]] = [{"bearer": []}] if secured else []
     auth = (401,) if secured else ()
 
-    def chat(request: type[BaseModel], response: type[BaseModel], extra: tuple[int, ...]) -> Any:
+    def post(
+        request: type[BaseModel], response: type[BaseModel], extra: tuple[int, ...],
+        what: str = "the answer: one JSON object, or server-sent events when the request "
+        "asks to stream",
+    ) -> Any:  # fmt: skip
         return {
             "post": {
                 "security": security,
+                **({"parameters": [RESUME]} if "stream" in what else {}),
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": _ref(request)}},
                 },
                 "responses": {
                     "200": {
-                        "description": "the answer: one JSON object, or server-sent events "
-                        "when the request asks to stream",
-                        "content": {"application/json": {"schema": _ref(response)}, **STREAM},
+                        "description": what,
+                        "content": {
+                            "application/json": {"schema": _ref(response)},
+                            **(STREAM if "stream" in what else {}),
+                        },
                     },
                     **_errors(400, *auth, *extra, 413, 415, 429, 500, 503),
                 },
@@ -191,8 +146,30 @@ def build_openapi(settings: ServerSettings) -> dict[str, Any]:
             "model's context.",
         },
         "paths": {
-            "/api/chat": chat(ChatRequest, ChatResponse, ()),
-            "/v1/chat/completions": chat(OpenAIChatRequest, ChatCompletion, (404,)),
+            "/api/chat": post(ChatRequest, ChatResponse, (404,)),
+            "/v1/chat/completions": post(OpenAIChatRequest, ChatCompletion, (404,)),
+            "/api/chat/{request_id}": {
+                "delete": {
+                    "security": security,
+                    "parameters": [
+                        {
+                            "name": "request_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "the resumable stream was stopped",
+                            "content": {"application/json": {"schema": _ref(CancelResponse)}},
+                        },
+                        **_errors(*auth, 404, 503),
+                    },
+                }
+            },
+            "/tokenize": post(TokenizeRequest, TokenizeResponse, (404,), "the token ids"),
+            "/detokenize": post(DetokenizeRequest, DetokenizeResponse, (404,), "the text"),
             "/v1/models": {
                 "get": {
                     "security": security,

@@ -181,3 +181,22 @@ def next_token(
         probs = np.where(mask, probs, 0.0)
         probs /= probs.sum()
     return int(rng.choice(probs.size, p=probs))
+
+
+def token_logprobs(
+    logits: NDArray[Any], token: int, top: int
+) -> tuple[float, tuple[tuple[int, float], ...]]:
+    """The chosen token's log-probability and the `top` most likely tokens with theirs,
+    under the model's own distribution (raw logits, before penalties and temperature: what
+    vLLM returns by default), so a client sees how sure the model was."""
+    scores = _finite(np.asarray(logits, dtype=np.float64))
+    shifted = scores - scores.max()
+    with np.errstate(under="ignore"):
+        logprobs = shifted - np.log(np.exp(shifted).sum())
+    best: tuple[tuple[int, float], ...] = ()
+    if top > 0:
+        k = min(top, logprobs.size)
+        ids = np.argpartition(-logprobs, k - 1)[:k]
+        ids = ids[np.argsort(-logprobs[ids], kind="stable")]
+        best = tuple((int(i), float(logprobs[i])) for i in ids)
+    return float(logprobs[token]), best

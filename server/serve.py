@@ -26,7 +26,16 @@ OPTION_NAMES = {"rate_limit_per_minute": "rate-limit", "shutdown_grace_seconds":
 log = logging.getLogger("persian_chat.server")
 
 
+# the PERSIAN_CHAT_* variables that are not a tunable setting's (those come from TUNABLE)
+OTHER_VARIABLES = frozenset({
+    "MODEL", "HOST", "PORT", "THREADS", "API_KEYS_FILE", "API_KEYS", "CORS_ORIGINS",
+    "SYSTEM_PROMPT", "LOG_USER_TEXT",
+})  # fmt: skip
+
+
 def _env(name: str, default: Any = None) -> Any:
+    if name not in OTHER_VARIABLES and name not in {_option(t)[1] for t in TUNABLE}:
+        raise KeyError(f"PERSIAN_CHAT_{name} is not a documented variable")
     return os.environ.get(f"PERSIAN_CHAT_{name}", default)
 
 
@@ -64,12 +73,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def environment_variables() -> set[str]:
-    """Every PERSIAN_CHAT_* variable `serve` reads (the systemd env file is checked against it)."""
-    import re
-
-    named = set(re.findall(r'_env\("([A-Z_]+)"', Path(__file__).read_text(encoding="utf-8")))
+    """Every PERSIAN_CHAT_* variable `serve` reads (the systemd env file is checked against
+    it); `_env` refuses any other name, so this list cannot fall behind the code."""
     tunable = {_option(name)[1] for name in TUNABLE}
-    return {f"PERSIAN_CHAT_{name}" for name in named | tunable}
+    return {f"PERSIAN_CHAT_{name}" for name in OTHER_VARIABLES | tunable}
 
 
 def settings_from_args(args: argparse.Namespace) -> Any:
@@ -105,7 +112,8 @@ def configure_server_logging() -> None:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from persian_chat.server.app import AppState, create_app
+    from persian_chat.server.app import create_app
+    from persian_chat.server.app_state import AppState
     from persian_chat.server.runtime import Runtime, load_runtime
 
     configure_server_logging()

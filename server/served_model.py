@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from tokenizers import Tokenizer
 
 from persian_chat.checksums import sha256_file
+from persian_chat.server.utf8_guard import token_bytes
 from persian_chat.settings import NormalizerSettings
 
 SERVED_FORMAT = "persian-chat-served/1"
@@ -39,6 +41,18 @@ class ServedModel:
     @property
     def model_id(self) -> str:
         return self.path.name
+
+    @cached_property
+    def vocabulary_bytes(self) -> list[bytes]:
+        """The bytes each token id stands for (log-probabilities report them), built on
+        first use: a byte-fallback token is its one byte, not a replacement character."""
+        table = token_bytes(self.tokenizer)
+        if table is None:
+            size = self.tokenizer.get_vocab_size()
+            table = [
+                self.tokenizer.decode([i], skip_special_tokens=False).encode() for i in range(size)
+            ]
+        return table
 
     @property
     def onnx_path(self) -> Path:

@@ -62,6 +62,9 @@ class ServerSettings(BaseModel):
     shutdown_grace_seconds: float = Field(
         10.0, ge=0, description="seconds running answers may take to finish on shutdown"
     )
+    resume_grace_seconds: float = Field(
+        10.0, ge=0, description="seconds a resumable stream waits for its client to reconnect"
+    )
     verify_model: bool = True
 
 

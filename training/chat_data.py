@@ -68,6 +68,15 @@ class Encoded:
     labels: list[int]
 
 
+def spread(rows: list[Conversation], limit: int | None) -> list[Conversation]:
+    """At most `limit` rows, evenly spaced through the file (so every source keeps its share):
+    two models' perplexity on 2 cores stays minutes, not a quarter hour, as the test set grows."""
+    if limit is None or len(rows) <= limit:
+        return rows
+    step = len(rows) / limit
+    return [rows[int(i * step)] for i in range(limit)]
+
+
 def encode_conversation(tokenizer: Any, conversation: Conversation, max_length: int) -> Encoded:
     """Token ids and labels (-100 outside assistant spans), truncated to `max_length`."""
     messages = conversation["messages"]

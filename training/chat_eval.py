@@ -1,13 +1,13 @@
 """Chat-quality evaluation of the served int8 ONNX model: the engine users get, not PyTorch.
 
 Held-out prompts of test.jsonl (training/chat_prompts.py) go through the server's own path —
-the JSON body /api/chat would get, server/chat_request.py's build_job (normalization, system
+the JSON body /api/chat would get, server/prompt.py's build_prompt (normalization, system
 prompt, context fit, prompt ids, sampling defaults) and server/runtime.py's engine (with its
 UTF-8 guard), every prompt submitted at once so continuous batching runs them together —
 once greedy (temperature 0) and once with the server's default sampling (no sampling field
 in the request, so DEFAULT_SAMPLING applies, whatever it becomes), each prompt with a fixed
 seed; `modes` adds other settings to compare (how the defaults are chosen). The answers are
-the streamed text a client sees (server/generation.py stream_text). Scores
+the streamed text a client sees (server/stream.py stream_text). Scores
 (training/chat_scoring.py) go to logs/chat_eval.json under the model's label, beside the
 labels already there; the worst answers per category go to their own section of
 logs/errors.txt.
@@ -36,15 +36,14 @@ from tqdm import tqdm
 from persian_chat.atomic import atomic_write_text
 from persian_chat.checksums import sha256_file
 from persian_chat.errors import UserError
-from persian_chat.server.api_errors import ApiError
 from persian_chat.server.api_schema import ChatRequest
-from persian_chat.server.chat_request import ChatJob, build_job
 from persian_chat.server.engine import Engine
-from persian_chat.server.generation import Generation, GenerationError, stream_text
 from persian_chat.server.onnx_model import OnnxDecoder
+from persian_chat.server.prompt import Prompt, PromptError, build_prompt
 from persian_chat.server.runtime import build_engine, make_normalizer
 from persian_chat.server.served_model import ServedModel, ServedModelError, load_served_model
 from persian_chat.server.settings import ServerSettings, physical_cores
+from persian_chat.server.stream import GenerationError, StreamStats, stream_text
 from persian_chat.settings import DEFAULT_NORMALIZER
 from persian_chat.training.chat_data import verify_dataset
 from persian_chat.training.chat_prompts import EvalPrompt, load_prompts, select_prompts
@@ -87,7 +86,7 @@ class ChatEvalConfig:
 class Planned:
     prompt: EvalPrompt
     mode: str
-    job: ChatJob
+    job: Prompt
 
 
 def open_served_model(path: Path) -> ServedModel:
@@ -117,9 +116,9 @@ def plan_jobs(
                     request = ChatRequest.model_validate_json(json.dumps(body))
                 except ValidationError as exc:
                     raise UserError(f"sampling mode {mode}: {exc}") from None
-                job = build_job(request, config.max_tokens, model, settings, normalize)
+                job = build_prompt(request, config.max_tokens, model, settings, normalize)
                 jobs.append(Planned(prompt, mode, job))
-        except ApiError as exc:
+        except PromptError as exc:
             log.warning("test line %d left out: %s", prompt.line, exc.message)
             skipped.append(prompt)
             continue
@@ -128,29 +127,29 @@ def plan_jobs(
 
 
 async def _answer(
-    engine: Engine, model: ServedModel, job: ChatJob, loop: asyncio.AbstractEventLoop
+    engine: Engine, model: ServedModel, job: Prompt, loop: asyncio.AbstractEventLoop
 ) -> tuple[str, str | None, int]:
     """The streamed text, how it ended and its token count."""
     sequence = engine.submit(job.request, loop)
-    generation = Generation(prompt_tokens=len(job.request.prompt))
+    stats = StreamStats(prompt_tokens=len(job.request.prompt))
     pieces: list[str] = []
     try:
-        async for piece in stream_text(sequence, model, job.stops, generation):
+        async for piece in stream_text(sequence, model, job.stops, stats):
             pieces.append(piece)
     except GenerationError as exc:
         log.warning("generation failed: %s", exc)
-    return "".join(pieces), generation.finish_reason, generation.completion_tokens
+    return "".join(pieces), stats.finish_reason, stats.completion_tokens
 
 
 def generate_answers(
-    engine: Engine, model: ServedModel, jobs: Sequence[ChatJob], progress: Any
+    engine: Engine, model: ServedModel, jobs: Sequence[Prompt], progress: Any
 ) -> list[tuple[str, str | None, int]]:
     """Submit every job at once (continuous batching runs them together); answers in order."""
 
     async def main() -> list[tuple[str, str | None, int]]:
         loop = asyncio.get_running_loop()
 
-        async def one(job: ChatJob) -> tuple[str, str | None, int]:
+        async def one(job: Prompt) -> tuple[str, str | None, int]:
             result = await _answer(engine, model, job, loop)
             progress.update(1)
             return result
@@ -160,7 +159,7 @@ def generate_answers(
     return asyncio.run(main())
 
 
-def _sampling(job: ChatJob) -> dict[str, Any]:
+def _sampling(job: Prompt) -> dict[str, Any]:
     params = dataclasses.asdict(job.request.params)
     plain = (int, float, str, bool, type(None))
     return {k: v for k, v in params.items() if k != "seed" and isinstance(v, plain)}

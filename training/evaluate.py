@@ -26,7 +26,7 @@ from typing import Any
 
 from persian_chat.atomic import atomic_write_text
 from persian_chat.chat_format import Conversation, Message
-from persian_chat.chat_template import render
+from persian_chat.chat_template import prompt_ids
 from persian_chat.checksums import sha256_file
 from persian_chat.errors import UserError
 from persian_chat.logs import configure_logging
@@ -122,10 +122,8 @@ def generate(model: Any, tokenizer: Any, messages: list[Message], max_new_tokens
     """Greedy answer to `messages` rendered with the chat template."""
     import torch
 
-    prompt = render(
-        messages, tokenizer.bos_token, add_generation_prompt=True, template=tokenizer.chat_template
-    )
-    ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt").input_ids
+    prompt = prompt_ids(tokenizer, messages, tokenizer.bos_token, tokenizer.chat_template)
+    ids = torch.tensor([prompt])
     with torch.inference_mode():
         out = model.generate(
             ids,
@@ -156,15 +154,6 @@ def _load_model_dir(path: Path) -> tuple[Any, Any, dict[str, Any]]:
     return model, tokenizer, manifest
 
 
-def spread(rows: list[Conversation], limit: int | None) -> list[Conversation]:
-    """At most `limit` rows, evenly spaced through the file (so every source keeps its share):
-    two models' perplexity on 2 cores stays minutes, not a quarter hour, as the test set grows."""
-    if limit is None or len(rows) <= limit:
-        return rows
-    step = len(rows) / limit
-    return [rows[int(i * step)] for i in range(limit)]
-
-
 def evaluate(
     model_dir: Path,
     data_dir: Path,
@@ -179,7 +168,7 @@ def evaluate(
     import torch
 
     from persian_chat.training.base_models import load_base
-    from persian_chat.training.chat_data import load_conversations, verify_dataset
+    from persian_chat.training.chat_data import load_conversations, spread, verify_dataset
 
     started = time.monotonic()
     digests = verify_dataset(data_dir)

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from persian_chat.atomic import publish_directory
+from persian_chat.atomic import building_directory
 from persian_chat.chat_template import CHAT_TEMPLATE, END_OF_TURN
 from persian_chat.checksums import parse_sha256sums, sha256_file
 from persian_chat.errors import UserError
@@ -152,8 +150,7 @@ def convert_gguf(gguf_path: Path, output_dir: Path) -> None:
         eos_token_id=[tokenizer.eos_token_id, end_of_turn],
         pad_token_id=tokenizer.pad_token_id,
     )
-    tmp = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent))
-    try:
+    with building_directory(output_dir) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         (tmp / "conversion.json").write_text(
@@ -171,6 +168,3 @@ def convert_gguf(gguf_path: Path, output_dir: Path) -> None:
             + "\n",
             encoding="utf-8",
         )
-        publish_directory(tmp, output_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)

@@ -17,14 +17,13 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from persian_chat.atomic import atomic_write_text, publish_directory
+from persian_chat.atomic import atomic_write_text, building_directory
 from persian_chat.checksums import sha256_file
 from persian_chat.errors import UserError
 from persian_chat.logs import configure_logging
@@ -237,9 +236,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
         return {}
 
     final = merge_lora(trainer.model) if use_lora else trainer.model
-    config.output_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{config.output_dir.name}.", dir=config.output_dir.parent))
-    try:
+    with building_directory(config.output_dir) as tmp:
         final.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         tokens_seen = int(trainer.state.num_input_tokens_seen or 0)
@@ -280,11 +277,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
         }
         manifest_text = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
         (tmp / "training_manifest.json").write_text(manifest_text, encoding="utf-8")
-        publish_directory(tmp, config.output_dir)
-        # models/ is not versioned; the logs keep what the report needs.
-        atomic_write_text(config.logs_dir / "training_manifest.json", manifest_text)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    # models/ is not versioned; the logs keep what the report needs.
+    atomic_write_text(config.logs_dir / "training_manifest.json", manifest_text)
     if log_path.is_file():
         plot_loss_curve(
             log_path, config.logs_dir / "loss_curve.png", f"fine-tuning {config.base_model}"

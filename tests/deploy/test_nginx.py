@@ -218,3 +218,11 @@ def test_systemd_units_run_valid_commands(repo: Path) -> None:
     read = environment_variables()
     assert {"PERSIAN_CHAT_MAX_WAITING", "PERSIAN_CHAT_MODEL", "PERSIAN_CHAT_API_KEYS"} <= read
     assert names - {"PERSIAN_CHAT_API_URL"} <= read, names - read
+    # server/settings.py is the one source of defaults: the env file never restates one
+    from persian_chat.server.serve import _option
+    from persian_chat.server.settings import TUNABLE, ServerSettings
+
+    defaults = {f"PERSIAN_CHAT_{_option(n)[1]}": ServerSettings.model_fields[n].default
+                for n in TUNABLE}  # fmt: skip
+    pairs = [x.split("=", 1) for x in env_file.splitlines() if x and not x.startswith("#")]
+    assert not [k for k, v in pairs if k in defaults and float(v) == defaults[k]]

@@ -58,3 +58,19 @@ def test_publish_directory_replaces_the_old_one(tmp_path: Path) -> None:
     os.umask(umask)
     # as a plain mkdir would make it (0755 under umask 022), not mkdtemp's 0700
     assert target.stat().st_mode & 0o777 == 0o777 & ~umask
+
+
+def test_building_directory_publishes_on_success_and_keeps_the_old_one_on_error(
+    tmp_path: Path,
+) -> None:
+    from persian_chat.atomic import building_directory
+
+    target = tmp_path / "model"
+    with building_directory(target) as build:
+        (build / "weights").write_bytes(b"good")
+    assert (target / "weights").read_bytes() == b"good"
+    with pytest.raises(RuntimeError), building_directory(target) as build:
+        (build / "weights").write_bytes(b"half")
+        raise RuntimeError("the run failed")
+    assert (target / "weights").read_bytes() == b"good"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]

@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from persian_chat.server.app import create_app
-from persian_chat.server.generation import prompt_ids
+from persian_chat.server.prompt import prompt_ids
 from persian_chat.server.runtime import Runtime, load_runtime
 from persian_chat.server.settings import ServerSettings
 
@@ -510,12 +510,12 @@ def test_405_names_the_allowed_methods_and_no_redirects(client: TestClient) -> N
 def test_unhandled_errors_are_json_500_logged_and_counted(
     client: TestClient, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import persian_chat.server.app as app_module
+    import persian_chat.server.chat_service as service_module
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise TypeError("an internal detail the client must not see")
 
-    monkeypatch.setattr(app_module, "build_job", broken)
+    monkeypatch.setattr(service_module, "build_prompt", broken)
     with caplog.at_level(logging.INFO):
         reply = client.post("/api/chat", json={"messages": HELLO})
     assert reply.status_code == 500

@@ -14,12 +14,11 @@ from persian_chat.server.engine import (
     Engine,
     EngineClosedError,
     EngineFullError,
-    GenerationRequest,
-    Sequence,
 )
-from persian_chat.server.generation import prompt_ids
 from persian_chat.server.onnx_model import OnnxDecoder
+from persian_chat.server.prompt import prompt_ids
 from persian_chat.server.sampling import SamplingParams
+from persian_chat.server.sequence import GenerationRequest, Sequence
 from persian_chat.server.served_model import ServedModel, load_served_model
 
 from ..conftest import served_dir

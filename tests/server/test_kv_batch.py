@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from persian_chat.chat_format import Message
-from persian_chat.server.generation import prompt_ids
 from persian_chat.server.kv_batch import KVBatch
 from persian_chat.server.onnx_model import OnnxDecoder
+from persian_chat.server.prompt import prompt_ids
 from persian_chat.server.served_model import ServedModel
 
 QUESTIONS = ["سلام", "حافظ کیست و چرا شعرهایش را دوست داریم؟", "یک جملهٔ کوتاه دربارهٔ باران بنویس."]

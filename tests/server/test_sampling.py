@@ -167,3 +167,16 @@ def test_every_accepted_parameter_set_samples_a_valid_token(
         token = next_token(array, history.tokens, params, rng, history)
         assert 0 <= token < vocab
         history.add(token)
+
+
+def test_token_logprobs_are_the_models_log_softmax_with_the_best_first() -> None:
+    from persian_chat.server.sampling import token_logprobs
+
+    logits = np.array([2.0, -1.0, 0.5, 3.0, np.nan], dtype=np.float32)
+    chosen, top = token_logprobs(logits, 2, 3)
+    finite = np.array([2.0, -1.0, 0.5, 3.0])
+    expected = finite - np.log(np.exp(finite).sum())
+    assert chosen == pytest.approx(expected[2])
+    assert [t for t, _ in top] == [3, 0, 2]
+    assert [lp for _, lp in top] == pytest.approx([expected[3], expected[0], expected[2]])
+    assert token_logprobs(logits, 4, 0) == (-np.inf, ())  # NaN is impossible, never chosen

@@ -64,6 +64,31 @@ def test_openai_client_unchanged(server: LiveServer) -> None:
         OpenAI(base_url=f"{server.url}/v1", api_key="wrong-key-0123456789").models.list()
 
 
+def test_openai_client_reads_logprobs_streamed_and_whole(server: LiveServer) -> None:
+    from openai import OpenAI
+
+    client = OpenAI(base_url=f"{server.url}/v1", api_key=KEY)
+    asked = {"messages": HELLO, "temperature": 0, "max_tokens": 12, "logprobs": True,
+             "top_logprobs": 3, "model": client.models.list().data[0].id}  # fmt: skip
+    whole = client.chat.completions.create(**asked)  # type: ignore[call-overload]
+    logprobs = whole.choices[0].logprobs
+    assert logprobs is not None and logprobs.content
+    assert len(logprobs.content) == whole.usage.completion_tokens  # the stop token is not one
+    for entry in logprobs.content:
+        assert entry.logprob <= 0 and len(entry.top_logprobs) == 3
+        tops = [t.logprob for t in entry.top_logprobs]
+        assert tops == sorted(tops, reverse=True)
+        assert entry.logprob <= tops[0] + 1e-9  # raw log-softmax: nothing beats the best
+    text = b"".join(bytes(e.bytes) for e in logprobs.content).decode("utf-8")
+    assert text.strip() == (whole.choices[0].message.content or "").strip()
+    stream = client.chat.completions.create(**asked, stream=True)  # type: ignore[call-overload]
+    streamed = [e for c in stream if c.choices and c.choices[0].logprobs
+                for e in c.choices[0].logprobs.content or []]  # fmt: skip
+    assert [(e.token, e.logprob) for e in streamed] == [
+        (e.token, e.logprob) for e in logprobs.content
+    ]
+
+
 def test_stream_arrives_token_by_token(server: LiveServer) -> None:
     arrivals = []
     body = {"messages": HELLO, "max_tokens": 40, "temperature": 0}

@@ -89,3 +89,12 @@ def test_prepared_rows_keep_only_their_messages_for_training(tmp_path: Path) -> 
     path = tmp_path / "train.jsonl"
     path.write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
     assert load_conversations(path) == [CONVERSATION]
+
+
+def test_spread_keeps_an_even_sample_in_file_order() -> None:
+    from persian_chat.training.chat_data import spread
+
+    rows = [{"messages": [{"role": "user", "content": str(i)}]} for i in range(10)]
+    picked = spread(rows, 4)  # type: ignore[arg-type]
+    assert [r["messages"][0]["content"] for r in picked] == ["0", "2", "5", "7"]
+    assert spread(rows, None) == rows and spread(rows, 20) == rows  # type: ignore[arg-type]

@@ -93,12 +93,3 @@ def test_sampling_modes_parse_from_the_command_line() -> None:
         parse_mode("fp:frequency_penalty")
     with pytest.raises(UserError, match="not a number"):
         parse_mode("fp:top_k=five")
-
-
-def test_spread_keeps_an_even_sample_in_file_order() -> None:
-    from persian_chat.training.evaluate import spread
-
-    rows = [{"messages": [{"role": "user", "content": str(i)}]} for i in range(10)]
-    picked = spread(rows, 4)  # type: ignore[arg-type]
-    assert [r["messages"][0]["content"] for r in picked] == ["0", "2", "5", "7"]
-    assert spread(rows, None) == rows and spread(rows, 20) == rows  # type: ignore[arg-type]

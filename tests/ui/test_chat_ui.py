@@ -4,11 +4,14 @@ a tiny exported model. Screenshots go to test-artifacts/ui/."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -241,3 +244,121 @@ def test_stream_stop_reload_theme_and_screenshots(page: Any, api: tuple[str, Any
     user_box = page.locator(".bubble.user").first.bounding_box()
     assistant_box = page.locator(".bubble.assistant").first.bounding_box()
     assert user_box["x"] + user_box["width"] > assistant_box["x"] + assistant_box["width"]
+
+
+def test_edit_and_resend_then_export_and_import_in_another_browser(
+    page: Any, api: tuple[str, Any], browser: Any, ui: str, tmp_path: Path
+) -> None:
+    url, _ = api
+    settings(page, **{"endpoint-input": url, "api-key-input": KEY, "max-tokens-input": "16"})
+    for number, question in enumerate(("پرسش نخست", "پرسش دوم"), 1):
+        send(page, question)
+        page.wait_for_function(
+            f"document.querySelectorAll('.bubble.assistant').length === {number}"
+            " && !!document.getElementById('send-button')",
+            timeout=60000,
+        )
+    # editing the first question replaces it and every answer after it
+    page.locator(".bubble.user .edit-button").first.click()
+    assert page.input_value("#edit-input") == "پرسش نخست"
+    page.fill("#edit-input", "پرسش ویرایش‌شده")
+    page.click("#edit-send")
+    page.wait_for_function(
+        "document.querySelectorAll('.bubble.user').length === 1"
+        " && document.querySelectorAll('.bubble.assistant').length === 1"
+        " && !!document.getElementById('send-button') && !!document.querySelector("
+        "'.bubble.assistant .markdown') && document.querySelector("
+        "'.bubble.assistant .markdown').innerText.length > 0",
+        timeout=60000,
+    )
+    assert page.inner_text(".bubble.user .user-text") == "پرسش ویرایش‌شده"
+    shoot(page, "edited")
+
+    with page.expect_download() as download:
+        page.click("#export-button")
+    exported = tmp_path / "conversations.json"
+    download.value.save_as(exported)
+    [conversation] = json.loads(exported.read_text(encoding="utf-8"))["conversations"]
+    assert conversation["messages"][0]["content"] == "پرسش ویرایش‌شده"
+    assert len(conversation["messages"]) == 2
+
+    other = browser.new_context(viewport={"width": 1280, "height": 800}, locale="fa-IR")
+    try:
+        second = other.new_page()
+        second.goto(ui)
+        second.wait_for_selector("#chat-input")
+        assert second.locator("#history .history-item").count() == 0
+        bad = tmp_path / "bad.json"
+        bad.write_text("{not json", encoding="utf-8")
+        second.set_input_files("#import-upload input[type=file]", str(bad))
+        assert "bad.json" in toast_text(second) and "JSON" in toast_text(second)
+        assert second.locator("#history .history-item").count() == 0  # nothing imported
+        second.set_input_files("#import-upload input[type=file]", str(exported))
+        second.wait_for_function("document.querySelectorAll('#history .history-item').length === 1")
+        second.locator("#history .history-item").first.click()
+        second.wait_for_selector(".bubble.assistant")
+        assert second.inner_text(".bubble.user .user-text") == "پرسش ویرایش‌شده"
+        assert last_answer(second)  # the imported answer is shown
+    finally:
+        other.close()
+
+
+class CuttingProxy:
+    """A TCP proxy to the API that cuts its first connection after three streamed tokens,
+    as a phone changing networks would: both sockets are closed mid-answer."""
+
+    def __init__(self, target: str) -> None:
+        self.target = int(target.rsplit(":", 1)[1])
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.connections = 0
+        self.cuts = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = self.listener.accept()
+                self.connections += 1
+                upstream = socket.create_connection(("127.0.0.1", self.target))
+                cut = self.connections == 1
+                threading.Thread(target=self._pipe, args=(client, upstream, False),
+                                 daemon=True).start()  # fmt: skip
+                threading.Thread(target=self._pipe, args=(upstream, client, cut),
+                                 daemon=True).start()  # fmt: skip
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, cut: bool) -> None:
+        seen = b""
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+                seen += data if cut else b""
+                if cut and seen.count(b'data: {"token"') >= 3:
+                    self.cuts += 1
+                    for end in (source, sink):
+                        end.shutdown(socket.SHUT_RDWR)
+                        end.close()
+                    return
+            sink.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_a_connection_cut_mid_answer_ends_in_the_full_answer(
+    page: Any, api: tuple[str, Any]
+) -> None:
+    url, _runtime = api
+    proxy = CuttingProxy(url)
+    try:
+        settings(page, **{"endpoint-input": proxy.url, "api-key-input": KEY,
+                          "max-tokens-input": "48"})  # fmt: skip
+        send(page, QUESTION)
+        page.wait_for_selector("#stop-button")
+        page.wait_for_selector("#send-button", timeout=60000)
+        assert proxy.cuts == 1 and proxy.connections >= 2  # cut, then resumed
+        assert page.locator("[data-sonner-toast]").count() == 0  # no error shown
+        assert page.inner_text("[role=status]") == "پاسخ کامل شد"
+        assert last_answer(page)
+    finally:
+        proxy.close()

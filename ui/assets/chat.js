@@ -1,6 +1,7 @@
 // Keyboard and scrolling for the chat page.
 // Enter sends, Shift+Enter inserts a newline; Enter while an IME is composing (e.g. a
-// Persian or CJK input method) is left alone. Escape stops the answer being generated.
+// Persian or CJK input method) is left alone. Escape stops the answer being generated, or
+// leaves the edit of a sent question.
 document.addEventListener("keydown", (event) => {
   const target = event.target;
   if (target && target.id === "chat-input" && event.key === "Enter" && !event.shiftKey
@@ -9,6 +10,9 @@ document.addEventListener("keydown", (event) => {
     if (!target.value.trim()) return;
     const send = document.getElementById("send-button");
     if (send) target.form.requestSubmit(send);
+  } else if (event.key === "Escape" && target && target.id === "edit-input") {
+    const cancel = document.getElementById("edit-cancel");  // Escape leaves an edit
+    if (cancel) { event.preventDefault(); cancel.click(); }
   } else if (event.key === "Escape") {
     const stop = document.getElementById("stop-button");
     if (stop) { event.preventDefault(); stop.click(); }

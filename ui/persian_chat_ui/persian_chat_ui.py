@@ -22,6 +22,37 @@ def icon_button(icon: str, label: str, size: str = "3", **props: object) -> rx.C
     )
 
 
+def edit_form(message: rx.Var) -> rx.Component:  # type: ignore[type-arg]
+    """A sent question, editable: sending it replaces the answers after it."""
+    return rx.form(
+        rx.el.textarea(
+            name="edited",
+            default_value=message["content"],
+            id="edit-input",
+            rows=3,
+            dir="auto",
+            class_name="chat-input edit-input",
+            custom_attrs=aria("ویرایش پرسش"),
+        ),
+        rx.hstack(
+            rx.button("بفرست", type="submit", id="edit-send", size="2"),
+            rx.button(
+                "انصراف",
+                type="button",
+                variant="soft",
+                size="2",
+                id="edit-cancel",
+                on_click=ChatState.cancel_edit,
+            ),
+            spacing="2",
+            justify="end",
+        ),
+        on_submit=ChatState.resend_edited,
+        reset_on_submit=True,
+        class_name="edit-form",
+    )
+
+
 def message_bubble(message: rx.Var, index: rx.Var) -> rx.Component:  # type: ignore[type-arg]
     is_user = message["role"] == "user"
     is_last = index == ChatState.messages.length() - 1
@@ -36,6 +67,7 @@ def message_bubble(message: rx.Var, index: rx.Var) -> rx.Component:  # type: ign
         ),
         rx.fragment(),
     )
+    editing = ChatState.editing_index == index
     actions = rx.hstack(
         icon_button(
             "copy",
@@ -43,6 +75,17 @@ def message_bubble(message: rx.Var, index: rx.Var) -> rx.Component:  # type: ign
             size="1",
             on_click=ChatState.copy(message["content"]),
             class_name="copy-button",
+        ),
+        rx.cond(
+            is_user & ~ChatState.streaming & ~editing,
+            icon_button(
+                "pencil",
+                "ویرایش پرسش",
+                size="1",
+                on_click=ChatState.start_edit(index),
+                class_name="edit-button",
+            ),
+            rx.fragment(),
         ),
         rx.cond(
             is_last & ~is_user & ~ChatState.streaming,
@@ -62,7 +105,11 @@ def message_bubble(message: rx.Var, index: rx.Var) -> rx.Component:  # type: ign
         rx.box(
             rx.cond(
                 is_user,
-                rx.text(message["content"], class_name="user-text", dir="auto"),
+                rx.cond(
+                    editing,
+                    edit_form(message),
+                    rx.text(message["content"], class_name="user-text", dir="auto"),
+                ),
                 rx.box(rx.markdown(message["content"]), dir="auto", class_name="markdown"),
             ),
             typing,
@@ -251,6 +298,34 @@ def history_panel() -> rx.Component:
             ),
             width="100%",
             spacing="1",
+        ),
+        rx.hstack(
+            rx.button(
+                rx.icon("download", size=16),
+                "خروجی گفتگوها",
+                variant="soft",
+                size="2",
+                on_click=ChatState.export_conversations,
+                id="export-button",
+            ),
+            rx.upload.root(
+                rx.button(
+                    rx.icon("upload", size=16),
+                    "ورود گفتگوها",
+                    variant="soft",
+                    size="2",
+                    type="button",
+                    id="import-button",
+                ),
+                id="import-upload",
+                accept={"application/json": [".json"]},
+                max_files=1,
+                multiple=False,
+                on_drop=ChatState.import_conversations,
+            ),
+            spacing="2",
+            wrap="wrap",
+            class_name="history-files",
         ),
         class_name=rx.cond(ChatState.history_open, "history open", "history"),
         id="history",

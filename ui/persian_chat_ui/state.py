@@ -2,8 +2,8 @@
 
 Settings and past conversations live in the browser (localStorage), so they survive reloads
 and stay with the user, not the server. The answer streams in a background event: the
-server's tokens are appended in small batches (every 50 ms) so the browser is not flooded,
-and the Stop button closes the HTTP stream, which stops generation on the server.
+server's tokens are appended in small batches (every 50 ms) so the browser is not flooded;
+a dropped connection is resumed, and the Stop button cancels the answer on the server.
 """
 
 from __future__ import annotations
@@ -17,6 +17,13 @@ from typing import Any
 import reflex as rx
 
 from persian_chat_ui.api_client import ChatError, ChatSettings, stream_chat
+from persian_chat_ui.conversations_file import (
+    FILE_NAME,
+    ConversationFileError,
+    export_text,
+    merge,
+    parse_import,
+)
 
 DEFAULT_ENDPOINT = os.environ.get("PERSIAN_CHAT_API_URL", "http://127.0.0.1:8000")
 TEMPERATURE_RANGE = (0.0, 1.0)
@@ -55,6 +62,7 @@ class ChatState(rx.State):
     waiting_first_token: bool = False
     announcement: str = ""  # read by screen readers: start and end of an answer
     history_open: bool = False
+    editing_index: int = -1  # the user message being edited, -1: none
 
     # -- persistence -----------------------------------------------------------------------
 
@@ -121,6 +129,7 @@ class ChatState(rx.State):
         self.current_id = ""
         self.messages = []
         self.history_open = False
+        self.editing_index = -1
 
     @rx.event
     def open_conversation(self, conversation_id: str) -> None:
@@ -129,6 +138,7 @@ class ChatState(rx.State):
         self._save()
         self.current_id = conversation_id
         self.history_open = False
+        self.editing_index = -1
         self._show_current()
 
     @rx.event
@@ -142,6 +152,31 @@ class ChatState(rx.State):
     @rx.event
     def toggle_history(self) -> None:
         self.history_open = not self.history_open
+
+    @rx.event
+    def export_conversations(self) -> Any:
+        """Every conversation as one JSON file (import it back, here or in another browser)."""
+        self._save()
+        return rx.download(data=export_text(self._conversations()), filename=FILE_NAME,
+                           mime_type="application/json")  # fmt: skip
+
+    @rx.event
+    async def import_conversations(self, files: list[rx.UploadFile]) -> Any:
+        """Add the conversations of an exported file; one with the same id is replaced. A file
+        with any problem imports nothing and says what is wrong."""
+        if not files or self.streaming:
+            return None
+        upload = files[0]
+        try:
+            imported = parse_import(await upload.read())
+        except ConversationFileError as exc:
+            return rx.toast.error(f"{upload.name or 'پرونده'}: {exc}", duration=8000)
+        self._save()
+        merged = merge(self._conversations(), imported, MAX_CONVERSATIONS)
+        self.conversations_json = json.dumps(merged, ensure_ascii=False)
+        self._show_current()
+        count = str(len(imported)).translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+        return rx.toast.success(f"{count} گفتگو وارد شد", duration=3000)
 
     # -- settings --------------------------------------------------------------------------
 
@@ -202,6 +237,29 @@ class ChatState(rx.State):
         return ChatState.generate if self.messages else None
 
     @rx.event
+    def start_edit(self, index: int) -> None:
+        if not self.streaming:
+            self.editing_index = index
+
+    @rx.event
+    def cancel_edit(self) -> None:
+        self.editing_index = -1
+
+    @rx.event
+    def resend_edited(self, form_data: dict[str, Any]) -> Any:
+        """The edited question replaces the old one; the answers after it are dropped and a
+        new answer is generated."""
+        text = str(form_data.get("edited", "")).strip()
+        index = self.editing_index
+        if self.streaming or not text or not 0 <= index < len(self.messages):
+            return None
+        if self.messages[index]["role"] != "user":
+            return None
+        self.editing_index = -1
+        self.messages = [*self.messages[:index], {"role": "user", "content": text}]
+        return ChatState.generate
+
+    @rx.event
     def stop(self) -> None:
         if self.streaming:
             _STOP_REQUESTS.add(self.router.session.client_token)
@@ -239,7 +297,7 @@ class ChatState(rx.State):
         except ChatError as exc:
             failure = exc
         finally:
-            await stream.aclose()  # closes the connection: the server stops generating
+            await stream.aclose()  # cancels the answer on the server if it had not ended
             _STOP_REQUESTS.discard(token)
         received += pending
         async with self:

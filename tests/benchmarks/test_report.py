@@ -4,7 +4,7 @@ import json
 import shutil
 from pathlib import Path
 
-from persian_chat.report import build_report
+from persian_chat.benchmarks.report import build_report
 
 
 def test_report_without_artifacts_says_so(tmp_path: Path) -> None:

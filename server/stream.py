@@ -1,5 +1,5 @@
-"""From chat messages to streamed text: prompt ids, then the engine's tokens turned into
-whole characters with stop strings applied, timed for usage and metrics."""
+"""From the engine's tokens to streamed text: whole characters with stop strings applied,
+timed for usage and metrics."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from persian_chat.chat_format import Message
-from persian_chat.chat_template import render
 from persian_chat.server.detokenizer import IncrementalDecoder
-from persian_chat.server.engine import Sequence
+from persian_chat.server.sequence import Sequence, TokenLogprob
 from persian_chat.server.served_model import ServedModel
 from persian_chat.server.stop_strings import StopMatcher
 
@@ -20,15 +18,8 @@ class GenerationError(RuntimeError):
     """The engine ended the request with an error (the message says why)."""
 
 
-def prompt_ids(model: ServedModel, messages: list[Message]) -> list[int]:
-    text = render(
-        messages, model.bos_token, add_generation_prompt=True, template=model.chat_template
-    )
-    return list(model.tokenizer.encode(text, add_special_tokens=False).ids)
-
-
 @dataclass
-class Generation:
+class StreamStats:
     """One request's record: filled while its text streams, final when the stream ends."""
 
     prompt_tokens: int
@@ -37,6 +28,7 @@ class Generation:
     started: float = field(default_factory=time.monotonic)
     token_times: list[float] = field(default_factory=list)
     finished: float | None = None
+    logprobs: list[TokenLogprob] = field(default_factory=list)  # when the request asks
 
     @property
     def time_to_first_token(self) -> float | None:
@@ -65,22 +57,23 @@ class Generation:
 
 
 async def stream_text(
-    sequence: Sequence, model: ServedModel, stop: tuple[str, ...], generation: Generation
+    sequence: Sequence, model: ServedModel, stop: tuple[str, ...], stats: StreamStats
 ) -> AsyncIterator[str]:
     """Text pieces (whole characters) until a stop token, stop string or max_tokens; raises
     GenerationError after the text so far when the engine fails. A stop string cancels the
     sequence, so the engine stops computing at once."""
     detokenizer = IncrementalDecoder(model.tokenizer)
     matcher = StopMatcher(stop)
+    stats.logprobs = sequence.logprobs  # filled as the tokens arrive
     try:
         async for token in sequence.tokens():
-            generation.token_times.append(time.monotonic())
-            generation.completion_tokens += 1
+            stats.token_times.append(time.monotonic())
+            stats.completion_tokens += 1
             text = matcher.feed(detokenizer.push(token))
             if text:
                 yield text
             if matcher.stopped:
-                generation.finish_reason = "stop"
+                stats.finish_reason = "stop"
                 return
         tail = matcher.feed(detokenizer.flush())
         tail += "" if matcher.stopped else matcher.flush()
@@ -88,11 +81,9 @@ async def stream_text(
             yield tail
         finish = sequence.finish
         if finish is not None and finish.reason == "error":
-            generation.finish_reason = "error"
+            stats.finish_reason = "error"
             raise GenerationError(finish.error or "generation failed")
-        generation.finish_reason = (
-            "stop" if matcher.stopped else (finish.reason if finish else None)
-        )
+        stats.finish_reason = "stop" if matcher.stopped else (finish.reason if finish else None)
     finally:
         sequence.cancel()
-        generation.finished = time.monotonic()
+        stats.finished = time.monotonic()

@@ -7,12 +7,14 @@ from pathlib import Path
 import pytest
 
 from persian_chat.chat_format import Message
-from persian_chat.server.engine import Engine, GenerationRequest
-from persian_chat.server.generation import Generation, prompt_ids, stream_text
+from persian_chat.server.engine import Engine
 from persian_chat.server.onnx_model import OnnxDecoder
+from persian_chat.server.prompt import prompt_ids
 from persian_chat.server.runtime import build_engine
 from persian_chat.server.sampling import SamplingParams
+from persian_chat.server.sequence import GenerationRequest
 from persian_chat.server.served_model import ServedModel, load_served_model
+from persian_chat.server.stream import StreamStats, stream_text
 
 MESSAGES: list[Message] = [{"role": "user", "content": "سلام، حالت چطور است؟"}]
 
@@ -29,14 +31,14 @@ def served(tiny_served_dir: Path) -> Iterator[tuple[ServedModel, Engine]]:
 
 def generate(
     served: tuple[ServedModel, Engine], max_tokens: int, stop: tuple[str, ...] = ()
-) -> tuple[Generation, list[str]]:
+) -> tuple[StreamStats, list[str]]:
     model, engine = served
     prompt = prompt_ids(model, MESSAGES)
     request = GenerationRequest(prompt, SamplingParams(temperature=0), max_tokens, model.stop_ids)
 
-    async def main() -> tuple[Generation, list[str]]:
+    async def main() -> tuple[StreamStats, list[str]]:
         sequence = engine.submit(request, asyncio.get_running_loop())
-        generation = Generation(prompt_tokens=len(prompt))
+        generation = StreamStats(prompt_tokens=len(prompt))
         return generation, [p async for p in stream_text(sequence, model, stop, generation)]
 
     return asyncio.run(main())

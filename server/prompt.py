@@ -1,30 +1,48 @@
-"""From a validated request body to what the engine runs, enforcing the server's limits.
+"""From a validated request body to the prompt the engine runs, enforcing the server's limits.
 
 Messages are normalized with the settings recorded at data-preparation time (the model saw
 text written that way), the Persian system prompt is added when the client sent none, and
 a conversation too long for the model loses its oldest turns first (the system prompt and
-the last user turn always stay); when even those do not fit, the answer is a 400.
+the last user turn always stay); when even those do not fit, PromptError says so. No HTTP
+here: the chat service turns a PromptError into a 400 naming the field.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 
+from persian_chat import chat_template
 from persian_chat.chat_format import Message
-from persian_chat.server.api_errors import ApiError
-from persian_chat.server.api_schema import SamplingFields
-from persian_chat.server.engine import GenerationRequest
-from persian_chat.server.generation import prompt_ids
+from persian_chat.server.api_schema import ChatMessageIn, SamplingFields
 from persian_chat.server.sampling import DEFAULT_SAMPLING, SamplingParams
+from persian_chat.server.sequence import GenerationRequest
 from persian_chat.server.served_model import ServedModel
 from persian_chat.server.settings import ServerSettings
 
 SAMPLING_FIELDS = {f.name for f in fields(SamplingParams)}
 
 
+class PromptError(ValueError):
+    """The request cannot become a prompt; `param` names the field to fix."""
+
+    def __init__(self, message: str, param: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.param, self.code = message, param, code
+
+
+def prompt_ids(
+    model: ServedModel, messages: list[Message], add_generation_prompt: bool = True
+) -> list[int]:
+    return chat_template.prompt_ids(
+        model.tokenizer, messages, model.bos_token, model.chat_template, add_generation_prompt
+    )
+
+
 @dataclass(frozen=True)
-class ChatJob:
+class Prompt:
+    """What the engine runs for one request, with what the stream and the log need."""
+
     request: GenerationRequest
     stops: tuple[str, ...]
     messages: list[Message]  # as the model sees them (normalized, system prompt first)
@@ -33,33 +51,28 @@ class ChatJob:
 
 def check_limits(body: SamplingFields, settings: ServerSettings, max_tokens: int | None) -> None:
     if len(body.messages) > settings.max_messages:
-        raise ApiError(400, f"at most {settings.max_messages} messages", param="messages")
+        raise PromptError(f"at most {settings.max_messages} messages", param="messages")
     total = 0
     for index, message in enumerate(body.messages):
         size = len(message.text)
         total += size
         if size > settings.max_message_chars:
-            raise ApiError(
-                400,
+            raise PromptError(
                 f"a message may have at most {settings.max_message_chars} characters",
                 param=f"messages.{index}.content",
             )
     if total > settings.max_total_chars:
-        raise ApiError(
-            400, f"at most {settings.max_total_chars} characters in all", param="messages"
-        )
+        raise PromptError(f"at most {settings.max_total_chars} characters in all", "messages")
     if body.messages[-1].role != "user":
-        raise ApiError(400, "the last message must be the user's", param="messages")
+        raise PromptError("the last message must be the user's", param="messages")
     if max_tokens is not None and max_tokens > settings.max_tokens_limit:
-        raise ApiError(
-            400, f"max_tokens may be at most {settings.max_tokens_limit}", param="max_tokens"
-        )
+        raise PromptError(f"max_tokens may be at most {settings.max_tokens_limit}", "max_tokens")
     stops = body.stops
     if len(stops) > settings.max_stop_strings:
-        raise ApiError(400, f"at most {settings.max_stop_strings} stop strings", param="stop")
+        raise PromptError(f"at most {settings.max_stop_strings} stop strings", param="stop")
     if any(len(s) > settings.max_stop_chars for s in stops):
-        raise ApiError(
-            400, f"stop strings may have at most {settings.max_stop_chars} characters", "stop"
+        raise PromptError(
+            f"stop strings may have at most {settings.max_stop_chars} characters", "stop"
         )
 
 
@@ -79,6 +92,22 @@ def _fit(
         turns = turns[2 if len(turns) > 2 and turns[1]["role"] == "assistant" else 1 :]
 
 
+def model_messages(
+    sent: Sequence[ChatMessageIn],
+    model: ServedModel,
+    settings: ServerSettings,
+    normalize: Callable[[str], str],
+) -> list[Message]:
+    """The messages as the model sees them: normalized, the system prompt first."""
+    messages: list[Message] = [{"role": m.role, "content": normalize(m.text)} for m in sent]
+    system_prompt = settings.system_prompt or model.system_prompt
+    if messages[0]["role"] != "system" and system_prompt:
+        messages.insert(0, {"role": "system", "content": system_prompt})
+    if any(m["role"] == "system" for m in messages[1:]):
+        raise PromptError("only the first message may be a system message", param="messages")
+    return messages
+
+
 def sampling_params(body: SamplingFields) -> SamplingParams:
     """The request's sampling settings; a field the client left out takes the server's
     default (DEFAULT_SAMPLING, chosen by the chat evaluation)."""
@@ -86,22 +115,15 @@ def sampling_params(body: SamplingFields) -> SamplingParams:
     return replace(DEFAULT_SAMPLING, **sent)
 
 
-def build_job(
+def build_prompt(
     body: SamplingFields,
     max_tokens: int | None,
     model: ServedModel,
     settings: ServerSettings,
     normalize: Callable[[str], str],
-) -> ChatJob:
+) -> Prompt:
     check_limits(body, settings, max_tokens)
-    messages: list[Message] = [
-        {"role": m.role, "content": normalize(m.text)} for m in body.messages
-    ]
-    system_prompt = settings.system_prompt or model.system_prompt
-    if messages[0]["role"] != "system" and system_prompt:
-        messages.insert(0, {"role": "system", "content": system_prompt})
-    if any(m["role"] == "system" for m in messages[1:]):
-        raise ApiError(400, "only the first message may be a system message", param="messages")
+    messages = model_messages(body.messages, model, settings, normalize)
     reply_tokens = max_tokens or settings.default_max_tokens
     context = model.context_length
     prompt_limit = min(settings.max_prompt_tokens or context - 1, context - 1)
@@ -109,8 +131,7 @@ def build_job(
     if fitted is None:  # keep the reply budget only as far as possible
         fitted = _fit(model, messages, prompt_limit)
     if fitted is None:
-        raise ApiError(
-            400,
+        raise PromptError(
             f"the last message does not fit the model's context of {context} tokens "
             f"(prompt limit {prompt_limit})",
             param="messages",
@@ -118,5 +139,7 @@ def build_job(
         )
     ids, kept = fitted
     params = sampling_params(body)
-    request = GenerationRequest(ids, params, reply_tokens, model.stop_ids)
-    return ChatJob(request, body.stops, kept, len(messages) - len(kept))
+    request = GenerationRequest(
+        ids, params, reply_tokens, model.stop_ids, logprobs=body.requested_logprobs
+    )
+    return Prompt(request, body.stops, kept, len(messages) - len(kept))

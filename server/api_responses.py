@@ -1,0 +1,125 @@
+"""Response bodies of the HTTP API as pydantic models: only the OpenAPI document uses them
+(the routes build plain dicts), so clients and schemathesis check the shapes that are sent."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx answer."""
+
+    error: ErrorDetail
+
+
+class MessageOut(BaseModel):
+    role: Literal["assistant"]
+    content: str
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class Timings(BaseModel):
+    time_to_first_token_s: float | None
+    total_s: float
+    decode_tokens_per_s: float | None
+
+
+class ChatResponse(BaseModel):
+    """POST /api/chat with "stream": false."""
+
+    message: MessageOut
+    done: Literal[True]
+    finish_reason: str | None
+    usage: Usage
+    timings: Timings
+    model: str
+    id: str
+
+
+class TopLogprob(BaseModel):
+    token: str  # "bytes:\\xd8" for a token that is part of a character
+    logprob: float
+    bytes: list[int]
+
+
+class TokenLogprobOut(TopLogprob):
+    top_logprobs: list[TopLogprob]
+
+
+class ChoiceLogprobs(BaseModel):
+    content: list[TokenLogprobOut]
+
+
+class Choice(BaseModel):
+    index: int
+    message: MessageOut
+    finish_reason: Literal["stop", "length"]
+    logprobs: ChoiceLogprobs | None
+
+
+class ChatCompletion(BaseModel):
+    """POST /v1/chat/completions with "stream": false (OpenAI's shape)."""
+
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: Usage
+
+
+class ModelEntry(BaseModel):
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    object: Literal["list"]
+    data: list[ModelEntry]
+
+
+class Health(BaseModel):
+    status: str
+    model: str | None = None
+    active: int | None = None
+    waiting: int | None = None
+    error: str | None = None
+
+
+class TokenizeResponse(BaseModel):
+    count: int
+    max_model_len: int
+    tokens: list[int]
+
+
+class DetokenizeResponse(BaseModel):
+    prompt: str
+
+
+class CancelResponse(BaseModel):
+    """DELETE /api/chat/{request_id}."""
+
+    id: str
+    cancelled: Literal[True]
+
+
+MODELS: list[type[BaseModel]] = [
+    ErrorBody, ChatResponse, ChatCompletion, ModelList, Health, TokenizeResponse,
+    DetokenizeResponse, CancelResponse,
+]  # fmt: skip

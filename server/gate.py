@@ -1,0 +1,79 @@
+"""The checks every POST passes before any work is done, in order: API key (a client address
+that keeps failing is slowed), rate limit, content type, body size, JSON, schema. Each
+refusal is an ApiError naming what to fix."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+
+from persian_chat.server.api_errors import ApiError, from_validation_error
+from persian_chat.server.auth import ApiKeys
+from persian_chat.server.json_body import parse_body
+from persian_chat.server.rate_limit import RateLimiter, retry_after_header
+from persian_chat.server.settings import ServerSettings
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "?"
+
+
+class Gate:
+    def __init__(self, settings: ServerSettings) -> None:
+        self.settings = settings
+        self.keys = ApiKeys(settings.api_keys)
+        self.limiter = RateLimiter(settings.rate_limit_per_minute)
+        self.auth_failures = RateLimiter(settings.auth_failures_per_minute)
+
+    def authorize(self, request: Request) -> str:
+        """The caller's key id; a client address that keeps failing is slowed with 429s."""
+        address = _address(request)
+        wait = self.auth_failures.wait(address)
+        if wait:
+            raise ApiError(
+                429, "too many failed authentications, retry later",
+                code="rate_limit_exceeded", headers=retry_after_header(wait),
+            )  # fmt: skip
+        try:
+            return self.keys.authorize(request.headers.get("authorization"))
+        except ApiError:
+            self.auth_failures.acquire(address)
+            raise
+
+    async def read_json(self, request: Request) -> Any:
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            raise ApiError(415, "send the body as Content-Type: application/json",
+                           code="unsupported_media_type")  # fmt: skip
+        declared = request.headers.get("content-length")
+        limit = self.settings.max_body_bytes
+        too_big = ApiError(413, f"request body over {limit} bytes", code="body_too_large")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise too_big
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise too_big
+        return parse_body(bytes(body), self.settings.max_json_depth)
+
+    async def admit(self, request: Request, key: str, schema: type[Body]) -> Body:
+        """The validated body of an authorized request (`key` from `authorize`)."""
+        client = key if self.keys.enabled else _address(request)
+        wait = self.limiter.acquire(client)
+        if wait:
+            raise ApiError(
+                429, "rate limit reached, retry later", code="rate_limit_exceeded",
+                headers=retry_after_header(wait),
+            )  # fmt: skip
+        data = await self.read_json(request)
+        if not isinstance(data, dict):
+            raise ApiError(400, "body must be a JSON object", code="invalid_json")
+        try:
+            return schema.model_validate(data)
+        except ValidationError as exc:
+            raise from_validation_error(exc) from None

@@ -1,0 +1,98 @@
+"""POST /tokenize and POST /detokenize, vLLM's shape: count a prompt before sending it, see
+how the model splits Persian text, turn ids back into text.
+
+`messages` go through the same path as a chat request (normalization, default system
+prompt, chat template), so the count is the prompt a chat request with them would cost.
+Both routes pass the same gate as chat (key, rate limit, body, schema).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from persian_chat.server.api_errors import ApiError
+from persian_chat.server.api_schema import DetokenizeRequest, ModelNamed, TokenizeRequest
+from persian_chat.server.app_state import AppState
+from persian_chat.server.prompt import PromptError, model_messages, prompt_ids
+from persian_chat.server.runtime import Runtime
+
+
+def _tokenize(body: TokenizeRequest, runtime: Runtime, state: AppState) -> list[int]:
+    settings, model = state.settings, runtime.model
+    if body.messages is not None:
+        if len(body.messages) > settings.max_messages:
+            raise ApiError(400, f"at most {settings.max_messages} messages", param="messages")
+        if sum(len(m.text) for m in body.messages) > settings.max_total_chars:
+            raise ApiError(400, f"at most {settings.max_total_chars} characters in all",
+                           param="messages")  # fmt: skip
+        try:
+            messages = model_messages(body.messages, model, settings, runtime.normalize)
+        except PromptError as exc:
+            raise ApiError(400, exc.message, param=exc.param, code=exc.code) from None
+        return prompt_ids(model, messages, body.add_generation_prompt)
+    assert body.prompt is not None
+    if len(body.prompt) > settings.max_total_chars:
+        raise ApiError(400, f"at most {settings.max_total_chars} characters", param="prompt")
+    return list(model.tokenizer.encode(body.prompt, add_special_tokens=False).ids)
+
+
+Body = TypeVar("Body", bound=ModelNamed)
+
+
+async def _answer(
+    request: Request, route: str, schema: type[Body],
+    work: Callable[[Body, Runtime, AppState], dict[str, Any]],
+) -> Response:  # fmt: skip
+    """Run `work(body, runtime, state)` behind the gate; count the request by its status."""
+    state: AppState = request.app.state.app_state
+    status = 200
+    try:
+        runtime = state.ready()
+        key = state.gate.authorize(request)
+        body = await state.gate.admit(request, key, schema)
+        model_id = runtime.model.model_id
+        if body.model not in (None, model_id):
+            raise ApiError(404, f"model {body.model!r} not found; this server has {model_id!r}",
+                           param="model", code="model_not_found")  # fmt: skip
+        result = await asyncio.to_thread(work, body, runtime, state)
+        return JSONResponse(result)
+    except ApiError as exc:
+        status = exc.status
+        return exc.response()
+    finally:
+        state.metrics.requests.labels(route, str(status)).inc()
+
+
+def _tokenize_answer(body: TokenizeRequest, runtime: Runtime, state: AppState) -> dict[str, Any]:
+    if (body.prompt is None) == (body.messages is None):
+        raise ApiError(400, "send either prompt or messages", param="prompt")
+    ids = _tokenize(body, runtime, state)
+    return {"count": len(ids), "max_model_len": runtime.model.context_length, "tokens": ids}
+
+
+def _detokenize_answer(
+    body: DetokenizeRequest, runtime: Runtime, state: AppState
+) -> dict[str, Any]:
+    tokenizer = runtime.model.tokenizer
+    size = tokenizer.get_vocab_size()
+    limit = runtime.model.context_length
+    if len(body.tokens) > limit:
+        raise ApiError(400, f"at most {limit} tokens", param="tokens")
+    for index, token in enumerate(body.tokens):
+        if token >= size:
+            raise ApiError(400, f"token id {token} is not below the vocabulary size {size}",
+                           param=f"tokens.{index}")  # fmt: skip
+    return {"prompt": tokenizer.decode(body.tokens, skip_special_tokens=False)}
+
+
+async def tokenize(request: Request) -> Response:
+    return await _answer(request, "/tokenize", TokenizeRequest, _tokenize_answer)
+
+
+async def detokenize(request: Request) -> Response:
+    return await _answer(request, "/detokenize", DetokenizeRequest, _detokenize_answer)
