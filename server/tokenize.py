@@ -27,6 +27,10 @@ def _tokenize(body: TokenizeRequest, runtime: Runtime, state: AppState) -> list[
     if body.messages is not None:
         if len(body.messages) > settings.max_messages:
             raise ApiError(400, f"at most {settings.max_messages} messages", param="messages")
+        for index, message in enumerate(body.messages):
+            if len(message.text) > settings.max_message_chars:
+                raise ApiError(400, f"a message may have at most {settings.max_message_chars} "
+                               "characters", param=f"messages.{index}.content")  # fmt: skip
         if sum(len(m.text) for m in body.messages) > settings.max_total_chars:
             raise ApiError(400, f"at most {settings.max_total_chars} characters in all",
                            param="messages")  # fmt: skip

@@ -60,6 +60,11 @@ def test_a_prompt_round_trips_through_detokenize(client: TestClient) -> None:
         ("/tokenize", {"prompt": "a", "messages": HELLO}, "prompt"),
         ("/tokenize", {"prompt": 5}, "prompt"),
         ("/tokenize", {"prompt": "a", "model": "other"}, "model"),
+        (
+            "/tokenize",
+            {"messages": [{"role": "user", "content": "ا" * 8001}]},
+            "messages.0.content",
+        ),
         ("/detokenize", {"tokens": [1, -1]}, "tokens.1"),
         ("/detokenize", {"tokens": [1, 10**9]}, "tokens.1"),
         ("/detokenize", {"tokens": "1 2"}, "tokens"),
