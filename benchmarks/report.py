@@ -180,7 +180,7 @@ def training_section(logs: Path) -> str:
     parts = ["## Training", _table(["", "value"], rows), f"Hyperparameters: {hyper}."]
     log_path = logs / "train.log"
     if log_path.is_file():
-        records = [json.loads(line) for line in log_path.read_text().splitlines() if line]
+        records = read_log(log_path)
         if records:
             parts.append(
                 f"`logs/train.log`: {len(records)} logged steps, loss {records[0]['loss']} at "

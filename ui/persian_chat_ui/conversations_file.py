@@ -25,7 +25,7 @@ def export_text(conversations: list[dict[str, Any]]) -> str:
                       ensure_ascii=False, indent=2) + "\n"  # fmt: skip
 
 
-def _fa(number: int) -> str:
+def persian_digits(number: int) -> str:
     return str(number).translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
 
 
@@ -49,7 +49,8 @@ def parse_import(data: bytes) -> list[dict[str, Any]]:
     except UnicodeDecodeError:
         raise ConversationFileError("پرونده با UTF-8 نوشته نشده است") from None
     except json.JSONDecodeError as exc:
-        raise ConversationFileError(f"پرونده JSON درستی نیست (خط {_fa(exc.lineno)})") from None
+        line = persian_digits(exc.lineno)
+        raise ConversationFileError(f"پرونده JSON درستی نیست (خط {line})") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ConversationFileError("این پرونده خروجی گفتگوهای همین برنامه نیست")
     raw = document.get("conversations")
@@ -57,13 +58,15 @@ def parse_import(data: bytes) -> list[dict[str, Any]]:
         raise ConversationFileError("فهرست conversations در پرونده نیست")
     conversations = []
     for number, item in enumerate(raw, 1):
-        where = f"گفتگوی {_fa(number)}"
+        where = f"گفتگوی {persian_digits(number)}"
         if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
             raise ConversationFileError(f"{where} شناسهٔ (id) درستی ندارد")
         messages = item.get("messages")
         if not isinstance(messages, list) or not messages:
             raise ConversationFileError(f"{where} پیامی ندارد")
-        checked = [_message(m, f"پیام {_fa(i)} از {where}") for i, m in enumerate(messages, 1)]
+        checked = [
+            _message(m, f"پیام {persian_digits(i)} از {where}") for i, m in enumerate(messages, 1)
+        ]
         updated = item.get("updated")
         conversations.append({
             "id": item["id"], "title": str(item.get("title") or ""),

@@ -23,6 +23,7 @@ from persian_chat_ui.conversations_file import (
     export_text,
     merge,
     parse_import,
+    persian_digits,
 )
 
 DEFAULT_ENDPOINT = os.environ.get("PERSIAN_CHAT_API_URL", "http://127.0.0.1:8000")
@@ -175,7 +176,7 @@ class ChatState(rx.State):
         merged = merge(self._conversations(), imported, MAX_CONVERSATIONS)
         self.conversations_json = json.dumps(merged, ensure_ascii=False)
         self._show_current()
-        count = str(len(imported)).translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+        count = persian_digits(len(imported))
         return rx.toast.success(f"{count} گفتگو وارد شد", duration=3000)
 
     # -- settings --------------------------------------------------------------------------
