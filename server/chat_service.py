@@ -23,6 +23,7 @@ from persian_chat.server.api_errors import ApiError
 from persian_chat.server.api_schema import ChatRequest, OpenAIChatRequest
 from persian_chat.server.app_state import AppState
 from persian_chat.server.engine import EngineClosedError, EngineFullError
+from persian_chat.server.gate import check_model
 from persian_chat.server.prompt import Prompt, PromptError, build_prompt
 from persian_chat.server.replay import Replay, parse_event_id
 from persian_chat.server.request_log import log_request
@@ -149,9 +150,8 @@ async def _respond(
     stream.key = state.gate.authorize(request)
     body = await state.gate.admit(request, stream.key, schema)
     model_id = runtime.model.model_id
-    if isinstance(body, OpenAIChatRequest) and body.model not in (None, model_id):
-        raise ApiError(404, f"model {body.model!r} not found; this server has {model_id!r}",
-                       param="model", code="model_not_found")  # fmt: skip
+    if isinstance(body, OpenAIChatRequest):
+        check_model(body.model, model_id)
     last_event_id = request.headers.get("last-event-id")
     if last_event_id is not None:
         resumed = _resume(state, stream.key, last_event_id)

@@ -22,6 +22,13 @@ def _address(request: Request) -> str:
     return request.client.host if request.client else "?"
 
 
+def check_model(requested: str | None, model_id: str) -> None:
+    """A body that names a model must name the served one (404 otherwise, as OpenAI's)."""
+    if requested not in (None, model_id):
+        raise ApiError(404, f"model {requested!r} not found; this server has {model_id!r}",
+                       param="model", code="model_not_found")  # fmt: skip
+
+
 class Gate:
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings

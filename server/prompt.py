@@ -49,11 +49,12 @@ class Prompt:
     dropped_messages: int  # oldest turns left out to fit the context
 
 
-def check_limits(body: SamplingFields, settings: ServerSettings, max_tokens: int | None) -> None:
-    if len(body.messages) > settings.max_messages:
+def check_messages(sent: Sequence[ChatMessageIn], settings: ServerSettings) -> None:
+    """The server's limits on messages: how many, characters in each and in all."""
+    if len(sent) > settings.max_messages:
         raise PromptError(f"at most {settings.max_messages} messages", param="messages")
     total = 0
-    for index, message in enumerate(body.messages):
+    for index, message in enumerate(sent):
         size = len(message.text)
         total += size
         if size > settings.max_message_chars:
@@ -63,6 +64,10 @@ def check_limits(body: SamplingFields, settings: ServerSettings, max_tokens: int
             )
     if total > settings.max_total_chars:
         raise PromptError(f"at most {settings.max_total_chars} characters in all", "messages")
+
+
+def check_limits(body: SamplingFields, settings: ServerSettings, max_tokens: int | None) -> None:
+    check_messages(body.messages, settings)
     if body.messages[-1].role != "user":
         raise PromptError("the last message must be the user's", param="messages")
     if max_tokens is not None and max_tokens > settings.max_tokens_limit:

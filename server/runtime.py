@@ -48,7 +48,7 @@ def build_engine(
 ) -> Engine:
     """The engine for a served model, with the UTF-8 guard of its tokenizer (so no answer
     shows U+FFFD); not started."""
-    guard = Utf8Guard.for_tokenizer(model.tokenizer)
+    guard = Utf8Guard.for_table(model.byte_table)
     if guard is None:
         log.warning("%s: unknown tokenizer byte scheme, answers are not UTF-8 guarded", model.path)
     return Engine(decoder, model.context_length, max_batch, max_waiting, guard=guard)

@@ -43,10 +43,16 @@ class ServedModel:
         return self.path.name
 
     @cached_property
+    def byte_table(self) -> list[bytes] | None:
+        """`token_bytes` of the tokenizer, computed once for the UTF-8 guard and logprobs;
+        None for a byte scheme the guard does not know."""
+        return token_bytes(self.tokenizer)
+
+    @cached_property
     def vocabulary_bytes(self) -> list[bytes]:
-        """The bytes each token id stands for (log-probabilities report them), built on
-        first use: a byte-fallback token is its one byte, not a replacement character."""
-        table = token_bytes(self.tokenizer)
+        """The bytes each token id stands for (log-probabilities report them): a
+        byte-fallback token is its one byte, not a replacement character."""
+        table = self.byte_table
         if table is None:
             size = self.tokenizer.get_vocab_size()
             table = [

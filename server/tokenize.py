@@ -18,23 +18,16 @@ from starlette.responses import JSONResponse, Response
 from persian_chat.server.api_errors import ApiError
 from persian_chat.server.api_schema import DetokenizeRequest, ModelNamed, TokenizeRequest
 from persian_chat.server.app_state import AppState
-from persian_chat.server.prompt import PromptError, model_messages, prompt_ids
+from persian_chat.server.gate import check_model
+from persian_chat.server.prompt import PromptError, check_messages, model_messages, prompt_ids
 from persian_chat.server.runtime import Runtime
 
 
 def _tokenize(body: TokenizeRequest, runtime: Runtime, state: AppState) -> list[int]:
     settings, model = state.settings, runtime.model
     if body.messages is not None:
-        if len(body.messages) > settings.max_messages:
-            raise ApiError(400, f"at most {settings.max_messages} messages", param="messages")
-        for index, message in enumerate(body.messages):
-            if len(message.text) > settings.max_message_chars:
-                raise ApiError(400, f"a message may have at most {settings.max_message_chars} "
-                               "characters", param=f"messages.{index}.content")  # fmt: skip
-        if sum(len(m.text) for m in body.messages) > settings.max_total_chars:
-            raise ApiError(400, f"at most {settings.max_total_chars} characters in all",
-                           param="messages")  # fmt: skip
         try:
+            check_messages(body.messages, settings)
             messages = model_messages(body.messages, model, settings, runtime.normalize)
         except PromptError as exc:
             raise ApiError(400, exc.message, param=exc.param, code=exc.code) from None
@@ -59,10 +52,7 @@ async def _answer(
         runtime = state.ready()
         key = state.gate.authorize(request)
         body = await state.gate.admit(request, key, schema)
-        model_id = runtime.model.model_id
-        if body.model not in (None, model_id):
-            raise ApiError(404, f"model {body.model!r} not found; this server has {model_id!r}",
-                           param="model", code="model_not_found")  # fmt: skip
+        check_model(body.model, runtime.model.model_id)
         result = await asyncio.to_thread(work, body, runtime, state)
         return JSONResponse(result)
     except ApiError as exc:

@@ -137,9 +137,13 @@ class Utf8Guard:
         self._start: Mask = self.valid & (self.lead_cont == 0)  # nothing pending: the usual case
 
     @classmethod
-    def for_tokenizer(cls, tokenizer: Any) -> Utf8Guard | None:
-        table = token_bytes(tokenizer)
+    def for_table(cls, table: list[bytes] | None) -> Utf8Guard | None:
+        """The guard for a `token_bytes` table; None (no guard) for an unknown scheme."""
         return None if table is None else cls([shape_of(b) for b in table])
+
+    @classmethod
+    def for_tokenizer(cls, tokenizer: Any) -> Utf8Guard | None:
+        return cls.for_table(token_bytes(tokenizer))
 
     def allowed(self, state: Utf8State) -> Mask:
         if state.need == 0:
