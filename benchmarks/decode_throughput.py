@@ -107,7 +107,7 @@ class Runners:
         from transformers import AutoModelForCausalLM
 
         from persian_chat.server.engine import Engine
-        from persian_chat.server.onnx_model import OnnxDecoder
+        from persian_chat.server.onnx_model import load_decoder
 
         torch.set_num_threads(threads)
         self.torch = AutoModelForCausalLM.from_pretrained(checkpoint).eval()
@@ -122,7 +122,7 @@ class Runners:
         }
         context = int(self.torch.config.max_position_embeddings)
         self.engines = {
-            precision: Engine(OnnxDecoder(path / "model.onnx", threads), context, max_batch=8)
+            precision: Engine(load_decoder(path / "model.onnx", threads), context, max_batch=8)
             for precision, path in graphs.items()
         }
         for engine in self.engines.values():

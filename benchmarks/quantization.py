@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         QuantizationChoice("dynamic", "avx2", per_channel=False, reduce_range=True),
     ]
     from persian_chat.export.parity import PARITY_PROMPTS, onnx_perplexity, prompt_ids
-    from persian_chat.server.onnx_model import OnnxDecoder
+    from persian_chat.server.onnx_model import load_decoder
     from persian_chat.training.chat_data import load_conversations
 
     tokenizer = AutoTokenizer.from_pretrained(args.model)
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
         reference = None
         for name, settings, path in graphs:
             print(f"measuring {name} {settings}", flush=True)
-            decoder = OnnxDecoder(path, args.threads)
+            decoder = load_decoder(path, args.threads)
             load_before = load_average()
             ppl = onnx_perplexity(decoder, tokenizer, test, 512)
             speed = decode_speed(decoder, prompt, args.tokens, args.repeats)

@@ -25,7 +25,7 @@ def decode_rate(session_path: Path, threads: int, spinning: bool, level: str, ne
 
     options = onnx_model.session_options(threads, spinning)
     options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
-    decoder = onnx_model.OnnxDecoder(session_path, threads, options)
+    decoder = onnx_model.load_decoder(session_path, threads, options)
     prompt = [int(t) for t in np.random.default_rng(0).integers(10, 1000, 32)]
     decoder.greedy(prompt, 8, set())  # warm-up
     start = time.perf_counter()

@@ -87,13 +87,16 @@ def export(
     max_length: int,
     threads: int,
     method: Literal["blockwise", "dynamic"] = "blockwise",
+    context_length: int = 4096,
+    graph: Literal["auto", "gqa", "optimum"] = "auto",
 ) -> dict[str, Any]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from persian_chat.export.gqa_graph import build_gqa_graph, gqa_supported
     from persian_chat.export.onnx_export import default_quantization, export_fp32, quantize_int8
     from persian_chat.export.parity import check_parity
-    from persian_chat.server.onnx_model import OnnxDecoder
+    from persian_chat.server.onnx_model import load_decoder
     from persian_chat.training.chat_data import load_conversations, spread, verify_dataset
 
     started = time.monotonic()
@@ -106,18 +109,27 @@ def export(
         scratch = tempfile.TemporaryDirectory(prefix=f".{output.name}.work.", dir=output.parent)
         with scratch as work_name, building_directory(output) as served:
             work = Path(work_name)
-            log.info("exporting %s to ONNX fp32 with KV cache", model_dir)
-            fp32_path = export_fp32(model_dir, work / "fp32")
+            model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+            if graph == "auto":  # ORTQuantizer cannot type the GQA graph's contrib ops
+                dynamic = precision == "int8" and method == "dynamic"
+                graph = "gqa" if gqa_supported(model.config) and not dynamic else "optimum"
+            if graph == "gqa":
+                log.info("writing %s as a GroupQueryAttention graph (fp32)", model_dir)
+                context = min(context_length, int(model.config.max_position_embeddings))
+                fp32_path = build_gqa_graph(model, work / "fp32", context)
+            else:
+                log.info("exporting %s to ONNX fp32 with KV cache (Optimum)", model_dir)
+                context = None
+                fp32_path = export_fp32(model_dir, work / "fp32")
             choice = default_quantization(method) if precision == "int8" else None
             int8_path = None
             if choice is not None:
                 log.info("quantizing to int8 (%s)", choice.describe())
                 int8_path = quantize_int8(work / "fp32", work / "int8", choice)
             log.info("checking parity on %d test conversations", len(test))
-            model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
             tokenizer = AutoTokenizer.from_pretrained(model_dir)
-            fp32 = OnnxDecoder(fp32_path, threads)
-            int8 = OnnxDecoder(int8_path, threads) if int8_path else None
+            fp32 = load_decoder(fp32_path, threads)
+            int8 = load_decoder(int8_path, threads) if int8_path else None
             parity = check_parity(model, tokenizer, fp32, int8, test, max_length).as_dict()
             del model, fp32, int8
 
@@ -147,7 +159,11 @@ def export(
                 "dataset_sha256": digests,
                 "precision": precision,
                 "quantization": choice.describe() if choice else None,
-                "onnx": _graph_io(served / "model.onnx"),
+                "onnx": {
+                    **_graph_io(served / "model.onnx"),
+                    "graph": graph,  # gqa: in-place KV buffers (server/slot_cache.py)
+                    "context_length": context,  # positions the graph's rotary tables hold
+                },
                 "parity": parity,
                 "sizes": sizes,
                 **_dataset_settings(data_dir),
@@ -187,6 +203,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="test conversations for perplexity, evenly spaced (0: all)")  # fmt: skip
     add("--max-length", type=int, default=512, help="tokens per test conversation")
     add("--threads", type=int, default=2, help="threads for PyTorch and onnxruntime")
+    add("--context-length", type=int, default=4096,
+        help="longest sequence (prompt + answer) the served graph runs")  # fmt: skip
+    add("--graph", choices=["auto", "gqa", "optimum"], default="auto",
+        help="gqa: GroupQueryAttention with in-place KV (Gemma-3); optimum: Optimum's export; "
+        "auto: gqa where the model allows it")  # fmt: skip
     add("--int8-method", choices=["blockwise", "dynamic"], default="blockwise",
         help="blockwise: MatMulNBits 8-bit weights (default); dynamic: ORTQuantizer")  # fmt: skip
 
@@ -197,6 +218,7 @@ def run(args: argparse.Namespace) -> int:
     manifest = export(
         args.model, output, args.precision, args.data_dir, args.logs_dir,
         args.parity_examples or None, args.max_length, args.threads, args.int8_method,
+        args.context_length, args.graph,
     )  # fmt: skip
     parity = manifest["parity"]
     log.info(

@@ -15,7 +15,7 @@ import numpy as np
 
 from persian_chat import chat_template
 from persian_chat.chat_format import Conversation, Message
-from persian_chat.server.onnx_model import Array, OnnxDecoder
+from persian_chat.server.onnx_model import Array, Decoder
 
 # Chosen from measurement (see the export issue note): ORT's fused fp32 kernels differ from
 # PyTorch by ~1e-5 to 1e-4 on these models; int8 costs well under 3% perplexity.
@@ -82,7 +82,7 @@ def torch_greedy(model: Any, ids: list[int], steps: int) -> list[int]:
 
 
 def onnx_perplexity(
-    decoder: OnnxDecoder, tokenizer: Any, conversations: list[Conversation], max_length: int
+    decoder: Decoder, tokenizer: Any, conversations: list[Conversation], max_length: int
 ) -> float:
     from persian_chat.training.chat_data import IGNORE_INDEX, encode_conversation
 
@@ -106,8 +106,8 @@ def onnx_perplexity(
 def check_parity(
     model: Any,
     tokenizer: Any,
-    fp32: OnnxDecoder,
-    int8: OnnxDecoder | None,
+    fp32: Decoder,
+    int8: Decoder | None,
     conversations: list[Conversation],
     max_length: int,
 ) -> ParityReport:

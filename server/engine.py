@@ -17,17 +17,23 @@ import threading
 import time
 from collections import deque
 
-import numpy as np
-
 from persian_chat.server.kv_batch import Array, KVBatch
-from persian_chat.server.onnx_model import OnnxDecoder
+from persian_chat.server.onnx_model import Decoder
 from persian_chat.server.sampling import next_token, token_logprobs
 from persian_chat.server.sequence import Finished, GenerationRequest, Sequence, TokenLogprob
+from persian_chat.server.slot_cache import GqaDecoder, SlotBatch
 from persian_chat.server.utf8_guard import Utf8Guard
 
 log = logging.getLogger("persian_chat.server.engine")
 
 SHUTDOWN_MESSAGE = "server shutting down"
+
+
+def new_batch(decoder: Decoder, prefix: list[int] | None = None) -> KVBatch | SlotBatch:
+    """The batch kind the graph needs: in-place slots for GroupQueryAttention graphs."""
+    if isinstance(decoder, GqaDecoder):
+        return SlotBatch(decoder, prefix)
+    return KVBatch(decoder)
 
 
 class EngineFullError(Exception):
@@ -43,15 +49,16 @@ class Engine:
 
     def __init__(
         self,
-        decoder: OnnxDecoder,
+        decoder: Decoder,
         context_length: int,
         max_batch: int = 8,
         max_waiting: int = 16,
         guard: Utf8Guard | None = None,
+        prefix: list[int] | None = None,
     ) -> None:
         if max_batch < 1 or max_waiting < 0:
             raise ValueError("max_batch must be >= 1 and max_waiting >= 0")
-        if max_batch > 1 and not decoder.has_position_ids:
+        if max_batch > 1 and not decoder.can_batch:
             log.warning(
                 "the ONNX graph has no position_ids input, so left-padded rows would get "
                 "wrong positions; serving one sequence at a time (re-export to batch)"
@@ -62,6 +69,7 @@ class Engine:
         self.max_batch = max_batch
         self.max_waiting = max_waiting
         self.guard = guard  # keeps answers valid UTF-8 (None: the tokenizer needs none)
+        self.prefix = prefix  # tokens most prompts start with: their KV is computed once
         self.failure: str | None = None  # why the loop died, if it did
         self._waiting: deque[Sequence] = deque()
         self._rows: list[Sequence] = []
@@ -72,6 +80,7 @@ class Engine:
         self._deadline = float("inf")
         self._thread = threading.Thread(target=self._run, name="persian-chat-engine", daemon=True)
         self.steps = 0  # decode steps run, for tests and metrics
+        self._first_batch: KVBatch | SlotBatch | None = None
 
     # -- the asyncio side ------------------------------------------------------------------
 
@@ -138,8 +147,14 @@ class Engine:
             for sequence in ending:
                 self._finish(sequence, Finished("error", "the engine stopped"))
 
+    def _new_batch(self) -> KVBatch | SlotBatch:
+        if self._first_batch is None:  # the shared prefix is computed once
+            self._first_batch = new_batch(self.decoder, self.prefix)
+        first = self._first_batch
+        return first.emptied() if isinstance(first, SlotBatch) else KVBatch(first.decoder)
+
     def _loop(self) -> None:
-        batch = KVBatch(self.decoder)
+        batch = self._new_batch()
         while True:
             with self._cond:
                 while not self._waiting and not self._rows and not self._closing:
@@ -158,7 +173,7 @@ class Engine:
                 ending, self._rows, self._admitting = [*self._rows, *admitted], [], 0
                 for sequence in ending:
                     self._finish(sequence, Finished("error", SHUTDOWN_MESSAGE))
-                batch = KVBatch(self.decoder)
+                batch = self._new_batch()
                 continue
             for sequence in admitted:
                 self._prefill(sequence, batch)
@@ -196,20 +211,18 @@ class Engine:
             return Finished("length")
         return None
 
-    def _prefill(self, sequence: Sequence, batch: KVBatch) -> None:
+    def _prefill(self, sequence: Sequence, batch: KVBatch | SlotBatch) -> None:
         finished: Finished | None = None
         if sequence.cancelled:
             finished = Finished("cancelled")
         else:
-            prompt = np.array([sequence.request.prompt], dtype=np.int64)
             try:
-                logits, past = self.decoder.step(
-                    prompt, np.ones_like(prompt), self.decoder.empty_cache(1)
-                )
-                finished = self._accept(sequence, np.asarray(logits[0, -1]))
+                logits = batch.prefill(sequence.request.prompt)
+                finished = self._accept(sequence, logits)
                 if finished is None:
-                    batch.add(past)
                     self._rows.append(sequence)
+                else:
+                    batch.remove([batch.size - 1])
             except Exception as exc:  # onnxruntime errors: end this request, keep serving
                 log.exception("prefill failed")
                 finished = Finished("error", f"prefill failed: {exc}")
@@ -217,7 +230,7 @@ class Engine:
         if finished is not None:
             self._finish(sequence, finished)
 
-    def _drop(self, batch: KVBatch, ends: dict[int, Finished]) -> None:
+    def _drop(self, batch: KVBatch | SlotBatch, ends: dict[int, Finished]) -> None:
         """Remove finished rows from the batch, then tell their clients."""
         if not ends:
             return
@@ -227,7 +240,7 @@ class Engine:
         for sequence, end in dropped:
             self._finish(sequence, end)
 
-    def _decode(self, batch: KVBatch) -> KVBatch:
+    def _decode(self, batch: KVBatch | SlotBatch) -> KVBatch | SlotBatch:
         try:
             logits = batch.step([s.pending for s in self._rows])
         except Exception as exc:
@@ -235,7 +248,7 @@ class Engine:
             failed, self._rows = self._rows, []
             for sequence in failed:
                 self._finish(sequence, Finished("error", f"decode failed: {exc}"))
-            return KVBatch(self.decoder)
+            return self._new_batch()
         self.steps += 1
         ends = {}
         for i, sequence in enumerate(self._rows):

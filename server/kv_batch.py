@@ -57,6 +57,14 @@ class KVBatch:
             for rows, row in zip(self.past, past, strict=True)
         ]
 
+    def prefill(self, prompt: list[int]) -> Array:
+        """Run a newcomer's prompt alone (batch 1: it costs exactly its own tokens) and add
+        it as a row; returns its next-token logits (vocab,)."""
+        ids = np.array([prompt], dtype=np.int64)
+        logits, past = self.decoder.step(ids, np.ones_like(ids), self.decoder.empty_cache(1))
+        self.add(past)
+        return np.asarray(logits[0, -1])
+
     def remove(self, rows: list[int]) -> None:
         """Drop rows (sequences that finished), then the columns only they needed."""
         if not rows:

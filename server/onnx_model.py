@@ -11,13 +11,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import onnxruntime as ort
 from numpy.typing import NDArray
 
 Array = NDArray[Any]
+
+if TYPE_CHECKING:
+    from persian_chat.server.slot_cache import GqaDecoder
+
+Decoder: TypeAlias = "OnnxDecoder | GqaDecoder"
 
 _PAST = re.compile(r"^past_key_values\.(\d+)\.(key|value)$")
 _ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(int64)": np.int64}
@@ -46,13 +51,33 @@ def session_options(threads: int, spinning: bool = True) -> ort.SessionOptions:
     return options
 
 
+def load_decoder(
+    path: Path, threads: int = 1, options: ort.SessionOptions | None = None
+) -> Decoder:
+    """The decoder for a served graph: in-place KV buffers for a GroupQueryAttention graph
+    (export/gqa_graph.py), the generic past/present loop for any Optimum export."""
+    from persian_chat.server.slot_cache import GqaDecoder, is_gqa_graph
+
+    session = ort.InferenceSession(
+        str(path), sess_options=options or session_options(threads),
+        providers=["CPUExecutionProvider"],
+    )  # fmt: skip
+    return (
+        GqaDecoder(session, path) if is_gqa_graph(session) else OnnxDecoder(path, session=session)
+    )
+
+
 class OnnxDecoder:
     """A causal LM exported with KV cache: `step` runs the graph once."""
 
     def __init__(
-        self, path: Path, threads: int = 1, options: ort.SessionOptions | None = None
+        self,
+        path: Path,
+        threads: int = 1,
+        options: ort.SessionOptions | None = None,
+        session: ort.InferenceSession | None = None,
     ) -> None:
-        self.session = ort.InferenceSession(
+        self.session = session or ort.InferenceSession(
             str(path),
             sess_options=options or session_options(threads),
             providers=["CPUExecutionProvider"],
@@ -80,6 +105,11 @@ class OnnxDecoder:
         if missing:
             raise ValueError(f"{path}: graph lacks outputs {', '.join(missing)}")
         self.output_names = ["logits", *self.cache.outputs]
+
+    @property
+    def can_batch(self) -> bool:
+        """Rows of different lengths share a left-padded batch only with explicit positions."""
+        return self.has_position_ids
 
     def empty_cache(self, batch: int) -> list[Array]:
         shape = (batch, self.cache.kv_heads, 0, self.cache.head_dim)

@@ -113,6 +113,19 @@ def model_messages(
     return messages
 
 
+def system_prefix(model: ServedModel, settings: ServerSettings) -> list[int]:
+    """The tokens every prompt with the default system prompt begins with (up to where the
+    first user message starts): the engine computes their KV once, at start-up."""
+    system_prompt = settings.system_prompt or model.system_prompt
+    head: list[Message] = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    first, second = (prompt_ids(model, [*head, {"role": "user", "content": text}])
+                     for text in ("الف", "ب"))  # fmt: skip
+    shared = 0
+    while shared < min(len(first), len(second)) and first[shared] == second[shared]:
+        shared += 1
+    return first[:shared]
+
+
 def sampling_params(body: SamplingFields) -> SamplingParams:
     """The request's sampling settings; a field the client left out takes the server's
     default (DEFAULT_SAMPLING, chosen by the chat evaluation)."""

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from persian_chat.server.engine import Engine
-from persian_chat.server.onnx_model import OnnxDecoder
+from persian_chat.server.onnx_model import Decoder, load_decoder
+from persian_chat.server.prompt import system_prefix
 from persian_chat.server.served_model import ServedModel, load_served_model
 from persian_chat.server.settings import ServerSettings
 from persian_chat.server.utf8_guard import Utf8Guard
@@ -44,22 +45,27 @@ def make_normalizer(model: ServedModel) -> Callable[[str], str]:
 
 
 def build_engine(
-    model: ServedModel, decoder: OnnxDecoder, max_batch: int = 8, max_waiting: int = 16
+    model: ServedModel,
+    decoder: Decoder,
+    max_batch: int = 8,
+    max_waiting: int = 16,
+    prefix: list[int] | None = None,
 ) -> Engine:
     """The engine for a served model, with the UTF-8 guard of its tokenizer (so no answer
     shows U+FFFD); not started."""
     guard = Utf8Guard.for_table(model.byte_table)
     if guard is None:
         log.warning("%s: unknown tokenizer byte scheme, answers are not UTF-8 guarded", model.path)
-    return Engine(decoder, model.context_length, max_batch, max_waiting, guard=guard)
+    return Engine(decoder, model.context_length, max_batch, max_waiting, guard, prefix)
 
 
 def load_runtime(settings: ServerSettings) -> Runtime:
     start = time.monotonic()
     model = load_served_model(settings.model_dir, verify=settings.verify_model)
-    decoder = OnnxDecoder(model.onnx_path, threads=settings.threads)
+    decoder = load_decoder(model.onnx_path, threads=settings.threads)
     normalize = make_normalizer(model)
-    engine = build_engine(model, decoder, settings.max_batch, settings.max_waiting)
+    prefix = system_prefix(model, settings)
+    engine = build_engine(model, decoder, settings.max_batch, settings.max_waiting, prefix)
     engine.start()
     seconds = time.monotonic() - start
     log.info("loaded %s in %.1f s (%d threads)", model.model_id, seconds, settings.threads)

@@ -132,7 +132,8 @@ def load_served_model(path: Path, verify: bool = True) -> ServedModel:
         raise ServedModelError(f"{path / 'tokenizer_config.json'}: no bos_token")
     normalizer = manifest.get("normalizer")
     config = _read_json(path / "config.json")
-    context = config.get("max_position_embeddings") or config.get("n_positions")
+    graph_context = (manifest.get("onnx") or {}).get("context_length")  # rotary tables' size
+    context = graph_context or config.get("max_position_embeddings") or config.get("n_positions")
     if not isinstance(context, int) or context < 2:
         raise ServedModelError(f"{path / 'config.json'}: no max_position_embeddings")
     return ServedModel(

@@ -38,7 +38,7 @@ from persian_chat.checksums import sha256_file
 from persian_chat.errors import UserError
 from persian_chat.server.api_schema import ChatRequest
 from persian_chat.server.engine import Engine
-from persian_chat.server.onnx_model import OnnxDecoder
+from persian_chat.server.onnx_model import load_decoder
 from persian_chat.server.prompt import Prompt, PromptError, build_prompt
 from persian_chat.server.runtime import build_engine, make_normalizer
 from persian_chat.server.served_model import ServedModel, ServedModelError, load_served_model
@@ -241,7 +241,7 @@ def run_chat_eval(config: ChatEvalConfig) -> dict[str, Any]:
         config.served_dir, config.label, len(prompts) - len(skipped), len(config.modes),
         config.threads,
     )  # fmt: skip
-    decoder = OnnxDecoder(model.onnx_path, threads=config.threads)
+    decoder = load_decoder(model.onnx_path, threads=config.threads)
     engine = build_engine(model, decoder, config.max_batch, max_waiting=len(planned))
     engine.start()
     generating = time.monotonic()

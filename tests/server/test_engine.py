@@ -15,7 +15,7 @@ from persian_chat.server.engine import (
     EngineClosedError,
     EngineFullError,
 )
-from persian_chat.server.onnx_model import OnnxDecoder
+from persian_chat.server.onnx_model import Decoder, load_decoder
 from persian_chat.server.prompt import prompt_ids
 from persian_chat.server.sampling import SamplingParams
 from persian_chat.server.sequence import GenerationRequest, Sequence
@@ -33,12 +33,12 @@ QUESTIONS = [
 
 
 @pytest.fixture
-def served(served_decoder: tuple[ServedModel, OnnxDecoder]) -> tuple[ServedModel, OnnxDecoder]:
+def served(served_decoder: tuple[ServedModel, Decoder]) -> tuple[ServedModel, Decoder]:
     return served_decoder
 
 
 @pytest.fixture
-def engine(served: tuple[ServedModel, OnnxDecoder]) -> Iterator[Engine]:
+def engine(served: tuple[ServedModel, Decoder]) -> Iterator[Engine]:
     engine = Engine(served[1], served[0].context_length, max_batch=4, max_waiting=8)
     engine.start()
     yield engine
@@ -78,7 +78,7 @@ def greedy(model: ServedModel, question: str, max_tokens: int = 24) -> Generatio
 
 
 def test_kv_cache_decoding_equals_full_recompute(
-    served: tuple[ServedModel, OnnxDecoder], engine: Engine
+    served: tuple[ServedModel, Decoder], engine: Engine
 ) -> None:
     model, decoder = served
     request = greedy(model, QUESTIONS[1], 16)
@@ -90,7 +90,7 @@ def test_kv_cache_decoding_equals_full_recompute(
 
 
 def test_batched_equals_alone_with_staggered_joins(
-    served: tuple[ServedModel, OnnxDecoder], engine: Engine
+    served: tuple[ServedModel, Decoder], engine: Engine
 ) -> None:
     """Greedy requests of different prompt lengths and max_tokens, joining one after another,
     get exactly the tokens they get alone (and the plain batch-1 loop's)."""
@@ -111,15 +111,15 @@ def fp32_served(
     gemma_checkpoint: Path,
     tiny_dataset: Path,
     tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[ServedModel, OnnxDecoder]:
+) -> tuple[ServedModel, Decoder]:
     checkpoint = gpt2_checkpoint if request.param == "gpt2" else gemma_checkpoint
     path = served_dir(checkpoint, tiny_dataset, tmp_path_factory.mktemp("fp32"), "fp32")
     model = load_served_model(path)
-    return model, OnnxDecoder(model.onnx_path, threads=1)
+    return model, load_decoder(model.onnx_path, threads=1)
 
 
 def test_sampled_requests_in_a_batch_equal_alone(
-    fp32_served: tuple[ServedModel, OnnxDecoder],
+    fp32_served: tuple[ServedModel, Decoder],
 ) -> None:
     """With a per-request seeded generator, sampling does not depend on the batch. Measured
     on fp32 graphs: int8's run-time activation quantization takes a different kernel at batch
@@ -144,7 +144,7 @@ def test_sampled_requests_in_a_batch_equal_alone(
 
 
 def test_same_seed_same_tokens_and_temperature_zero_is_greedy(
-    served: tuple[ServedModel, OnnxDecoder], engine: Engine
+    served: tuple[ServedModel, Decoder], engine: Engine
 ) -> None:
     model, decoder = served
     ids = prompt(model, QUESTIONS[2])
@@ -162,7 +162,7 @@ def test_same_seed_same_tokens_and_temperature_zero_is_greedy(
 
 
 def test_stop_token_ends_without_emitting_it(
-    served: tuple[ServedModel, OnnxDecoder], engine: Engine
+    served: tuple[ServedModel, Decoder], engine: Engine
 ) -> None:
     model, _ = served
     request = greedy(model, QUESTIONS[0], 20)
@@ -180,7 +180,7 @@ def test_stop_token_ends_without_emitting_it(
 
 
 def test_cancel_stops_the_sequence_at_the_next_step(
-    served: tuple[ServedModel, OnnxDecoder], engine: Engine
+    served: tuple[ServedModel, Decoder], engine: Engine
 ) -> None:
     model, _ = served
 
@@ -199,7 +199,7 @@ def test_cancel_stops_the_sequence_at_the_next_step(
 
 
 def test_full_engine_refuses_and_closed_engine_refuses(
-    served: tuple[ServedModel, OnnxDecoder],
+    served: tuple[ServedModel, Decoder],
 ) -> None:
     model, decoder = served
     engine = Engine(
@@ -220,7 +220,7 @@ def test_full_engine_refuses_and_closed_engine_refuses(
 
 
 def test_shutdown_ends_running_sequences_with_an_error(
-    served: tuple[ServedModel, OnnxDecoder],
+    served: tuple[ServedModel, Decoder],
 ) -> None:
     model, decoder = served
     engine = Engine(decoder, model.context_length, max_batch=2, max_waiting=2)
@@ -245,7 +245,7 @@ def test_shutdown_ends_running_sequences_with_an_error(
 
 
 def test_generation_ends_at_the_context_length(
-    served: tuple[ServedModel, OnnxDecoder], engine: Engine
+    served: tuple[ServedModel, Decoder], engine: Engine
 ) -> None:
     model, _ = served
     request = greedy(model, QUESTIONS[0], 100_000)
@@ -258,7 +258,7 @@ def test_generation_ends_at_the_context_length(
 
 
 def test_one_failing_row_ends_alone_and_the_others_go_on(
-    engine: Engine, served: tuple[ServedModel, OnnxDecoder], monkeypatch: pytest.MonkeyPatch
+    engine: Engine, served: tuple[ServedModel, Decoder], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import persian_chat.server.engine as engine_module
 
@@ -290,7 +290,7 @@ def test_one_failing_row_ends_alone_and_the_others_go_on(
 
 
 def test_a_failed_loop_ends_every_request_and_refuses_new_ones(
-    served: tuple[ServedModel, OnnxDecoder],
+    served: tuple[ServedModel, Decoder],
 ) -> None:
     model, decoder = served
     engine = Engine(decoder, model.context_length, max_batch=2, max_waiting=2)

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from persian_chat.chat_format import Message
+from persian_chat.server.engine import new_batch
 from persian_chat.server.kv_batch import KVBatch
-from persian_chat.server.onnx_model import OnnxDecoder
+from persian_chat.server.onnx_model import Decoder
 from persian_chat.server.prompt import prompt_ids
 from persian_chat.server.served_model import ServedModel
 
@@ -13,7 +14,7 @@ QUESTIONS = ["سلام", "حافظ کیست و چرا شعرهایش را دوس
 
 
 @pytest.fixture
-def served(served_decoder: tuple[ServedModel, OnnxDecoder]) -> tuple[ServedModel, OnnxDecoder]:
+def served(served_decoder: tuple[ServedModel, Decoder]) -> tuple[ServedModel, Decoder]:
     return served_decoder
 
 
@@ -22,15 +23,15 @@ def prompt(model: ServedModel, question: str) -> list[int]:
     return prompt_ids(model, messages)
 
 
-def test_batched_logits_equal_alone(served: tuple[ServedModel, OnnxDecoder]) -> None:
-    """Rows of very different lengths joining and leaving compute what they compute alone."""
+def test_batched_logits_equal_alone(served: tuple[ServedModel, Decoder]) -> None:
+    """Rows of very different lengths joining and leaving compute what they compute alone
+    (GPT-2: the left-padded KVBatch; Gemma-3: the GroupQueryAttention SlotBatch)."""
     model, decoder = served
     prompts = [prompt(model, q) for q in QUESTIONS[:3]]
-    batch = KVBatch(decoder)
+    batch = new_batch(decoder)
     expected = []
     for ids in prompts:
-        _, past = decoder.step(np.array([ids]), np.ones((1, len(ids))), decoder.empty_cache(1))
-        batch.add(past)
+        batch.prefill(ids)
         expected.append(decoder.sequence_logits([*ids, 7, 9])[-2:])
     batch.remove([])
     first = batch.step([7, 7, 7])
@@ -43,4 +44,10 @@ def test_batched_logits_equal_alone(served: tuple[ServedModel, OnnxDecoder]) -> 
             np.testing.assert_allclose(got, want, atol=1e-2)
             assert int(np.argmax(got)) == int(np.argmax(want))
     batch.remove([1])
-    assert batch.size == 2 and batch.mask.any(axis=0).all()  # only needed columns remain
+    assert batch.size == 2
+    if isinstance(batch, KVBatch):
+        assert batch.mask.any(axis=0).all()  # only needed columns remain
+    third = batch.step([5, 5])
+    for row, ids in enumerate((prompts[0], prompts[2])):
+        want = decoder.sequence_logits([*ids, 7, 9, 5])[-1]
+        assert int(np.argmax(third[row])) == int(np.argmax(want))

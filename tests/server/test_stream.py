@@ -8,7 +8,7 @@ import pytest
 
 from persian_chat.chat_format import Message
 from persian_chat.server.engine import Engine
-from persian_chat.server.onnx_model import OnnxDecoder
+from persian_chat.server.onnx_model import load_decoder
 from persian_chat.server.prompt import prompt_ids
 from persian_chat.server.runtime import build_engine
 from persian_chat.server.sampling import SamplingParams
@@ -22,7 +22,7 @@ MESSAGES: list[Message] = [{"role": "user", "content": "سلام، حالت چط
 @pytest.fixture(scope="module")
 def served(tiny_served_dir: Path) -> Iterator[tuple[ServedModel, Engine]]:
     model = load_served_model(tiny_served_dir)
-    engine = Engine(OnnxDecoder(model.onnx_path, threads=1), model.context_length)
+    engine = Engine(load_decoder(model.onnx_path, threads=1), model.context_length)
     engine.start()
     yield model, engine
     engine.shutdown(0)
@@ -76,7 +76,7 @@ def guarded(tiny_served_dir: Path) -> Iterator[tuple[ServedModel, Engine]]:
     """The engine as the server builds it: with the UTF-8 guard, so even the random model
     writes valid text."""
     model = load_served_model(tiny_served_dir)
-    engine = build_engine(model, OnnxDecoder(model.onnx_path, threads=1))
+    engine = build_engine(model, load_decoder(model.onnx_path, threads=1))
     engine.start()
     yield model, engine
     engine.shutdown(0)

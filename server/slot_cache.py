@@ -1,0 +1,212 @@
+"""A GroupQueryAttention graph (export/gqa_graph.py) decoding in place in preallocated KV
+buffers: no KV tensor is allocated, concatenated or copied per step.
+
+Each sequence of a batch owns a slot: one row of every layer's key and value buffer
+(slots, kv_heads, capacity, head_dim). The graph's past and present are bound to the same
+memory (IO binding), and GroupQueryAttention writes the new keys after a row's own length,
+so rows of different lengths decode together without padding. Rows are kept in slots
+0..n-1, so a batch step binds one contiguous leading slice of each buffer. Buffers grow by
+doubling (the only copies besides compaction when a row leaves, which moves one row).
+
+This module needs only onnxruntime and numpy (the server never imports torch).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+from numpy.typing import NDArray
+
+Array = NDArray[Any]
+
+_PAST = re.compile(r"^past_key_values\.(\d+)\.(key|value)$")
+MIN_CAPACITY = 256  # positions allocated at first; doubled when a row needs more
+PREFILL_CHUNK = 256  # prompt tokens per graph run; bounds the step a newcomer adds
+
+
+def is_gqa_graph(session: ort.InferenceSession) -> bool:
+    return any(i.name == "seqlens_k" for i in session.get_inputs())
+
+
+class SlotBuffers:
+    """Every layer's key and value buffer (slots, kv_heads, capacity, head_dim), and the
+    IO bindings of the graph to slices of them."""
+
+    def __init__(self, decoder: GqaDecoder) -> None:
+        self.decoder = decoder
+        self.arrays: list[Array] = []
+        self.slots = 0
+        self.capacity = 0
+        self._bound: dict[tuple[int, int], ort.IOBinding] = {}
+
+    def reserve(self, slots: int, length: int) -> None:
+        """Make room for `slots` rows of `length` positions, keeping what is stored."""
+        if slots <= self.slots and length <= self.capacity:
+            return
+        new_slots = max(slots, self.slots)
+        capacity = max(self.capacity, MIN_CAPACITY)
+        while capacity < length:
+            capacity *= 2
+        shape = (new_slots, self.decoder.kv_heads, capacity, self.decoder.head_dim)
+        grown = [np.zeros(shape, dtype=np.float32) for _ in self.decoder.past_names]
+        for old, new in zip(self.arrays, grown, strict=False):
+            new[: self.slots, :, : self.capacity] = old
+        self.arrays, self.slots, self.capacity = grown, new_slots, capacity
+        self._bound.clear()
+
+    def move(self, source: int, target: int, length: int) -> None:
+        """Copy a row's first `length` positions into another slot."""
+        for array in self.arrays:
+            array[target, :, :length] = array[source, :, :length]
+
+    def copy_in(self, target: int, keys_values: list[Array]) -> None:
+        """Write (kv_heads, length, head_dim) arrays, one per buffer, at a slot's start."""
+        for array, values in zip(self.arrays, keys_values, strict=True):
+            array[target, :, : values.shape[1]] = values
+
+    def copy_out(self, source: int, length: int) -> list[Array]:
+        return [array[source, :, :length].copy() for array in self.arrays]
+
+    def binding(self, first: int, count: int) -> ort.IOBinding:
+        """Past and present bound to the same slice of each buffer (cached per slice)."""
+        binding = self._bound.get((first, count))
+        if binding is None:
+            decoder = self.decoder
+            binding = decoder.session.io_binding()
+            for past, present, array in zip(
+                decoder.past_names, decoder.present_names, self.arrays, strict=True
+            ):
+                value = ort.OrtValue.ortvalue_from_numpy(array[first : first + count])
+                binding.bind_ortvalue_input(past, value)
+                binding.bind_ortvalue_output(present, value)
+            self._bound[(first, count)] = binding
+        return binding
+
+
+class GqaDecoder:
+    """The session and one forward step over a range of slots of some SlotBuffers."""
+
+    def __init__(self, session: ort.InferenceSession, path: Path) -> None:
+        self.session = session
+        inputs = {i.name: i for i in session.get_inputs()}
+        pasts = sorted(
+            (int(m.group(1)), m.group(2), name) for name in inputs if (m := _PAST.match(name))
+        )
+        if not pasts or "input_ids" not in inputs:
+            raise ValueError(f"{path}: not a GroupQueryAttention decoder graph")
+        self.past_names = [name for _, _, name in pasts]
+        self.present_names = [f"present.{layer}.{kind}" for layer, kind, _ in pasts]
+        first = inputs[self.past_names[0]]
+        self.kv_heads, self.head_dim = int(first.shape[1]), int(first.shape[3])
+
+    @property
+    def can_batch(self) -> bool:
+        return True  # each row's positions come from its own length (seqlens_k)
+
+    def step(self, buffers: SlotBuffers, first: int, ids: Array, lengths: Array) -> Array:
+        """Feed `ids` (rows, new) to slots first.. whose rows hold `lengths` positions
+        before this step; returns logits (rows, new, vocab)."""
+        new = ids.shape[1]
+        totals = lengths.astype(np.int32) + new
+        buffers.reserve(first + ids.shape[0], int(totals.max()))
+        binding = buffers.binding(first, ids.shape[0])
+        binding.bind_cpu_input("input_ids", np.ascontiguousarray(ids, dtype=np.int64))
+        binding.bind_cpu_input("seqlens_k", totals - 1)
+        binding.bind_cpu_input("total_sequence_length", np.array(totals.max(), dtype=np.int32))
+        binding.bind_output("logits")  # a fresh array each run: its shape changes
+        self.session.run_with_iobinding(binding)
+        logits: Array = binding.get_outputs()[-1].numpy()  # bound after the presents
+        return logits
+
+    def prefill(self, buffers: SlotBuffers, slot: int, prompt: list[int], start: int = 0) -> Array:
+        """Run `prompt[start:]` into a slot that holds `prompt[:start]`, in chunks of
+        PREFILL_CHUNK tokens; returns the logits of every new position (new, vocab)."""
+        parts = []
+        for begin in range(start, len(prompt), PREFILL_CHUNK):
+            chunk = np.array([prompt[begin : begin + PREFILL_CHUNK]], dtype=np.int64)
+            parts.append(self.step(buffers, slot, chunk, np.array([begin]))[0])
+        return np.concatenate(parts, axis=0)
+
+    def greedy(self, prompt: list[int], max_new_tokens: int, stop_ids: set[int]) -> list[int]:
+        """Greedy continuation of one prompt, in buffers of its own."""
+        buffers = SlotBuffers(self)
+        logits = self.prefill(buffers, 0, prompt)[-1]
+        out: list[int] = []
+        for length in range(len(prompt), len(prompt) + max_new_tokens):
+            token = int(np.argmax(logits))
+            out.append(token)
+            if token in stop_ids:
+                break
+            logits = self.step(buffers, 0, np.array([[token]]), np.array([length]))[0, -1]
+        return out
+
+    def sequence_logits(self, ids: list[int]) -> Array:
+        """Logits for every position of `ids`, shape (len, vocab)."""
+        return self.prefill(SlotBuffers(self), 0, ids)
+
+
+class SlotBatch:
+    """The engine's rows in slots 0..n-1 of a GqaDecoder, with an optional shared prefix:
+    the KV of a token prefix most prompts start with (the default system prompt), computed
+    once and copied into a newcomer's slot instead of being recomputed."""
+
+    def __init__(self, decoder: GqaDecoder, prefix: list[int] | None = None) -> None:
+        self.decoder = decoder
+        self.buffers = SlotBuffers(decoder)
+        self.lengths: list[int] = []
+        self.prefix: list[int] = []
+        self._prefix_kv: list[Array] = []
+        if prefix:
+            decoder.prefill(self.buffers, 0, prefix)
+            self.prefix, self._prefix_kv = list(prefix), self.buffers.copy_out(0, len(prefix))
+
+    def emptied(self) -> SlotBatch:
+        """A batch with no rows that shares this one's decoder and prefix."""
+        empty = SlotBatch(self.decoder)
+        empty.buffers = self.buffers  # reused: this batch is done with them
+        empty.prefix, empty._prefix_kv = self.prefix, self._prefix_kv
+        return empty
+
+    @property
+    def size(self) -> int:
+        return len(self.lengths)
+
+    def shared_prefix(self, prompt: list[int]) -> int:
+        """How many leading tokens of `prompt` the stored prefix covers (at least one
+        token is always left to run, for the next-token logits)."""
+        limit = min(len(self.prefix), len(prompt) - 1)
+        shared = 0
+        while shared < limit and self.prefix[shared] == prompt[shared]:
+            shared += 1
+        return shared
+
+    def prefill(self, prompt: list[int]) -> Array:
+        """Add a row for `prompt`; returns its next-token logits (vocab,)."""
+        slot = self.size
+        shared = self.shared_prefix(prompt)
+        self.buffers.reserve(slot + 1, len(prompt) + 1)
+        if shared:
+            self.buffers.copy_in(slot, [kv[:, :shared] for kv in self._prefix_kv])
+        logits: Array = self.decoder.prefill(self.buffers, slot, prompt, shared)[-1]
+        self.lengths.append(len(prompt))
+        return logits
+
+    def step(self, tokens: list[int]) -> Array:
+        """One new token per row; returns next-token logits (rows, vocab)."""
+        ids = np.array(tokens, dtype=np.int64).reshape(-1, 1)
+        logits = self.decoder.step(self.buffers, 0, ids, np.array(self.lengths))
+        self.lengths = [length + 1 for length in self.lengths]
+        return logits[:, -1]
+
+    def remove(self, rows: list[int]) -> None:
+        """Drop rows and move the ones after them down, so rows stay in slots 0..n-1."""
+        gone = set(rows)
+        keep = [i for i in range(self.size) if i not in gone]
+        for target, source in enumerate(keep):
+            if target != source:
+                self.buffers.move(source, target, self.lengths[source])
+        self.lengths = [self.lengths[i] for i in keep]
