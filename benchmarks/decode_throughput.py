@@ -1,8 +1,14 @@
 """Decode speed side by side, in one process, interleaved: PyTorch eager `generate` (fp32,
 KV cache), Optimum's `ORTModelForCausalLM.generate` (fp32 and int8) and our engine (fp32 and
-int8) on the same ONNX files; then 8 concurrent streams (our continuous batching vs Optimum's
-static batch of 8), time to first token by prompt length, and this machine's memory
+int8, the graph `persian-chat export` serves; for Gemma-3 also Optimum's graph, the engine
+before the GroupQueryAttention graph); then 8 concurrent streams (our continuous batching vs
+Optimum's static batch of 8), time to first token by prompt length, and this machine's memory
 bandwidth as the ceiling for batch-1 decoding.
+
+With the `anchors` extra installed, the engines a VPS user would pick instead run on the same
+checkpoint and the same prompt ids (benchmarks/anchors.py): llama.cpp Q8_0 and Q4_K_M and
+onnxruntime-genai int8 and int4, against our int8 engine at 1 and 2 threads, and a context
+sweep: decode tokens/s after 64, 512 and 1,024 tokens of context.
 
 The default model is GPT-2-small-shaped (12 layers, 768 wide, 50,257 tokens) with random
 weights: speed does not depend on the weights' values. `--checkpoint models/persian-chat`
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import shutil
 import statistics
 import time
@@ -24,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from persian_chat.benchmarks.anchors import Timing, anchor_runners, file_megabytes, missing
 from persian_chat.benchmarks.common import (
     RESULTS,
     load_average,
@@ -33,6 +41,9 @@ from persian_chat.benchmarks.common import (
 )
 
 RANDOM_GPT2 = Path("models/bench/gpt2-small-random")
+CONTEXT_LIMIT = 4096  # positions of the GroupQueryAttention graph, as `persian-chat export`
+ENGINE_HEADER = ["engine", "threads", "file MB", "decode tok/s (median)", "TTFT ms (median)",
+                 "end-to-end tok/s", "decode vs llama.cpp Q8_0"]  # fmt: skip
 HEADER = ["runner", "min tok/s", "median tok/s", "max tok/s", "vs PyTorch", "vs Optimum int8"]
 
 
@@ -52,7 +63,13 @@ def build_random_gpt2(directory: Path) -> Path:
 
 
 def export_graphs(checkpoint: Path, work: Path) -> dict[str, Path]:
-    """fp32 and int8 (our default quantization) directories that Optimum can load too."""
+    """Optimum's fp32 and int8 graphs (which Optimum's runner loads too) as "optimum-fp32"
+    and "optimum-int8", and the graphs `persian-chat export` serves as "fp32" and "int8":
+    the GroupQueryAttention graph where the model allows it, else Optimum's."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from persian_chat.export.gqa_graph import build_gqa_graph, gqa_supported
     from persian_chat.export.onnx_export import default_quantization, export_fp32, quantize_int8
 
     fp32 = work / "fp32"
@@ -64,7 +81,16 @@ def export_graphs(checkpoint: Path, work: Path) -> dict[str, Path]:
     for name in ("config.json", "generation_config.json"):
         if (fp32 / name).is_file():
             shutil.copy(fp32 / name, int8 / name)
-    return {"fp32": fp32, "int8": int8}
+    graphs = {"optimum-fp32": fp32, "optimum-int8": int8, "fp32": fp32, "int8": int8}
+    if gqa_supported(AutoConfig.from_pretrained(checkpoint, local_files_only=True)):
+        gqa_fp32, gqa_int8 = work / "gqa-fp32", work / "gqa-int8"
+        if not (gqa_fp32 / "model.onnx").is_file():
+            model = AutoModelForCausalLM.from_pretrained(checkpoint, dtype=torch.float32)
+            build_gqa_graph(model.eval(), gqa_fp32, CONTEXT_LIMIT)
+        if not (gqa_int8 / "model.onnx").is_file():
+            quantize_int8(gqa_fp32, gqa_int8, default_quantization())
+        graphs.update({"fp32": gqa_fp32, "int8": gqa_int8})
+    return graphs
 
 
 def bandwidth_gb_s(size_mib: int = 1024, repeats: int = 5) -> float:
@@ -116,14 +142,18 @@ class Runners:
         options.inter_op_num_threads = 1
         self.optimum = {
             precision: ORTModelForCausalLM.from_pretrained(
-                path, use_cache=True, session_options=options, provider="CPUExecutionProvider"
+                graphs[f"optimum-{precision}"], use_cache=True, session_options=options,
+                provider="CPUExecutionProvider",
             )
-            for precision, path in graphs.items()
-        }
-        context = int(self.torch.config.max_position_embeddings)
+            for precision in ("fp32", "int8")
+        }  # fmt: skip
+        context = min(int(self.torch.config.max_position_embeddings), CONTEXT_LIMIT)
+        served = ["fp32", "int8"] + (
+            ["optimum-int8"] if graphs["int8"] != graphs["optimum-int8"] else []
+        )
         self.engines = {
-            precision: Engine(load_decoder(path / "model.onnx", threads), context, max_batch=8)
-            for precision, path in graphs.items()
+            name: Engine(load_decoder(graphs[name] / "model.onnx", threads), context, max_batch=8)
+            for name in served
         }
         for engine in self.engines.values():
             engine.start()
@@ -172,6 +202,161 @@ class Runners:
         return asyncio.run(main())
 
 
+class EngineRunner:
+    """Our engine as the anchors are driven: one greedy request, tokens timed as they come."""
+
+    def __init__(self, name: str, path: Path, threads: int, context: int) -> None:
+        from persian_chat.server.engine import Engine
+        from persian_chat.server.onnx_model import load_decoder
+
+        self.name, self.threads, self.path = name, threads, path / "model.onnx"
+        self.engine = Engine(load_decoder(self.path, threads), context, max_batch=8)
+        self.engine.start()
+
+    def run(self, prompt: list[int], new: int) -> Timing:
+        from persian_chat.server.sampling import SamplingParams
+        from persian_chat.server.sequence import GenerationRequest
+
+        async def main() -> Timing:
+            request = GenerationRequest(prompt, SamplingParams(temperature=0), new, frozenset())
+            start = time.perf_counter()
+            sequence = self.engine.submit(request, asyncio.get_running_loop())
+            first, count = 0.0, 0
+            async for _ in sequence.tokens():
+                count += 1
+                first = first or time.perf_counter() - start
+            return Timing(first, time.perf_counter() - start, count)
+
+        return asyncio.run(main())
+
+    def close(self) -> None:
+        self.engine.shutdown(0)
+        self.engine.join(10)
+
+
+def chat_prompt(checkpoint: Path) -> list[int] | None:
+    """The prompt ids every engine gets: a Persian question in the model's chat template."""
+    from tokenizers import Tokenizer
+
+    from persian_chat.lib import chat_template
+
+    config_path = checkpoint / "tokenizer_config.json"
+    template = checkpoint / "chat_template.jinja"
+    if not template.is_file() or not config_path.is_file():
+        return None
+    bos = json.loads(config_path.read_text(encoding="utf-8")).get("bos_token")
+    question = "پایتخت ایران کجاست و در آن چه جاهای دیدنی‌ای هست؟ لطفاً کوتاه بگو."
+    return chat_template.prompt_ids(
+        Tokenizer.from_file(str(checkpoint / "tokenizer.json")),
+        [{"role": "user", "content": question}], bos if isinstance(bos, str) else "",
+        template.read_text(encoding="utf-8"),
+    )  # fmt: skip
+
+
+def compare_engines(
+    checkpoint: Path, graphs: dict[str, Path], args: argparse.Namespace, prompt: list[int],
+    vocab: int,
+) -> dict[str, Any]:  # fmt: skip
+    """Our int8 engine against llama.cpp and onnxruntime-genai: batch 1 at each thread count,
+    then decode speed by context length, every runner interleaved in each repeat."""
+    context = CONTEXT_LIMIT
+    by_threads: dict[int, list[Any]] = {}
+    for threads in args.anchor_threads:
+        ours: list[Any] = [EngineRunner("persian-chat int8", graphs["int8"], threads, context)]
+        if graphs["int8"] != graphs["optimum-int8"]:
+            ours.append(EngineRunner("persian-chat int8, Optimum graph (before)",
+                                     graphs["optimum-int8"], threads, context))  # fmt: skip
+        by_threads[threads] = ours + anchor_runners(checkpoint, args.work / "anchors", threads,
+                                                    context)  # fmt: skip
+    runners = [r for group in by_threads.values() for r in group]
+    for runner in runners:  # warm-up
+        runner.run(prompt, 8)
+    timings: dict[int, list[Timing]] = {id(r): [] for r in runners}
+    for repeat in range(args.repeats):
+        print(f"engines, repeat {repeat + 1}/{args.repeats}", flush=True)
+        for runner in runners:
+            timings[id(runner)].append(runner.run(prompt, args.new_tokens))
+    rng = np.random.default_rng(1)
+    sweep_runners = by_threads.get(args.threads, runners)
+    sweep: dict[int, dict[str, list[float]]] = {}
+    for length in args.contexts:
+        ids = [int(t) for t in rng.integers(10, vocab - 10, length)]
+        sweep[length] = {r.name: [] for r in sweep_runners}
+        for repeat in range(max(2, args.repeats // 2)):
+            print(f"context {length}, repeat {repeat + 1}", flush=True)
+            for runner in sweep_runners:
+                sweep[length][runner.name].append(runner.run(ids, 32).decode_tokens_per_sec)
+    rows = []
+    for runner in runners:
+        runs = timings[id(runner)]
+        rows.append({
+            "engine": runner.name, "threads": runner.threads,
+            "file_mb": file_megabytes(Path(runner.path)),
+            "decode_tokens_per_sec": summary([t.decode_tokens_per_sec for t in runs]),
+            "first_token_ms": summary([t.first_token_s * 1000 for t in runs]),
+            "end_to_end_tokens_per_sec": summary([t.tokens / t.total_s for t in runs]),
+        })  # fmt: skip
+    for runner in runners:
+        if isinstance(runner, EngineRunner):
+            runner.close()
+    return {
+        "prompt_tokens": len(prompt),
+        "rows": rows,
+        "context_sweep": {
+            str(length): {name: summary(v) for name, v in rates.items()}
+            for length, rates in sweep.items()
+        },
+    }
+
+
+def engine_ratios(engines: dict[str, Any], threads: int) -> dict[str, float]:
+    """The issue's ratios at `threads`: ours against each anchor (decode, TTFT), and decode at
+    the longest context against the shortest."""
+    rows = {r["engine"]: r for r in engines["rows"] if r["threads"] == threads}
+    ours = rows["persian-chat int8"]
+    ratios = {}
+    for name, row in rows.items():
+        if name != "persian-chat int8":
+            ratios[f"decode vs {name}"] = (
+                ours["decode_tokens_per_sec"]["median"] / row["decode_tokens_per_sec"]["median"]
+            )
+            ratios[f"TTFT vs {name}"] = (
+                ours["first_token_ms"]["median"] / row["first_token_ms"]["median"]
+            )
+    sweep = engines["context_sweep"]
+    if sweep:
+        lengths = sorted(sweep, key=int)
+        ratios[f"decode at {lengths[-1]} vs {lengths[0]} tokens of context"] = (
+            sweep[lengths[-1]]["persian-chat int8"]["median"]
+            / sweep[lengths[0]]["persian-chat int8"]["median"]
+        )
+    return ratios
+
+
+def engine_tables(engines: dict[str, Any], contexts: list[int]) -> list[dict[str, Any]]:
+    """The comparison and the context sweep as report tables."""
+    q8 = {r["threads"]: r["decode_tokens_per_sec"]["median"] for r in engines["rows"]
+          if r["engine"] == "llama.cpp Q8_0"}  # fmt: skip
+    rows = [
+        [r["engine"], str(r["threads"]), f"{r['file_mb']:.1f}",
+         f"{r['decode_tokens_per_sec']['median']:.1f}", f"{r['first_token_ms']['median']:.0f}",
+         f"{r['end_to_end_tokens_per_sec']['median']:.1f}",
+         f"{r['decode_tokens_per_sec']['median'] / q8[r['threads']]:.2f}x"
+         if r["threads"] in q8 else ""] for r in engines["rows"]
+    ]  # fmt: skip
+    sweep = engines["context_sweep"]
+    names = list(next(iter(sweep.values()))) if sweep else []
+    sweep_rows = [[name, *(f"{sweep[str(c)][name]['median']:.1f}" for c in contexts)]
+                  for name in names]  # fmt: skip
+    return [
+        {"title": f"Against llama.cpp and onnxruntime-genai: the same {engines['prompt_tokens']}"
+                  "-token chat prompt ids, greedy, interleaved", "header": ENGINE_HEADER,
+         "rows": rows},
+        {"title": "Decode tokens/s (32 tokens, after the first) by tokens of context",
+         "header": ["engine", *(str(c) for c in contexts)], "rows": sweep_rows},
+    ]  # fmt: skip
+
+
 def summary(values: list[float]) -> dict[str, float]:
     return {"min": min(values), "median": statistics.median(values), "max": max(values)}
 
@@ -207,6 +392,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--streams", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--name", default=None, help="result name (default from the model)")
+    parser.add_argument(
+        "--anchor-threads",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="thread counts of the llama.cpp / onnxruntime-genai comparison",
+    )
+    parser.add_argument(
+        "--contexts",
+        type=int,
+        nargs="+",
+        default=[64, 512, 1024],
+        help="context lengths of the decode-speed sweep",
+    )
+    parser.add_argument("--no-anchors", action="store_true",
+                        help="leave llama.cpp and onnxruntime-genai out")  # fmt: skip
     args = parser.parse_args(argv)
 
     checkpoint = args.checkpoint or build_random_gpt2(RANDOM_GPT2)
@@ -229,6 +430,10 @@ def main(argv: list[str] | None = None) -> None:
         "persian-chat engine fp32": lambda: runners.engine("fp32", single, n)[0],
         "persian-chat engine int8": lambda: runners.engine("int8", single, n)[0],
     }
+    if "optimum-int8" in runners.engines:
+        cases["persian-chat engine int8, Optimum graph (before)"] = lambda: runners.engine(
+            "optimum-int8", single, n
+        )[0]
     many: dict[str, Callable[[], float]] = {
         f"Optimum ORT int8, static batch of {args.streams}":
             lambda: runners.hf_generate(runners.optimum["int8"], batch, n),
@@ -247,8 +452,17 @@ def main(argv: list[str] | None = None) -> None:
     for length in (16, 64, 256):
         firsts = [runners.engine("int8", [prompt(length)], 1)[1] for _ in range(args.repeats)]
         ttft[str(length)] = summary(firsts)
-    load_after = load_average()
     runners.close()
+    engines: dict[str, Any] | None = None
+    why_not = "left out (--no-anchors)" if args.no_anchors else missing()
+    prompt_ids = chat_prompt(checkpoint) if args.checkpoint else None
+    if why_not is None and prompt_ids is None:
+        why_not = "the model has no chat template (the anchors need the checkpoint's prompt)"
+    if why_not is None and prompt_ids is not None:
+        engines = compare_engines(checkpoint, graphs, args, prompt_ids, vocab)
+    else:
+        print(f"llama.cpp and onnxruntime-genai rows skipped: {why_not}")
+    load_after = load_average()
 
     rows: list[dict[str, Any]] = [{"runner": name, "seconds": summary(s),
              "tokens_per_sec": summary([n / x for x in s])} for name, s in seconds.items()
@@ -274,6 +488,14 @@ def main(argv: list[str] | None = None) -> None:
     ]  # fmt: skip
     name = args.name or f"decode_{label}"
     plot(rows, concurrent, RESULTS / f"{name}.png")
+    tables, ratios, decode_fraction = [], {}, None
+    if engines is not None:
+        tables = engine_tables(engines, args.contexts)
+        ratios = {str(t): engine_ratios(engines, t) for t in args.anchor_threads}
+        ours_rows = [r for r in engines["rows"] if r["engine"] == "persian-chat int8"]
+        decode = next(r["decode_tokens_per_sec"]["median"] for r in ours_rows
+                      if r["threads"] == args.threads)  # fmt: skip
+        decode_fraction = decode * int8_bytes / (bandwidth * 1e9)
     result = {
         "title": f"Decode throughput ({label})",
         "description": (
@@ -287,7 +509,12 @@ def main(argv: list[str] | None = None) -> None:
             f"{int8_bytes / 1024**2:.0f} MiB of weights per step (embedding tables excluded: "
             f"one row per token) => ceiling "
             f"{bandwidth * 1e9 / int8_bytes:.0f} tokens/s; our int8 batch 1 reaches "
-            f"{ours * int8_bytes / (bandwidth * 1e9):.0%} of it."
+            f"{ours * int8_bytes / (bandwidth * 1e9):.0%} of it end to end"
+            + (
+                f", {decode_fraction:.0%} in decoding (after the first token)."
+                if decode_fraction is not None
+                else "."
+            )
         ),
         "machine": machine_info(),
         "settings": {k: str(v) for k, v in vars(args).items()},
@@ -301,7 +528,11 @@ def main(argv: list[str] | None = None) -> None:
             "int8_weight_bytes": int8_bytes,
             "ceiling_tokens_per_sec": bandwidth * 1e9 / int8_bytes,
             "fraction_of_ceiling": ours * int8_bytes / (bandwidth * 1e9),
+            "fraction_of_ceiling_decode": decode_fraction,
         },
+        "engines": engines,
+        "engine_ratios": ratios,
+        "tables": tables,
         "table": {
             "header": HEADER,
             "rows": table_rows,
@@ -311,6 +542,12 @@ def main(argv: list[str] | None = None) -> None:
     print(f"wrote {write_result(name, result)}")
     for row in table_rows:
         print("  ".join(row))
+    for extra in tables:
+        print(extra["title"])
+        for row in extra["rows"]:
+            print("  ".join(row))
+    for threads, values in ratios.items():
+        print(f"{threads} threads: " + ", ".join(f"{k} {v:.2f}" for k, v in values.items()))
 
 
 if __name__ == "__main__":

@@ -346,6 +346,8 @@ def benchmarks_section(results: Path) -> str:
         table = data.get("table")
         if table:
             parts.append(_table(table["header"], table["rows"]))
+        for extra in data.get("tables") or []:
+            parts += [f"**{extra['title']}**", _table(extra["header"], extra["rows"])]
         plot = path.with_suffix(".png")
         if plot.is_file():
             parts.append(f"![{path.stem}](benchmarks/results/{plot.name})")

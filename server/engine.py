@@ -216,8 +216,13 @@ class Engine:
         if sequence.cancelled:
             finished = Finished("cancelled")
         else:
+
+            def between() -> None:  # running answers go on between the prompt's chunks
+                if self._rows:
+                    self._decode(batch)
+
             try:
-                logits = batch.prefill(sequence.request.prompt)
+                logits = batch.prefill(sequence.request.prompt, between)
                 finished = self._accept(sequence, logits)
                 if finished is None:
                     self._rows.append(sequence)
@@ -248,6 +253,9 @@ class Engine:
             failed, self._rows = self._rows, []
             for sequence in failed:
                 self._finish(sequence, Finished("error", f"decode failed: {exc}"))
+            if isinstance(batch, SlotBatch):  # its rows are intact: a step changes nothing
+                batch.remove(list(range(batch.size)))  # until it succeeds
+                return batch
             return self._new_batch()
         self.steps += 1
         ends = {}

@@ -9,6 +9,7 @@ and padding columns no row needs any more are cut off.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -57,9 +58,10 @@ class KVBatch:
             for rows, row in zip(self.past, past, strict=True)
         ]
 
-    def prefill(self, prompt: list[int]) -> Array:
+    def prefill(self, prompt: list[int], between: Callable[[], None] | None = None) -> Array:
         """Run a newcomer's prompt alone (batch 1: it costs exactly its own tokens) and add
-        it as a row; returns its next-token logits (vocab,)."""
+        it as a row; returns its next-token logits (vocab,). The whole prompt runs in one
+        pass (`between` is for the chunked SlotBatch and is not called)."""
         ids = np.array([prompt], dtype=np.int64)
         logits, past = self.decoder.step(ids, np.ones_like(ids), self.decoder.empty_cache(1))
         self.add(past)

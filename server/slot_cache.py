@@ -14,6 +14,7 @@ This module needs only onnxruntime and numpy (the server never imports torch).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ Array = NDArray[Any]
 
 _PAST = re.compile(r"^past_key_values\.(\d+)\.(key|value)$")
 MIN_CAPACITY = 256  # positions allocated at first; doubled when a row needs more
-PREFILL_CHUNK = 256  # prompt tokens per graph run; bounds the step a newcomer adds
+PREFILL_CHUNK = 128  # prompt tokens per graph run: the most a newcomer delays a decode step
 
 
 def is_gqa_graph(session: ort.InferenceSession) -> bool:
@@ -158,6 +159,7 @@ class SlotBatch:
         self.decoder = decoder
         self.buffers = SlotBuffers(decoder)
         self.lengths: list[int] = []
+        self._filling: list[int] | None = None  # [slot, positions done] of a prompt in prefill
         self.prefix: list[int] = []
         self._prefix_kv: list[Array] = []
         if prefix:
@@ -184,16 +186,28 @@ class SlotBatch:
             shared += 1
         return shared
 
-    def prefill(self, prompt: list[int]) -> Array:
-        """Add a row for `prompt`; returns its next-token logits (vocab,)."""
-        slot = self.size
+    def prefill(self, prompt: list[int], between: Callable[[], None] | None = None) -> Array:
+        """Add a row for `prompt`; returns its next-token logits (vocab,). The prompt runs
+        in chunks of PREFILL_CHUNK tokens in the slot after the rows, and `between` (the
+        engine's decode step for the other rows) runs after each chunk but the last, so a
+        long prompt never stalls the running answers for more than one chunk."""
         shared = self.shared_prefix(prompt)
-        self.buffers.reserve(slot + 1, len(prompt) + 1)
+        self.buffers.reserve(self.size + 1, len(prompt) + 1)
         if shared:
-            self.buffers.copy_in(slot, [kv[:, :shared] for kv in self._prefix_kv])
-        logits: Array = self.decoder.prefill(self.buffers, slot, prompt, shared)[-1]
+            self.buffers.copy_in(self.size, [kv[:, :shared] for kv in self._prefix_kv])
+        self._filling = filling = [self.size, shared]
+        try:
+            for begin in range(shared, len(prompt), PREFILL_CHUNK):
+                chunk = np.array([prompt[begin : begin + PREFILL_CHUNK]], dtype=np.int64)
+                logits = self.decoder.step(self.buffers, filling[0], chunk, np.array([begin]))
+                filling[1] = begin + chunk.shape[1]
+                if between is not None and filling[1] < len(prompt):
+                    between()  # may finish rows: remove() then moves this slot down
+        finally:
+            self._filling = None
         self.lengths.append(len(prompt))
-        return logits
+        last: Array = logits[0, -1]
+        return last
 
     def step(self, tokens: list[int]) -> Array:
         """One new token per row; returns next-token logits (rows, vocab)."""
@@ -210,3 +224,6 @@ class SlotBatch:
             if target != source:
                 self.buffers.move(source, target, self.lengths[source])
         self.lengths = [self.lengths[i] for i in keep]
+        if self._filling is not None and self._filling[0] != self.size:
+            self.buffers.move(self._filling[0], self.size, self._filling[1])
+            self._filling[0] = self.size

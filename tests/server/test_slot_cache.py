@@ -76,3 +76,36 @@ def test_an_empty_slot_batch_keeps_no_rows(tmp_path: Path) -> None:
     batch.prefill([3, 4, 5])
     batch.remove([0])
     assert batch.size == 0
+
+
+def test_running_rows_step_between_a_newcomers_chunks(
+    windowed: tuple[Any, GqaDecoder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunked prefill interleaved with decode steps: the other rows advance (and one
+    leaves, moving the slot being filled) while a long prompt is prefilled."""
+    monkeypatch.setattr(slot_cache, "PREFILL_CHUNK", 4)
+    model, decoder = windowed
+    rng = np.random.default_rng(3)
+    batch = SlotBatch(decoder)
+    running = [[int(t) for t in rng.integers(3, 300, n)] for n in (5, 9)]
+    for sequence in running:
+        batch.prefill(sequence)
+    steps: list[Any] = []
+
+    def between() -> None:
+        tokens = [int(t) for t in rng.integers(3, 300, batch.size)]
+        steps.append(batch.step(tokens))
+        for row, sequence in enumerate(running):
+            sequence.append(tokens[row])
+        if len(steps) == 2:  # the first row finishes mid-prefill
+            batch.remove([0])
+            running.pop(0)
+
+    newcomer = [int(t) for t in rng.integers(3, 300, 17)]  # 5 chunks: 4 steps between
+    logits = batch.prefill(newcomer, between)
+    assert len(steps) == 4 and batch.size == 2
+    np.testing.assert_allclose(logits, torch_logits(model, newcomer)[-1], atol=1e-4)
+    final = batch.step([7, 7])
+    for row, sequence in enumerate([running[0], newcomer]):
+        expected = torch_logits(model, [*sequence, 7])[-1]
+        np.testing.assert_allclose(final[row], expected, atol=1e-4)
