@@ -238,7 +238,7 @@ def chat_prompt(checkpoint: Path) -> list[int] | None:
     """The prompt ids every engine gets: a Persian question in the model's chat template."""
     from tokenizers import Tokenizer
 
-    from persian_chat.lib import chat_template
+    from persian_chat import chat_template
 
     config_path = checkpoint / "tokenizer_config.json"
     template = checkpoint / "chat_template.jinja"

@@ -15,7 +15,7 @@ from persian_chat.server.engine import Engine
 from persian_chat.server.onnx_model import Decoder, load_decoder
 from persian_chat.server.prompt import system_prefix
 from persian_chat.server.served_model import ServedModel, load_served_model
-from persian_chat.server.settings import ServerSettings
+from persian_chat.server.settings import ServerSettings, cpu_budget
 from persian_chat.server.utf8_guard import Utf8Guard
 
 log = logging.getLogger("persian_chat.server")
@@ -68,5 +68,9 @@ def load_runtime(settings: ServerSettings) -> Runtime:
     engine = build_engine(model, decoder, settings.max_batch, settings.max_waiting, prefix)
     engine.start()
     seconds = time.monotonic() - start
-    log.info("loaded %s in %.1f s (%d threads)", model.model_id, seconds, settings.threads)
+    log.info(
+        "loaded %s in %.1f s: %d threads (%s), batch up to %d", model.model_id, seconds,
+        settings.threads, ", ".join(f"{k} {v}" for k, v in cpu_budget().items()),
+        settings.max_batch,
+    )  # fmt: skip
     return Runtime(model, engine, normalize, seconds)

@@ -12,15 +12,41 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 
-def physical_cores() -> int:
-    """Physical cores (onnxruntime runs best with one thread per core, not per hyperthread)."""
+def cgroup_cpu_quota(root: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """CPUs the container may use (cgroup v2 cpu.max or v1 cfs quota); None: no limit."""
+    try:
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota_us = int((root / "cpu/cpu.cfs_quota_us").read_text())
+        period_us = int((root / "cpu/cpu.cfs_period_us").read_text())
+        return quota_us / period_us if quota_us > 0 else None
+    except (OSError, ValueError):
+        return None
+
+
+def cpu_budget() -> dict[str, float | int | None]:
+    """What limits the threads: physical cores, the CPUs this process may run on, and the
+    cgroup quota (a 2-CPU container on a 64-core host must not start 64 threads)."""
     try:
         import psutil
 
         cores = psutil.cpu_count(logical=False)
     except ImportError:  # pragma: no cover - psutil is in the serve extra
         cores = None
-    return max(1, cores or os.cpu_count() or 1)
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    return {"physical_cores": cores or os.cpu_count(), "allowed_cpus": allowed,
+            "cgroup_quota": cgroup_cpu_quota()}  # fmt: skip
+
+
+def physical_cores() -> int:
+    """Default threads: one per physical core (onnxruntime runs best so, not one per
+    hyperthread), within the CPUs allowed and the cgroup quota."""
+    budget = cpu_budget()
+    limits = [int(v) for v in budget.values() if v is not None]
+    return max(1, min(limits, default=1))
 
 
 class ServerSettings(BaseModel):

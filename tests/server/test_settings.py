@@ -68,3 +68,21 @@ def test_every_tunable_limit_is_a_serve_option_and_in_the_readme(
                               "--model", str(tmp_path)])  # fmt: skip
     settings = settings_from_args(args)
     assert settings.max_json_depth == 7 and settings.shutdown_grace_seconds == 2.5
+
+
+def test_the_cgroup_quota_limits_the_default_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from persian_chat.server import settings as settings_module
+
+    (tmp_path / "cpu.max").write_text("150000 100000\n")
+    assert settings_module.cgroup_cpu_quota(tmp_path) == 1.5
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert settings_module.cgroup_cpu_quota(tmp_path) is None
+    (tmp_path / "cpu.max").unlink()
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu/cpu.cfs_quota_us").write_text("300000\n")
+    (tmp_path / "cpu/cpu.cfs_period_us").write_text("100000\n")
+    assert settings_module.cgroup_cpu_quota(tmp_path) == 3.0
+    monkeypatch.setattr(settings_module, "cgroup_cpu_quota", lambda: 1.5)
+    assert settings_module.physical_cores() == 1  # a 1.5-CPU container gets one thread
