@@ -1,7 +1,11 @@
-"""int8 settings side by side: block-wise weight-only int8 (MatMulNBits, block 32 / 128) and
-Optimum's dynamic int8 (per-channel vs per-tensor weights, reduce_range on/off).
+"""Quantization settings side by side on the graph `persian-chat export` serves: block-wise
+weight-only int8 (MatMulNBits, block 32 / 128), int4 variants (symmetric block 32 as
+onnxruntime-genai's builder makes it, asymmetric block 16, and int4 only in the MLP or its
+gate/up projection with the rest int8) and, on Optimum's graph (ORTQuantizer cannot type the
+GroupQueryAttention graph), Optimum's dynamic int8 (per-channel vs per-tensor weights,
+reduce_range on/off).
 
-Each variant quantizes the same fp32 ONNX export of models/persian-chat, then is measured on
+Each variant quantizes the same fp32 graph of models/persian-chat, then is measured on
 the same data in one process: test-set perplexity (assistant tokens), greedy decode speed
 with the KV cache (tokens/s, batch 1) and file size. The fp32 graph is the reference row.
 
@@ -43,13 +47,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
 
-    from transformers import AutoTokenizer
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from persian_chat.export.gqa_graph import build_gqa_graph, gqa_supported
     from persian_chat.export.onnx_export import QuantizationChoice, export_fp32, quantize_int8
 
-    variants = [
+    blockwise = [
         QuantizationChoice("blockwise", "avx512_vnni", block_size=32),
         QuantizationChoice("blockwise", "avx512_vnni", block_size=128),
+        QuantizationChoice("blockwise", "avx512_vnni", int4_nodes=(), int4_block_size=32),
+        QuantizationChoice("blockwise", "avx512_vnni", int4_nodes=(), int4_symmetric=False),
+        QuantizationChoice("blockwise", "avx512_vnni", int4_nodes=("gate_up", "down_proj"),
+                           int4_symmetric=False),
+        QuantizationChoice("blockwise", "avx512_vnni", int4_nodes=("gate_up",),
+                           int4_symmetric=False),
+    ]  # fmt: skip
+    dynamic = [
         QuantizationChoice("dynamic", "avx512_vnni", per_channel=True, reduce_range=False),
         QuantizationChoice("dynamic", "avx512_vnni", per_channel=False, reduce_range=False),
         QuantizationChoice("dynamic", "avx2", per_channel=True, reduce_range=True),
@@ -64,18 +78,30 @@ def main(argv: list[str] | None = None) -> None:
     prompt = prompt_ids(tokenizer, PARITY_PROMPTS[0])
     rows, runs = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        fp32_dir = Path(tmp) / "fp32"
-        export_fp32(args.model, fp32_dir)
+        optimum_dir, fp32_dir = Path(tmp) / "optimum-fp32", Path(tmp) / "fp32"
+        export_fp32(args.model, optimum_dir)
+        model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32).eval()
+        if gqa_supported(model.config):
+            build_gqa_graph(model, fp32_dir, 4096)
+        else:
+            fp32_dir = optimum_dir
+        del model
         graphs: list[tuple[str, str, Path]] = [("fp32", "-", fp32_dir / "model.onnx")]
-        for number, choice in enumerate(variants):
-            path = quantize_int8(fp32_dir, Path(tmp) / f"int8-{number}", choice)
-            settings = (
-                f"block {choice.block_size}"
-                if choice.method == "blockwise"
-                else f"{choice.target}, per_channel={choice.per_channel}, "
-                f"reduce_range={choice.reduce_range}"
-            )
-            graphs.append((f"int8 {choice.method}", settings, path))
+        for number, choice in enumerate([*blockwise, *dynamic]):
+            source = fp32_dir if choice.method == "blockwise" else optimum_dir
+            path = quantize_int8(source, Path(tmp) / f"q-{number}", choice)
+            if choice.method == "dynamic":
+                name = "int8 dynamic (Optimum graph)"
+                settings = (f"{choice.target}, per_channel={choice.per_channel}, "
+                            f"reduce_range={choice.reduce_range}")  # fmt: skip
+            elif choice.int4_nodes is None:
+                name, settings = "int8 blockwise", f"block {choice.block_size}"
+            else:
+                kind = "symmetric" if choice.int4_symmetric else "asymmetric"
+                nodes = " + ".join(choice.int4_nodes) or "every MatMul"
+                name = "int4 blockwise"
+                settings = f"{kind} block {choice.int4_block_size} in {nodes}; the rest int8"
+            graphs.append((name, settings, path))
         reference = None
         for name, settings, path in graphs:
             print(f"measuring {name} {settings}", flush=True)
@@ -91,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
             rows.append([name, settings, f"{size:.1f}", f"{ppl:.3f}", f"{ppl / reference - 1:+.2%}",
                          f"{speed:.1f}"])  # fmt: skip
     result = {
-        "title": "int8 quantization settings (fine-tuned Gemma-3-270M, trimmed vocabulary)",
+        "title": "Quantization settings (fine-tuned Gemma-3-270M, trimmed vocabulary)",
         "description": (
             f"Perplexity on the first {len(test)} test conversations (assistant tokens), greedy "
             f"decode of {args.tokens} tokens with the KV cache at batch 1 (median of "

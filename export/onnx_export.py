@@ -89,10 +89,19 @@ class QuantizationChoice:
     per_channel: bool = True
     reduce_range: bool = False
     block_size: int = 32
+    # int4 (measured in benchmarks/quantization.py, not a default): 4-bit blocks for the
+    # MatMuls whose names contain one of `int4_nodes` ("" = every one), the rest 8-bit
+    int4_nodes: tuple[str, ...] | None = None
+    int4_symmetric: bool = True
+    int4_block_size: int = 16
 
     def describe(self) -> dict[str, Any]:
         if self.method == "blockwise":
+            int4 = {} if self.int4_nodes is None else {"int4": {
+                "nodes": list(self.int4_nodes) or "all", "symmetric": self.int4_symmetric,
+                "block_size": self.int4_block_size}}  # fmt: skip
             return {
+                **int4,
                 "method": "weight-only int8, block-wise (onnxruntime MatMulNBits)",
                 "bits": 8,
                 "block_size": self.block_size,
@@ -231,22 +240,27 @@ def quantize_int8(onnx_dir: Path, output: Path, choice: QuantizationChoice) -> P
             MatMulNBitsQuantizer,
         )
 
-        config = DefaultWeightOnlyQuantConfig(
-            block_size=choice.block_size, is_symmetric=True, accuracy_level=4, bits=8
-        )
+        def quantize(model: Any, bits: int, block: int, symmetric: bool, skip: list[str]) -> Any:
+            config = DefaultWeightOnlyQuantConfig(
+                block_size=block, is_symmetric=symmetric, accuracy_level=4, bits=bits
+            )
+            quantizer = MatMulNBitsQuantizer(
+                model, bits=bits, block_size=block, is_symmetric=symmetric, accuracy_level=4,
+                algo_config=config, nodes_to_exclude=skip,
+            )  # fmt: skip
+            quantizer.process()
+            return quantizer.model
+
         model = onnx.load(str(onnx_dir / "model.onnx"))
         gemm_to_matmul(model)
         fold_transposed_weights(model)
-        quantizer = MatMulNBitsQuantizer(
-            model,
-            bits=8,
-            block_size=choice.block_size,
-            is_symmetric=True,
-            accuracy_level=4,
-            algo_config=config,
-        )
-        quantizer.process()
-        quantizer.model.save_model_to_file(str(path), use_external_data_format=False)
+        if choice.int4_nodes is not None:
+            matmuls = [node.name for node in model.graph.node if node.op_type == "MatMul"]
+            wanted = choice.int4_nodes
+            skip = [n for n in matmuls if wanted and not any(part in n for part in wanted)]
+            model = quantize(model, 4, choice.int4_block_size, choice.int4_symmetric, skip).model
+        quantized = quantize(model, 8, choice.block_size, True, [])
+        quantized.save_model_to_file(str(path), use_external_data_format=False)
     else:
         from optimum.onnxruntime import ORTQuantizer
         from optimum.onnxruntime.configuration import AutoQuantizationConfig
