@@ -76,13 +76,15 @@ class PersianNormalizer:
     @cached_property
     def _hazm(self) -> HazmNormalizer:
         try:
-            from hazm import Normalizer
+            from persian_chat.hazm_normalizer import normalizer_class
+
+            hazm_normalizer = normalizer_class()  # hazm's class without its other tools
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise RuntimeError(
                 "Persian normalization needs hazm: pip install 'persian-chat[data]'"
             ) from exc
         s = self.settings
-        return Normalizer(
+        return hazm_normalizer(
             correct_spacing=s.correct_spacing,
             remove_diacritics=s.remove_diacritics,
             remove_specials_chars=s.remove_specials_chars,

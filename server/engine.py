@@ -1,8 +1,10 @@
 """Continuous batching: one thread runs the model for every request at once.
 
 Requests wait in a queue; at each step boundary the engine prefills newcomers (one at a
-time, batch 1, so a prompt costs exactly its own tokens), adds them as rows of the shared
-left-padded KV cache, then decodes one token for every row in a single `session.run`.
+time, batch 1, so a prompt costs exactly its own tokens; with a GroupQueryAttention graph in
+chunks, with a decode step for the running rows between chunks and between newcomers, and
+from the stored KV of the default system prompt), adds them as rows of the batch's KV
+cache, then decodes one token for every row in a single `session.run`.
 Finished and cancelled rows leave at the next boundary. `session.run` releases the GIL, so
 the asyncio event loop keeps serving while the model works; tokens cross over with
 `loop.call_soon_threadsafe`. Each request samples with its own seeded generator, so its
@@ -175,7 +177,9 @@ class Engine:
                     self._finish(sequence, Finished("error", SHUTDOWN_MESSAGE))
                 batch = self._new_batch()
                 continue
-            for sequence in admitted:
+            for number, sequence in enumerate(admitted):
+                if number and self._rows:  # the running answers step between newcomers too
+                    batch = self._decode(batch)
                 self._prefill(sequence, batch)
             cancelled = Finished("cancelled")
             self._drop(batch, {i: cancelled for i, s in enumerate(self._rows) if s.cancelled})
