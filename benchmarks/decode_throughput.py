@@ -26,6 +26,7 @@ import shutil
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,8 @@ from persian_chat.benchmarks.common import (
 )
 
 RANDOM_GPT2 = Path("models/bench/gpt2-small-random")
+BEFORE = "persian-chat int8, before (Optimum graph, blocks of 32)"
+BEFORE_BLOCK_SIZE = 32  # the int8 block size served before the GQA graph
 CONTEXT_LIMIT = 4096  # positions of the GroupQueryAttention graph, as `persian-chat export`
 ENGINE_HEADER = ["engine", "threads", "file MB", "decode tok/s (median)", "TTFT ms (median)",
                  "end-to-end tok/s", "decode vs llama.cpp Q8_0"]  # fmt: skip
@@ -72,23 +75,27 @@ def export_graphs(checkpoint: Path, work: Path) -> dict[str, Path]:
     from persian_chat.export.gqa_graph import build_gqa_graph, gqa_supported
     from persian_chat.export.onnx_export import default_quantization, export_fp32, quantize_int8
 
+    choice = default_quantization()
+    gqa = gqa_supported(AutoConfig.from_pretrained(checkpoint, local_files_only=True))
+    # with the GQA graph, Optimum's int8 is the engine's "before": blocks of 32 then
+    optimum_choice = replace(choice, block_size=BEFORE_BLOCK_SIZE) if gqa else choice
     fp32 = work / "fp32"
     if not (fp32 / "model.onnx").is_file():
         export_fp32(checkpoint, fp32)
-    int8 = work / "int8"
+    int8 = work / f"int8-b{optimum_choice.block_size}"
     if not (int8 / "model.onnx").is_file():
-        quantize_int8(fp32, int8, default_quantization())
+        quantize_int8(fp32, int8, optimum_choice)
     for name in ("config.json", "generation_config.json"):
         if (fp32 / name).is_file():
             shutil.copy(fp32 / name, int8 / name)
     graphs = {"optimum-fp32": fp32, "optimum-int8": int8, "fp32": fp32, "int8": int8}
-    if gqa_supported(AutoConfig.from_pretrained(checkpoint, local_files_only=True)):
-        gqa_fp32, gqa_int8 = work / "gqa-fp32", work / "gqa-int8"
+    if gqa:
+        gqa_fp32, gqa_int8 = work / "gqa-fp32", work / f"gqa-int8-b{choice.block_size}"
         if not (gqa_fp32 / "model.onnx").is_file():
             model = AutoModelForCausalLM.from_pretrained(checkpoint, dtype=torch.float32)
             build_gqa_graph(model.eval(), gqa_fp32, CONTEXT_LIMIT)
         if not (gqa_int8 / "model.onnx").is_file():
-            quantize_int8(gqa_fp32, gqa_int8, default_quantization())
+            quantize_int8(gqa_fp32, gqa_int8, choice)
         graphs.update({"fp32": gqa_fp32, "int8": gqa_int8})
     return graphs
 
@@ -264,8 +271,7 @@ def compare_engines(
     for threads in args.anchor_threads:
         ours: list[Any] = [EngineRunner("persian-chat int8", graphs["int8"], threads, context)]
         if graphs["int8"] != graphs["optimum-int8"]:
-            ours.append(EngineRunner("persian-chat int8, Optimum graph (before)",
-                                     graphs["optimum-int8"], threads, context))  # fmt: skip
+            ours.append(EngineRunner(BEFORE, graphs["optimum-int8"], threads, context))
         by_threads[threads] = ours + anchor_runners(checkpoint, args.work / "anchors", threads,
                                                     context)  # fmt: skip
     runners = [r for group in by_threads.values() for r in group]
@@ -431,7 +437,7 @@ def main(argv: list[str] | None = None) -> None:
         "persian-chat engine int8": lambda: runners.engine("int8", single, n)[0],
     }
     if "optimum-int8" in runners.engines:
-        cases["persian-chat engine int8, Optimum graph (before)"] = lambda: runners.engine(
+        cases[BEFORE.replace("int8", "engine int8")] = lambda: runners.engine(
             "optimum-int8", single, n
         )[0]
     many: dict[str, Callable[[], float]] = {

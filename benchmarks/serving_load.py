@@ -140,6 +140,60 @@ async def level(url: str, clients: int, prompts: list[str], per_client: int, max
     }  # fmt: skip
 
 
+async def prompt_ids(url: str, prompts: list[str]) -> list[list[int]]:
+    """The exact ids a chat request costs (normalized, system prompt, template): /tokenize."""
+    import httpx
+
+    async with httpx.AsyncClient(timeout=60) as client:
+        ids = []
+        for prompt in prompts:
+            body = {"messages": [{"role": "user", "content": prompt}]}
+            response = await client.post(f"{url}/tokenize", json=body)
+            response.raise_for_status()
+            ids.append(response.json()["tokens"])
+        return ids
+
+
+def engine_alone(
+    model_dir: Path, prompts: list[list[int]], max_tokens: int, threads: int, max_batch: int
+) -> dict[str, Any]:
+    """The one-client level without the server: the same prompt ids, sampling settings and
+    seeds through an in-process engine built as the server builds it, one after another."""
+    from dataclasses import replace
+
+    from persian_chat.server.onnx_model import load_decoder
+    from persian_chat.server.prompt import system_prefix
+    from persian_chat.server.runtime import build_engine
+    from persian_chat.server.sampling import DEFAULT_SAMPLING
+    from persian_chat.server.sequence import GenerationRequest
+    from persian_chat.server.served_model import load_served_model
+    from persian_chat.server.settings import ServerSettings
+
+    model = load_served_model(model_dir)
+    settings = ServerSettings(model_dir=model_dir, threads=threads, max_batch=max_batch)
+    engine = build_engine(model, load_decoder(model.onnx_path, threads), max_batch, 16,
+                          system_prefix(model, settings))  # fmt: skip
+    engine.start()
+
+    async def run(ids: list[int], seed: int, tokens: int) -> int:
+        params = replace(DEFAULT_SAMPLING, seed=seed)
+        request = GenerationRequest(ids, params, tokens, model.stop_ids)
+        sequence = engine.submit(request, asyncio.get_running_loop())
+        return len([token async for token in sequence.tokens()])
+
+    try:
+        asyncio.run(run(prompts[0], 0, 8))  # warm-up, as the served run has one
+        start, generated = time.perf_counter(), 0
+        for seed, ids in enumerate(prompts):  # level 1's seeds: client 0, request k -> k
+            generated += asyncio.run(run(ids, seed, max_tokens))
+        wall = time.perf_counter() - start
+    finally:
+        engine.shutdown(0)
+        engine.join(10)
+    return {"requests": len(prompts), "tokens": generated, "wall_s": wall,
+            "tokens_per_sec": generated / wall}  # fmt: skip
+
+
 def start_server(model: Path, port: int, threads: int, max_batch: int) -> tuple[Any, float]:
     import httpx
 
@@ -209,6 +263,7 @@ def main(argv: list[str] | None = None) -> None:
     url = f"http://127.0.0.1:{args.port}"
     levels = []
     try:
+        single_ids = asyncio.run(prompt_ids(url, prompts[: args.requests_per_client]))
         asyncio.run(level(url, 1, prompts, 1, 8, 60))  # warm-up
         for clients in args.levels:
             print(f"{clients} clients", flush=True)
@@ -218,6 +273,13 @@ def main(argv: list[str] | None = None) -> None:
         sampler.running = False
         process.terminate()
         process.wait(60)
+    print("the engine alone, the one-client requests", flush=True)
+    alone = engine_alone(args.model, single_ids, args.max_tokens, args.threads, args.max_batch)
+    single = next((lv for lv in levels if lv["clients"] == 1), None)
+    served_share = single["aggregate_tokens_per_sec"] / alone["tokens_per_sec"] if single else None
+    by_clients = {lv["clients"]: lv for lv in levels}
+    scaling = (by_clients[16]["aggregate_tokens_per_sec"] / single["aggregate_tokens_per_sec"]
+               if single and 16 in by_clients else None)  # fmt: skip
     export = {}
     export_log = Path("logs/export.json")
     if export_log.is_file():
@@ -246,8 +308,16 @@ def main(argv: list[str] | None = None) -> None:
             f"0.3, seeded) one after another, at most {args.time_limit:.0f} s per level. "
             f"{sizes}server start-up {startup:.1f} s, RSS idle {idle_rss / mib:.0f} MiB, peak "
             f"under load {sampler.peak / mib:.0f} MiB. Inter-token latency is measured "
-            f"between streamed events (whole characters)."
+            f"between streamed events (whole characters). The engine alone (in process, the "
+            f"one-client requests' prompt ids, sampling and seeds): "
+            f"{alone['tokens_per_sec']:.1f} tok/s"
+            + (f"; served one client = {served_share:.0%} of it" if served_share else "")
+            + (f"; 16 clients = {scaling:.1f}x one client" if scaling else "")
+            + "."
         ),
+        "engine_alone": alone,
+        "served_share_of_engine": served_share,
+        "aggregate_16_vs_1": scaling,
         "machine": machine_info(),
         "settings": {k: str(v) for k, v in vars(args).items()},
         "load_before": load_before,
