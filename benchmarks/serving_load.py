@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", type=Path, default=Path("models/persian-chat-onnx-int8"))
     parser.add_argument("--data-dir", type=Path, default=Path("datasets"))
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 4, 8, 16])
-    parser.add_argument("--requests-per-client", type=int, default=3)
+    parser.add_argument("--requests-per-client", type=int, default=8)
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--time-limit", type=float, default=180, help="seconds per level")
     parser.add_argument("--threads", type=int, default=2)

@@ -67,6 +67,26 @@ def tidy_whitespace(text: str) -> str:
     return _BLANK_LINES.sub("\n\n", text).strip()
 
 
+class WordCounts(dict[str, int]):
+    """hazm's word lexicon as the normalizer reads it (`word in words`, `words[w][0]`), with
+    only the frequency kept: its 193,350 (frequency, POS tags) pairs are ~25 MiB the
+    normalizer never reads."""
+
+    def __getitem__(self, word: str) -> tuple[int]:  # type: ignore[override]
+        return (dict.__getitem__(self, word),)
+
+
+def compact_lexicon(normalizer: HazmNormalizer) -> None:
+    """Drop what hazm's normalizer keeps but does not use; its output stays the same
+    (tests/lib/test_hazm_normalizer.py)."""
+    words = getattr(normalizer, "words", None)
+    if isinstance(words, dict) and not isinstance(words, WordCounts):
+        compact = WordCounts({word: int(entry[0]) for word, entry in words.items()})
+        normalizer.words = compact
+        if hasattr(normalizer, "tokenizer"):  # its tokenize() does not read the lexicon
+            normalizer.tokenizer.words = compact
+
+
 class PersianNormalizer:
     """Normalizes Persian text with fixed settings; build one and reuse it (hazm loads lists)."""
 
@@ -84,7 +104,7 @@ class PersianNormalizer:
                 "Persian normalization needs hazm: pip install 'persian-chat[data]'"
             ) from exc
         s = self.settings
-        return hazm_normalizer(
+        normalizer = hazm_normalizer(
             correct_spacing=s.correct_spacing,
             remove_diacritics=s.remove_diacritics,
             remove_specials_chars=s.remove_specials_chars,
@@ -94,6 +114,8 @@ class PersianNormalizer:
             unicodes_replacement=s.unicodes_replacement,
             seperate_mi=s.seperate_mi,
         )
+        compact_lexicon(normalizer)
+        return normalizer
 
     def normalize(self, text: str) -> str:
         """Return the normalized form of `text` (idempotent: normalizing twice changes nothing)."""

