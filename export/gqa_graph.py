@@ -12,7 +12,9 @@ Inputs: `input_ids` (batch, new), `seqlens_k` (batch,) = tokens in the row after
 - 1, `total_sequence_length` (scalar) = the largest of those + 1, and per layer
 `past_key_values.{i}.{key,value}` (batch, kv_heads, capacity, head_dim). Each row's keys
 occupy the first positions of its buffer (right-padded), so rows of different lengths
-share a batch without padding tokens or masks.
+share a batch without padding tokens or masks. The sliding-window layers' buffers hold only
+a window's worth (`sliding_window_cache`: the kernel evicts the oldest positions itself), so
+their attention costs the same at 4,000 tokens of context as at 512.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from persian_chat.errors import UserError
+from persian_chat.server.slot_cache import SLIDING_WINDOW_KEY, WINDOWED_LAYERS_KEY
 
 OPSET = 21
 SUPPORTED = ("gemma3_text",)
@@ -158,6 +161,9 @@ def build_gqa_graph(model: Any, output: Path, context_length: int) -> Path:
             # checked against transformers (tests/export/test_gqa_graph.py): the same keys
             # are visible with local_window_size = sliding_window
             local_window_size=int(config.sliding_window) if sliding else -1,
+            # the sliding layers' past is window-sized: the kernel keeps the latest positions
+            # and never reads (or stores) the older ones (server/slot_cache.py sizes it)
+            **({"sliding_window_cache": 1} if sliding else {}),
             do_rotary=1,
             rotary_interleaved=0,
         )
@@ -184,6 +190,11 @@ def build_gqa_graph(model: Any, output: Path, context_length: int) -> Path:
     graph = helper.make_graph(g.nodes, "persian-chat-gqa", inputs, outputs, g.initializers)
     opsets = [helper.make_opsetid("", OPSET), helper.make_opsetid("com.microsoft", 1)]
     onnx_model = helper.make_model(graph, opset_imports=opsets, producer_name="persian-chat")
+    windowed = [i for i, kind in enumerate(layer_types) if kind == "sliding_attention"]
+    helper.set_model_props(onnx_model, {
+        SLIDING_WINDOW_KEY: str(int(config.sliding_window)) if windowed else "0",
+        WINDOWED_LAYERS_KEY: ",".join(map(str, windowed)),
+    })  # fmt: skip
     onnx_model.ir_version = 10
     output.mkdir(parents=True, exist_ok=True)
     path = output / "model.onnx"

@@ -25,8 +25,11 @@ from numpy.typing import NDArray
 Array = NDArray[Any]
 
 _PAST = re.compile(r"^past_key_values\.(\d+)\.(key|value)$")
+SLIDING_WINDOW_KEY = "persian_chat.sliding_window"  # written by export/gqa_graph.py
+WINDOWED_LAYERS_KEY = "persian_chat.windowed_layers"
 MIN_CAPACITY = 256  # positions allocated at first; doubled when a row needs more. Pages are
 # touched only where rows write, so resident memory follows the rows' lengths
+WINDOW_SLACK = 256  # a sliding layer's cache holds window + this; evicts this many at once
 PREFILL_CHUNK = 128  # prompt tokens per graph run: the most a newcomer delays a decode step
 
 
@@ -34,16 +37,31 @@ def is_gqa_graph(session: ort.InferenceSession) -> bool:
     return any(i.name == "seqlens_k" for i in session.get_inputs())
 
 
+def resident(total: int, capacity: int, window: int) -> int:
+    """Positions a window-sized cache of `capacity` holds after `total` tokens: all of them
+    up to the capacity, then GroupQueryAttention evicts `capacity - window + 1` at a time
+    (its documented contract, the same whichever way the tokens were split into steps)."""
+    if total <= capacity:
+        return total
+    evict = capacity - window + 1
+    return total - evict * -(-(total - capacity) // evict)
+
+
 class SlotBuffers:
     """Every layer's key and value buffer (slots, kv_heads, capacity, head_dim), and the
-    IO bindings of the graph to slices of them."""
+    IO bindings of the graph to slices of them. The sliding-window layers' buffers have a
+    fixed capacity of window + WINDOW_SLACK positions; the others grow by doubling."""
 
     def __init__(self, decoder: GqaDecoder) -> None:
         self.decoder = decoder
         self.arrays: list[Array] = []
         self.slots = 0
-        self.capacity = 0
+        self.capacity = 0  # of the full-length buffers
         self._bound: dict[tuple[int, int], ort.IOBinding] = {}
+
+    def _capacity(self, index: int, full: int) -> int:
+        window = self.decoder.windows[index]
+        return window + WINDOW_SLACK if window else full
 
     def reserve(self, slots: int, length: int) -> None:
         """Make room for `slots` rows of `length` positions, keeping what is stored."""
@@ -55,25 +73,36 @@ class SlotBuffers:
         capacity = max(self.capacity, MIN_CAPACITY)
         while capacity < length:
             capacity *= 2
-        shape = (new_slots, self.decoder.kv_heads, capacity, self.decoder.head_dim)
-        grown = [np.zeros(shape, dtype=np.float32) for _ in self.decoder.past_names]
-        for old, new in zip(self.arrays, grown, strict=False):
-            new[: self.slots, :, : self.capacity] = old
+        grown = []
+        for index, old in enumerate(self.arrays or [None] * len(self.decoder.past_names)):
+            shape = (new_slots, self.decoder.kv_heads, self._capacity(index, capacity),
+                     self.decoder.head_dim)  # fmt: skip
+            new = np.zeros(shape, dtype=np.float32)
+            if old is not None:
+                new[: old.shape[0], :, : old.shape[2]] = old
+            grown.append(new)
         self.arrays, self.slots, self.capacity = grown, new_slots, capacity
         self._bound.clear()
 
-    def move(self, source: int, target: int, length: int) -> None:
-        """Copy a row's first `length` positions into another slot."""
-        for array in self.arrays:
-            array[target, :, :length] = array[source, :, :length]
+    def _resident(self, index: int, total: int) -> int:
+        window = self.decoder.windows[index]
+        return resident(total, window + WINDOW_SLACK, window) if window else total
+
+    def move(self, source: int, target: int, total: int) -> None:
+        """Copy what a row holds after `total` tokens into another slot."""
+        for index, array in enumerate(self.arrays):
+            held = self._resident(index, total)
+            array[target, :, :held] = array[source, :, :held]
 
     def copy_in(self, target: int, keys_values: list[Array]) -> None:
-        """Write (kv_heads, length, head_dim) arrays, one per buffer, at a slot's start."""
+        """Write what copy_out returned into a slot (which then holds those tokens)."""
         for array, values in zip(self.arrays, keys_values, strict=True):
             array[target, :, : values.shape[1]] = values
 
-    def copy_out(self, source: int, length: int) -> list[Array]:
-        return [array[source, :, :length].copy() for array in self.arrays]
+    def copy_out(self, source: int, total: int) -> list[Array]:
+        """What a row holds after `total` tokens, one (kv_heads, held, head_dim) per buffer."""
+        return [array[source, :, : self._resident(index, total)].copy()
+                for index, array in enumerate(self.arrays)]  # fmt: skip
 
     def binding(self, first: int, count: int) -> ort.IOBinding:
         """Past and present bound to the same slice of each buffer (cached per slice)."""
@@ -106,6 +135,11 @@ class GqaDecoder:
         self.present_names = [f"present.{layer}.{kind}" for layer, kind, _ in pasts]
         first = inputs[self.past_names[0]]
         self.kv_heads, self.head_dim = int(first.shape[1]), int(first.shape[3])
+        metadata = session.get_modelmeta().custom_metadata_map
+        window = int(metadata.get(SLIDING_WINDOW_KEY, "0") or 0)
+        windowed = {int(i) for i in metadata.get(WINDOWED_LAYERS_KEY, "").split(",") if i}
+        # per buffer: the window of its layer's window-sized cache, 0 for a full-length one
+        self.windows = [window if layer in windowed else 0 for layer, _, _ in pasts]
 
     @property
     def can_batch(self) -> bool:
@@ -169,6 +203,10 @@ class SlotBatch:
             decoder.prefill(self.buffers, 0, prefix)
             self.prefix, self._prefix_kv = list(prefix), self.buffers.copy_out(0, len(prefix))
 
+    def _window_capacity(self) -> int:
+        windows = [w for w in self.decoder.windows if w]
+        return min(windows) + WINDOW_SLACK if windows else 1 << 62
+
     def emptied(self) -> SlotBatch:
         """A batch with no rows that shares this one's decoder and prefix."""
         empty = SlotBatch(self.decoder)
@@ -184,6 +222,8 @@ class SlotBatch:
         """How many leading tokens of `prompt` the stored prefix covers (at least one
         token is always left to run, for the next-token logits)."""
         limit = min(len(self.prefix), len(prompt) - 1)
+        if limit < len(self.prefix) and len(self.prefix) > self._window_capacity():
+            return 0  # a part of it would need positions its windowed caches evicted
         shared = 0
         while shared < limit and self.prefix[shared] == prompt[shared]:
             shared += 1
@@ -196,7 +236,9 @@ class SlotBatch:
         long prompt never stalls the running answers for more than one chunk."""
         shared = self.shared_prefix(prompt)
         self.buffers.reserve(self.size + 1, len(prompt) + 1)
-        if shared:
+        if shared and shared == len(self.prefix):
+            self.buffers.copy_in(self.size, self._prefix_kv)
+        elif shared:  # the prefix fits the windowed caches: position i is row i everywhere
             self.buffers.copy_in(self.size, [kv[:, :shared] for kv in self._prefix_kv])
         self._filling = filling = [self.size, shared]
         try:

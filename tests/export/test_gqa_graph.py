@@ -51,8 +51,14 @@ def test_logits_match_pytorch_past_the_sliding_window(windowed: tuple[Any, GqaDe
     np.testing.assert_allclose(decoder.sequence_logits(ids), torch_logits(model, ids), atol=1e-4)
 
 
-def test_one_token_steps_in_place_match_one_full_pass(windowed: tuple[Any, GqaDecoder]) -> None:
+def test_one_token_steps_in_place_match_one_full_pass(
+    windowed: tuple[Any, GqaDecoder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from persian_chat.server import slot_cache
+
+    monkeypatch.setattr(slot_cache, "WINDOW_SLACK", 2)  # the sliding layer keeps 8 of 20
     model, decoder = windowed
+    assert decoder.windows == [6, 6, 0, 0]  # layer 0 slides (key, value), layer 1 is global
     ids = [int(t) for t in np.random.default_rng(1).integers(3, 300, 20)]
     expected = torch_logits(model, ids)
     buffers = SlotBuffers(decoder)

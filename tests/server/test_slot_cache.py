@@ -11,7 +11,7 @@ import pytest
 import persian_chat.server.slot_cache as slot_cache
 from persian_chat.export.gqa_graph import build_gqa_graph
 from persian_chat.server.onnx_model import load_decoder
-from persian_chat.server.slot_cache import GqaDecoder, SlotBatch
+from persian_chat.server.slot_cache import GqaDecoder, SlotBatch, resident
 from tests.export.test_gqa_graph import torch_logits, windowed_model
 
 
@@ -28,6 +28,8 @@ def test_rows_join_leave_and_grow_the_buffers_without_changing_a_logit(
 ) -> None:
     monkeypatch.setattr(slot_cache, "MIN_CAPACITY", 16)  # growth happens mid-test
     monkeypatch.setattr(slot_cache, "PREFILL_CHUNK", 5)  # prompts run in several chunks
+    monkeypatch.setattr(slot_cache, "WINDOW_SLACK", 4)  # the sliding layer's 12-position
+    # cache evicts 5 at a time: rows of ~40 tokens move and decode across evictions
     model, decoder = windowed
     rng = np.random.default_rng(0)
     prefix = [int(t) for t in rng.integers(3, 300, 6)]
@@ -57,6 +59,26 @@ def test_rows_join_leave_and_grow_the_buffers_without_changing_a_logit(
     assert batch.buffers.capacity >= max(batch.lengths) and batch.buffers.capacity % 16 == 0
 
 
+def test_resident_positions_follow_the_kernels_eviction_rule() -> None:
+    assert [resident(t, capacity=12, window=8) for t in (5, 12, 13, 17, 18, 40)] == [
+        5, 12, 8, 12, 8, 10]  # fmt: skip
+
+
+def test_a_long_prefix_is_shared_only_whole(
+    windowed: tuple[Any, GqaDecoder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A prefix longer than a windowed cache: only prompts that contain it whole reuse it
+    (a part of it would need positions the cache has evicted)."""
+    monkeypatch.setattr(slot_cache, "WINDOW_SLACK", 2)  # capacity 10 < the 14-token prefix
+    model, decoder = windowed
+    prefix = [int(t) for t in np.random.default_rng(5).integers(3, 300, 14)]
+    batch = SlotBatch(decoder, prefix)
+    assert batch.shared_prefix([*prefix[:9], 4, 4]) == 0
+    whole = [*prefix, 7, 8, 9]
+    assert batch.shared_prefix(whole) == 14
+    np.testing.assert_allclose(batch.prefill(whole), torch_logits(model, whole)[-1], atol=1e-4)
+
+
 def test_a_prompt_is_never_taken_whole_from_the_prefix(windowed: tuple[Any, GqaDecoder]) -> None:
     """A prompt equal to the stored prefix still runs its last token (for its logits)."""
     model, decoder = windowed
@@ -84,6 +106,7 @@ def test_running_rows_step_between_a_newcomers_chunks(
     """Chunked prefill interleaved with decode steps: the other rows advance (and one
     leaves, moving the slot being filled) while a long prompt is prefilled."""
     monkeypatch.setattr(slot_cache, "PREFILL_CHUNK", 4)
+    monkeypatch.setattr(slot_cache, "WINDOW_SLACK", 3)
     model, decoder = windowed
     rng = np.random.default_rng(3)
     batch = SlotBatch(decoder)
