@@ -57,6 +57,7 @@ class SlotBuffers:
         self.arrays: list[Array] = []
         self.slots = 0
         self.capacity = 0  # of the full-length buffers
+        self.totals: list[int] = []  # tokens each slot has taken (what growth must copy)
         self._bound: dict[tuple[int, int], ort.IOBinding] = {}
 
     def _capacity(self, index: int, full: int) -> int:
@@ -77,11 +78,13 @@ class SlotBuffers:
         for index, old in enumerate(self.arrays or [None] * len(self.decoder.past_names)):
             shape = (new_slots, self.decoder.kv_heads, self._capacity(index, capacity),
                      self.decoder.head_dim)  # fmt: skip
-            new = np.zeros(shape, dtype=np.float32)
-            if old is not None:
-                new[: old.shape[0], :, : old.shape[2]] = old
+            new = np.zeros(shape, dtype=np.float32)  # pages stay untouched until written
+            for slot, total in enumerate(self.totals if old is not None else []):
+                held = self._resident(index, total)  # copy what rows hold, not the zeros
+                new[slot, :, :held] = old[slot, :, :held]
             grown.append(new)
         self.arrays, self.slots, self.capacity = grown, new_slots, capacity
+        self.totals += [0] * (new_slots - len(self.totals))
         self._bound.clear()
 
     def _resident(self, index: int, total: int) -> int:
@@ -93,11 +96,13 @@ class SlotBuffers:
         for index, array in enumerate(self.arrays):
             held = self._resident(index, total)
             array[target, :, :held] = array[source, :, :held]
+        self.totals[target] = total
 
-    def copy_in(self, target: int, keys_values: list[Array]) -> None:
-        """Write what copy_out returned into a slot (which then holds those tokens)."""
+    def copy_in(self, target: int, keys_values: list[Array], total: int) -> None:
+        """Write what copy_out(…, total) returned into a slot, which then holds those tokens."""
         for array, values in zip(self.arrays, keys_values, strict=True):
             array[target, :, : values.shape[1]] = values
+        self.totals[target] = total
 
     def copy_out(self, source: int, total: int) -> list[Array]:
         """What a row holds after `total` tokens, one (kv_heads, held, head_dim) per buffer."""
@@ -157,6 +162,7 @@ class GqaDecoder:
         binding.bind_cpu_input("total_sequence_length", np.array(totals.max(), dtype=np.int32))
         binding.bind_output("logits")  # a fresh array each run: its shape changes
         self.session.run_with_iobinding(binding)
+        buffers.totals[first : first + len(totals)] = [int(t) for t in totals]
         logits: Array = binding.get_outputs()[-1].numpy()  # bound after the presents
         return logits
 
@@ -237,9 +243,9 @@ class SlotBatch:
         shared = self.shared_prefix(prompt)
         self.buffers.reserve(self.size + 1, len(prompt) + 1)
         if shared and shared == len(self.prefix):
-            self.buffers.copy_in(self.size, self._prefix_kv)
+            self.buffers.copy_in(self.size, self._prefix_kv, shared)
         elif shared:  # the prefix fits the windowed caches: position i is row i everywhere
-            self.buffers.copy_in(self.size, [kv[:, :shared] for kv in self._prefix_kv])
+            self.buffers.copy_in(self.size, [kv[:, :shared] for kv in self._prefix_kv], shared)
         self._filling = filling = [self.size, shared]
         try:
             for begin in range(shared, len(prompt), PREFILL_CHUNK):
@@ -263,7 +269,7 @@ class SlotBatch:
 
     def remove(self, rows: list[int]) -> None:
         """Drop rows and move the ones after them down, so rows stay in slots 0..n-1."""
-        gone = set(rows)
+        gone, old_size = set(rows), self.size
         keep = [i for i in range(self.size) if i not in gone]
         for target, source in enumerate(keep):
             if target != source:
@@ -272,3 +278,6 @@ class SlotBatch:
         if self._filling is not None and self._filling[0] != self.size:
             self.buffers.move(self._filling[0], self.size, self._filling[1])
             self._filling[0] = self.size
+        used = self.size + (self._filling is not None)
+        for slot in range(used, min(old_size + 1, len(self.buffers.totals))):
+            self.buffers.totals[slot] = 0  # free: nothing there to keep when buffers grow
