@@ -75,13 +75,13 @@ class SlotBuffers:
         while capacity < length:
             capacity *= 2
         grown = []
-        for index, old in enumerate(self.arrays or [None] * len(self.decoder.past_names)):
+        for index in range(len(self.decoder.past_names)):
             shape = (new_slots, self.decoder.kv_heads, self._capacity(index, capacity),
                      self.decoder.head_dim)  # fmt: skip
             new = np.zeros(shape, dtype=np.float32)  # pages stay untouched until written
-            for slot, total in enumerate(self.totals if old is not None else []):
+            for slot, total in enumerate(self.totals if self.arrays else []):
                 held = self._resident(index, total)  # copy what rows hold, not the zeros
-                new[slot, :, :held] = old[slot, :, :held]
+                new[slot, :, :held] = self.arrays[index][slot, :, :held]
             grown.append(new)
         self.arrays, self.slots, self.capacity = grown, new_slots, capacity
         self.totals += [0] * (new_slots - len(self.totals))
