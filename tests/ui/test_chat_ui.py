@@ -211,8 +211,10 @@ def test_stream_stop_reload_theme_and_screenshots(page: Any, api: tuple[str, Any
     while runtime.engine.active:
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    metrics = httpx.get(f"{url}/metrics").text
-    assert 'persian_chat_requests_total{route="/api/chat",status="499"}' in metrics
+    stopped_line = 'persian_chat_requests_total{route="/api/chat",status="499"}'
+    while stopped_line not in httpx.get(f"{url}/metrics").text:  # logged as the stream ends,
+        assert time.monotonic() < deadline  # just after the engine lets the row go
+        time.sleep(0.05)
 
     page.reload()
     page.wait_for_selector(".bubble.assistant")
