@@ -5,8 +5,10 @@ Each sequence of a batch owns a slot: one row of every layer's key and value buf
 (slots, kv_heads, capacity, head_dim). The graph's past and present are bound to the same
 memory (IO binding), and GroupQueryAttention writes the new keys after a row's own length,
 so rows of different lengths decode together without padding. Rows are kept in slots
-0..n-1, so a batch step binds one contiguous leading slice of each buffer. Buffers grow by
-doubling (the only copies besides compaction when a row leaves, which moves one row).
+0..n-1, so a batch step binds one contiguous leading slice of each buffer. Full-length
+buffers grow by doubling; the sliding-window layers' buffers are window-sized and the kernel
+evicts their oldest positions itself. The only copies are that growth and compaction when a
+row leaves (the rows after it move down).
 
 This module needs only onnxruntime and numpy (the server never imports torch).
 """
