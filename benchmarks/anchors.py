@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 log = logging.getLogger("persian_chat.benchmarks")
 
@@ -51,8 +51,11 @@ class Timing:
 
 
 class Runner(Protocol):
+    """An engine under test: its label, threads, model file and one timed generation."""
+
     name: str
     threads: int
+    path: Path
 
     def run(self, prompt: list[int], new: int) -> Timing: ...
 
@@ -197,11 +200,11 @@ class GenaiRunner:
         return _timed(tokens(), new)
 
 
-def anchor_runners(checkpoint: Path, work: Path, threads: int, context: int) -> list[Any]:
+def anchor_runners(checkpoint: Path, work: Path, threads: int, context: int) -> list[Runner]:
     """Every anchor at `threads` threads, building the converted models on first use."""
     ggufs = build_gguf(checkpoint, work)
     genai = build_genai(checkpoint, work)
-    runners: list[Any] = [
+    runners: list[Runner] = [
         LlamaCppRunner(f"llama.cpp {name}", path, threads, context) for name, path in ggufs.items()
     ]
     runners += [GenaiRunner(f"onnxruntime-genai {p}", f, threads) for p, f in genai.items()]

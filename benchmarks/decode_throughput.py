@@ -32,7 +32,13 @@ from typing import Any
 
 import numpy as np
 
-from persian_chat.benchmarks.anchors import Timing, anchor_runners, file_megabytes, missing
+from persian_chat.benchmarks.anchors import (
+    Runner,
+    Timing,
+    anchor_runners,
+    file_megabytes,
+    missing,
+)
 from persian_chat.benchmarks.common import (
     RESULTS,
     load_average,
@@ -267,9 +273,9 @@ def compare_engines(
     """Our int8 engine against llama.cpp and onnxruntime-genai: batch 1 at each thread count,
     then decode speed by context length, every runner interleaved in each repeat."""
     context = CONTEXT_LIMIT
-    by_threads: dict[int, list[Any]] = {}
+    by_threads: dict[int, list[Runner]] = {}
     for threads in args.anchor_threads:
-        ours: list[Any] = [EngineRunner("persian-chat int8", graphs["int8"], threads, context)]
+        ours: list[Runner] = [EngineRunner("persian-chat int8", graphs["int8"], threads, context)]
         if graphs["int8"] != graphs["optimum-int8"]:
             ours.append(EngineRunner(BEFORE, graphs["optimum-int8"], threads, context))
         by_threads[threads] = ours + anchor_runners(checkpoint, args.work / "anchors", threads,
