@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -46,6 +46,9 @@ from persian_chat.benchmarks.common import (
     save_plot,
     write_result,
 )
+
+if TYPE_CHECKING:
+    from persian_chat.server.engine import Engine
 
 RANDOM_GPT2 = Path("models/bench/gpt2-small-random")
 BEFORE = "persian-chat int8, before (Optimum graph, blocks of 32)"
@@ -192,27 +195,30 @@ class Runners:
 
     def engine(self, precision: str, prompts: list[list[int]], new: int) -> tuple[float, float]:
         """(seconds for all streams, mean seconds to first token)."""
-        from persian_chat.server.sampling import SamplingParams
-        from persian_chat.server.sequence import GenerationRequest
-
         engine = self.engines[precision]
-
-        async def one(ids: list[int]) -> tuple[int, float]:
-            request = GenerationRequest(ids, SamplingParams(temperature=0), new, frozenset())
-            sequence = engine.submit(request, asyncio.get_running_loop())
-            start, first, count = time.perf_counter(), 0.0, 0
-            async for _ in sequence.tokens():
-                count += 1
-                first = first or time.perf_counter() - start
-            return count, first
 
         async def main() -> tuple[float, float]:
             start = time.perf_counter()
-            results = await asyncio.gather(*(one(p) for p in prompts))
-            assert all(count == new for count, _ in results)
-            return time.perf_counter() - start, statistics.mean(f for _, f in results)
+            timings = await asyncio.gather(*(timed_request(engine, p, new) for p in prompts))
+            assert all(t.tokens == new for t in timings)
+            return time.perf_counter() - start, statistics.mean(t.first_token_s for t in timings)
 
         return asyncio.run(main())
+
+
+async def timed_request(engine: Engine, prompt: list[int], new: int) -> Timing:
+    """One greedy request through our engine, its tokens timed as they arrive."""
+    from persian_chat.server.sampling import SamplingParams
+    from persian_chat.server.sequence import GenerationRequest
+
+    request = GenerationRequest(prompt, SamplingParams(temperature=0), new, frozenset())
+    start = time.perf_counter()
+    sequence = engine.submit(request, asyncio.get_running_loop())
+    first, count = 0.0, 0
+    async for _ in sequence.tokens():
+        count += 1
+        first = first or time.perf_counter() - start
+    return Timing(first, time.perf_counter() - start, count)
 
 
 class EngineRunner:
@@ -227,20 +233,7 @@ class EngineRunner:
         self.engine.start()
 
     def run(self, prompt: list[int], new: int) -> Timing:
-        from persian_chat.server.sampling import SamplingParams
-        from persian_chat.server.sequence import GenerationRequest
-
-        async def main() -> Timing:
-            request = GenerationRequest(prompt, SamplingParams(temperature=0), new, frozenset())
-            start = time.perf_counter()
-            sequence = self.engine.submit(request, asyncio.get_running_loop())
-            first, count = 0.0, 0
-            async for _ in sequence.tokens():
-                count += 1
-                first = first or time.perf_counter() - start
-            return Timing(first, time.perf_counter() - start, count)
-
-        return asyncio.run(main())
+        return asyncio.run(timed_request(self.engine, prompt, new))
 
     def close(self) -> None:
         self.engine.shutdown(0)

@@ -34,9 +34,37 @@ class CacheSpec:
 
     inputs: tuple[str, ...]  # past_key_values.{i}.{key,value} in layer order
     outputs: tuple[str, ...]  # present.{i}.{key,value} in the same order
+    layers: tuple[int, ...]  # the layer of each, in the same order
     kv_heads: int
     head_dim: int
     dtype: Any
+
+
+def cache_spec(session: ort.InferenceSession, path: Path) -> CacheSpec:
+    """The KV cache a causal-LM graph takes and returns, read from its input and output
+    names (any graph: Optimum's export or export/gqa_graph.py); a clear error otherwise."""
+    inputs = {i.name: i for i in session.get_inputs()}
+    outputs = [o.name for o in session.get_outputs()]
+    if "input_ids" not in inputs or "logits" not in outputs:
+        raise ValueError(f"{path}: not a causal LM graph (needs input_ids in, logits out)")
+    pasts = sorted(
+        (int(m.group(1)), m.group(2), name) for name in inputs if (m := _PAST.match(name))
+    )
+    if not pasts:
+        raise ValueError(f"{path}: graph has no past_key_values inputs (export with-past)")
+    first = inputs[pasts[0][2]]
+    spec = CacheSpec(
+        inputs=tuple(name for _, _, name in pasts),
+        outputs=tuple(f"present.{layer}.{kind}" for layer, kind, _ in pasts),
+        layers=tuple(layer for layer, _, _ in pasts),
+        kv_heads=int(first.shape[1]),
+        head_dim=int(first.shape[3]),
+        dtype=_ORT_TYPES.get(first.type, np.float32),
+    )
+    missing = [name for name in spec.outputs if name not in outputs]
+    if missing:
+        raise ValueError(f"{path}: graph lacks outputs {', '.join(missing)}")
+    return spec
 
 
 def session_options(threads: int, spinning: bool = True) -> ort.SessionOptions:
@@ -82,28 +110,10 @@ class OnnxDecoder:
             sess_options=options or session_options(threads),
             providers=["CPUExecutionProvider"],
         )
-        inputs = {i.name: i for i in self.session.get_inputs()}
-        outputs = [o.name for o in self.session.get_outputs()]
-        if "input_ids" not in inputs or "logits" not in outputs:
-            raise ValueError(f"{path}: not a causal LM graph (needs input_ids in, logits out)")
+        inputs = {i.name for i in self.session.get_inputs()}
         self.has_attention_mask = "attention_mask" in inputs
         self.has_position_ids = "position_ids" in inputs
-        pasts = sorted(
-            (int(m.group(1)), m.group(2), name) for name in inputs if (m := _PAST.match(name))
-        )
-        if not pasts:
-            raise ValueError(f"{path}: graph has no past_key_values inputs (export with-past)")
-        first = inputs[pasts[0][2]]
-        self.cache = CacheSpec(
-            inputs=tuple(name for _, _, name in pasts),
-            outputs=tuple(f"present.{layer}.{kind}" for layer, kind, _ in pasts),
-            kv_heads=int(first.shape[1]),
-            head_dim=int(first.shape[3]),
-            dtype=_ORT_TYPES.get(first.type, np.float32),
-        )
-        missing = [name for name in self.cache.outputs if name not in outputs]
-        if missing:
-            raise ValueError(f"{path}: graph lacks outputs {', '.join(missing)}")
+        self.cache = cache_spec(self.session, path)
         self.output_names = ["logits", *self.cache.outputs]
 
     @property

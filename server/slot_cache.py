@@ -15,18 +15,14 @@ This module needs only onnxruntime and numpy (the server never imports torch).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import onnxruntime as ort
-from numpy.typing import NDArray
 
-Array = NDArray[Any]
+from persian_chat.server.onnx_model import Array, cache_spec
 
-_PAST = re.compile(r"^past_key_values\.(\d+)\.(key|value)$")
 SLIDING_WINDOW_KEY = "persian_chat.sliding_window"  # written by export/gqa_graph.py
 WINDOWED_LAYERS_KEY = "persian_chat.windowed_layers"
 MIN_CAPACITY = 256  # positions allocated at first; doubled when a row needs more. Pages are
@@ -132,21 +128,14 @@ class GqaDecoder:
 
     def __init__(self, session: ort.InferenceSession, path: Path) -> None:
         self.session = session
-        inputs = {i.name: i for i in session.get_inputs()}
-        pasts = sorted(
-            (int(m.group(1)), m.group(2), name) for name in inputs if (m := _PAST.match(name))
-        )
-        if not pasts or "input_ids" not in inputs:
-            raise ValueError(f"{path}: not a GroupQueryAttention decoder graph")
-        self.past_names = [name for _, _, name in pasts]
-        self.present_names = [f"present.{layer}.{kind}" for layer, kind, _ in pasts]
-        first = inputs[self.past_names[0]]
-        self.kv_heads, self.head_dim = int(first.shape[1]), int(first.shape[3])
+        cache = cache_spec(session, path)
+        self.past_names, self.present_names = list(cache.inputs), list(cache.outputs)
+        self.kv_heads, self.head_dim = cache.kv_heads, cache.head_dim
         metadata = session.get_modelmeta().custom_metadata_map
         window = int(metadata.get(SLIDING_WINDOW_KEY, "0") or 0)
         windowed = {int(i) for i in metadata.get(WINDOWED_LAYERS_KEY, "").split(",") if i}
         # per buffer: the window of its layer's window-sized cache, 0 for a full-length one
-        self.windows = [window if layer in windowed else 0 for layer, _, _ in pasts]
+        self.windows = [window if layer in windowed else 0 for layer in cache.layers]
 
     @property
     def can_batch(self) -> bool:
