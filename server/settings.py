@@ -41,7 +41,7 @@ def cpu_budget() -> dict[str, float | int | None]:
             "cgroup_quota": cgroup_cpu_quota()}  # fmt: skip
 
 
-def physical_cores() -> int:
+def default_threads() -> int:
     """Default threads: one per physical core (onnxruntime runs best so, not one per
     hyperthread), within the CPUs allowed and the cgroup quota."""
     budget = cpu_budget()
@@ -56,7 +56,7 @@ class ServerSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     model_dir: Path
-    threads: int = Field(default_factory=physical_cores, ge=1)
+    threads: int = Field(default_factory=default_threads, ge=1)
     max_batch: int = Field(8, ge=1, description="sequences decoded together")
     max_waiting: int = Field(16, ge=0, description="requests queued beyond the batch; more get 429")
     # request limits

@@ -42,7 +42,7 @@ from persian_chat.server.onnx_model import load_decoder
 from persian_chat.server.prompt import Prompt, PromptError, build_prompt
 from persian_chat.server.runtime import build_engine, make_normalizer
 from persian_chat.server.served_model import ServedModel, ServedModelError, load_served_model
-from persian_chat.server.settings import ServerSettings, physical_cores
+from persian_chat.server.settings import ServerSettings, default_threads
 from persian_chat.server.stream import GenerationError, StreamStats, stream_text
 from persian_chat.settings import DEFAULT_NORMALIZER
 from persian_chat.training.chat_data import verify_dataset
@@ -68,7 +68,7 @@ class ChatEvalConfig:
     scored_prompts: int = 24  # at least this many per task-scored category
     max_tokens: int = 128
     seed: int = 13  # selection order; prompt i samples with seed + i
-    threads: int = field(default_factory=physical_cores)
+    threads: int = field(default_factory=default_threads)
     max_batch: int = 8
     examples: int = 1  # worst answers per category and mode in errors.txt
     # sampling modes: name -> request fields (e.g. {"frequency_penalty": 0.5} to try a default)

@@ -30,7 +30,7 @@ from persian_chat.chat_template import prompt_ids
 from persian_chat.checksums import sha256_file
 from persian_chat.errors import UserError
 from persian_chat.logs import configure_logging
-from persian_chat.server.settings import physical_cores
+from persian_chat.server.settings import default_threads
 from persian_chat.settings import DEFAULT_SYSTEM_PROMPT
 from persian_chat.training.errors_file import replace_head
 
@@ -272,7 +272,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--chat-only", action="store_true", help="skip the perplexity part (needs no torch)"
     )
     only.add_argument("--no-chat", action="store_true", help="skip the chat evaluation")
-    add("--threads", type=int, default=physical_cores(), help="onnxruntime threads")
+    add("--threads", type=int, default=default_threads(), help="onnxruntime threads")
     add("--max-batch", type=int, default=8, help="sequences the engine decodes together")
     add(
         "--chat-prompts",

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from persian_chat.server.settings import ServerSettings, load_api_keys, physical_cores
+from persian_chat.server.settings import ServerSettings, default_threads, load_api_keys
 
 LONG = "k" * 20
 
@@ -34,7 +34,7 @@ def test_short_keys_are_refused() -> None:
 
 def test_defaults_fit_a_small_vps(tmp_path: Path) -> None:
     settings = ServerSettings(model_dir=tmp_path)
-    assert settings.threads == physical_cores() >= 1
+    assert settings.threads == default_threads() >= 1
     assert settings.max_batch == 8 and not settings.api_keys and not settings.log_user_text
     with pytest.raises(ValueError):
         ServerSettings(model_dir=tmp_path, max_batch=0)
@@ -85,4 +85,4 @@ def test_the_cgroup_quota_limits_the_default_threads(
     (tmp_path / "cpu/cpu.cfs_period_us").write_text("100000\n")
     assert settings_module.cgroup_cpu_quota(tmp_path) == 3.0
     monkeypatch.setattr(settings_module, "cgroup_cpu_quota", lambda: 1.5)
-    assert settings_module.physical_cores() == 1  # a 1.5-CPU container gets one thread
+    assert settings_module.default_threads() == 1  # a 1.5-CPU container gets one thread
