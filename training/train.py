@@ -71,6 +71,17 @@ def _checkpoint_dir(config: TrainConfig) -> Path:
     return config.output_dir.with_name(config.output_dir.name + ".checkpoints")
 
 
+def last_complete_checkpoint(checkpoints: Path) -> Path | None:
+    """The newest checkpoint that was written to the end (it has trainer_state.json, the
+    last file the Trainer writes): a run killed while saving leaves a partial one behind."""
+    found = []
+    for path in checkpoints.glob("checkpoint-*") if checkpoints.is_dir() else ():
+        step = path.name.removeprefix("checkpoint-")
+        if step.isdigit() and (path / "trainer_state.json").is_file():
+            found.append((int(step), path))
+    return max(found)[1] if found else None
+
+
 def _select_examples(examples: list[Any], limit: int | None, seed: int) -> list[Any]:
     """A seeded, order-preserving subset when `limit` is below the dataset size."""
     if limit is None or limit >= len(examples):
@@ -92,7 +103,6 @@ def train(config: TrainConfig) -> dict[str, Any]:
         TrainingArguments,
         enable_full_determinism,
     )
-    from transformers.trainer_utils import get_last_checkpoint
 
     import datasets
     from persian_chat.loss_log import read_log, smoothed_loss
@@ -181,7 +191,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
 
     checkpoints = _checkpoint_dir(config)
     log_path = config.logs_dir / "train.log"
-    last = get_last_checkpoint(str(checkpoints)) if config.resume and checkpoints.is_dir() else None
+    newest = last_complete_checkpoint(checkpoints) if config.resume else None
+    last = str(newest) if newest is not None else None
     if config.resume and last is None:
         raise UserError(f"--resume: no checkpoint in {checkpoints}")
     if last is None and rank == 0:

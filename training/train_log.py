@@ -13,7 +13,8 @@ from persian_chat.loss_log import read_log
 
 
 class TrainLogCallback(TrainerCallback):
-    """Append step, epoch, loss, learning rate, tokens/sec and elapsed time to `path`."""
+    """Append step (of max_steps), epoch, loss, learning rate, tokens/sec and elapsed time
+    to `path`."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -36,6 +37,7 @@ class TrainLogCallback(TrainerCallback):
         self.last_time, self.last_tokens = now, tokens
         record = {
             "step": state.global_step,
+            "max_steps": state.max_steps,  # the run's length: the studio's ETA
             "epoch": round(float(state.epoch or 0.0), 4),
             "loss": round(float(logs["loss"]), 5),
             "learning_rate": float(logs.get("learning_rate", 0.0)),

@@ -235,3 +235,17 @@ def test_time_budget_stops_the_run_and_the_manifest_has_the_loss_trend(
     assert trend is not None and trend["ratio"] == pytest.approx(
         trend["end"] / trend["start"], abs=1e-3
     )
+
+
+def test_resume_skips_a_checkpoint_killed_while_saving(tmp_path: Path) -> None:
+    from persian_chat.training.train import last_complete_checkpoint
+
+    assert last_complete_checkpoint(tmp_path / "missing") is None
+    for step, complete in ((5, True), (10, True), (15, False)):
+        directory = tmp_path / f"checkpoint-{step}"
+        directory.mkdir()
+        (directory / "model.safetensors").write_bytes(b"")
+        if complete:
+            (directory / "trainer_state.json").write_text("{}")
+    (tmp_path / "checkpoint-x").mkdir()
+    assert last_complete_checkpoint(tmp_path) == tmp_path / "checkpoint-10"
