@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "export": "persian_chat.export.export",
     "serve": "persian_chat.server.serve",
     "ui": "persian_chat_ui.launch",
+    "studio": "persian_chat_ui.studio_launch",
     "bench": "persian_chat.benchmarks.cli",
     "report": "persian_chat.benchmarks.report",
 }

@@ -119,7 +119,15 @@ class CancelResponse(BaseModel):
     cancelled: Literal[True]
 
 
+class ModelSwitchResponse(BaseModel):
+    """POST /admin/model: the model now served, the one before it, and the load time."""
+
+    model: str
+    previous: str
+    load_seconds: float
+
+
 MODELS: list[type[BaseModel]] = [
     ErrorBody, ChatResponse, ChatCompletion, ModelList, Health, TokenizeResponse,
-    DetokenizeResponse, CancelResponse,
+    DetokenizeResponse, CancelResponse, ModelSwitchResponse,
 ]  # fmt: skip

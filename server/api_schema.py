@@ -1,4 +1,4 @@
-"""Request bodies of /api/chat and /v1/chat/completions, validated by pydantic.
+"""Request bodies of the API (chat, tokenize, admin), validated by pydantic.
 
 Ranges that do not depend on server settings live here; limits that do (message count,
 characters, max_tokens ceiling) are checked in server/prompt.py.
@@ -159,3 +159,10 @@ class DetokenizeRequest(ModelNamed):
 
     model_config = ConfigDict(extra="forbid", strict=True)
     tokens: list[Annotated[int, Field(ge=0)]]
+
+
+class ModelSwitchRequest(BaseModel):
+    """POST /admin/model: the served model directory to switch to (a path on the server)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    model_dir: Text = Field(min_length=1, max_length=4096)

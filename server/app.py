@@ -1,6 +1,6 @@
 """The HTTP API: /api/chat (our SSE format), /v1/chat/completions and /v1/models (OpenAI's),
-/tokenize and /detokenize (vLLM's), /health and /metrics. Starlette only; the model runs in
-the engine's thread.
+/tokenize and /detokenize (vLLM's), /health and /metrics, and POST /admin/model (switch the
+served model, server/admin.py). Starlette only; the model runs in the engine's thread.
 
 Routes are small: a chat POST goes to the chat service (server/chat_service.py), which
 walks it through the gate, the prompt, the engine, the text stream and the wire format.
@@ -23,6 +23,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from persian_chat.server.admin import ROUTE as ADMIN_ROUTE
+from persian_chat.server.admin import switch_model
 from persian_chat.server.api_errors import ApiError
 from persian_chat.server.api_schema import ChatRequest, OpenAIChatRequest
 from persian_chat.server.app_state import AppState
@@ -45,19 +47,24 @@ def _state(request: Request) -> AppState:
 
 async def load(state: AppState) -> None:
     """Load the runtime in a worker thread, then watch the engine: a dead engine must not
-    look healthy, so the app fails and `on_fatal` lets the supervisor restart the server."""
+    look healthy, so the app fails and `on_fatal` lets the supervisor restart the server (a
+    model that cannot load at start-up too: there is nothing to serve). The watchdog and the
+    gauges read `state.runtime` each time, so they follow a model switch; an old engine
+    shut down on purpose by the switch is no longer the runtime, never a 'dead engine'."""
     try:
         runtime = await asyncio.to_thread(state.loader, state.settings)
     except Exception as exc:
         log.exception("loading %s failed", state.settings.model_dir)
         state.status, state.error = "failed", str(exc)
+        state.on_fatal()
         return
     state.runtime, state.status = runtime, "ready"
-    state.metrics.watch_engine(lambda: runtime.engine.waiting, lambda: runtime.engine.active)
+    state.metrics.watch_engine(lambda: [r.engine for r in state.runtimes()])
     while state.status == "ready":
-        if not runtime.engine.alive:
+        current = state.runtime
+        if current is not None and not current.engine.alive:
             state.status = "failed"
-            state.error = f"engine stopped: {runtime.engine.failure or 'thread ended'}"
+            state.error = f"engine stopped: {current.engine.failure or 'thread ended'}"
             log.error("%s; exiting so the supervisor can restart the server", state.error)
             state.on_fatal()
             return
@@ -77,9 +84,14 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         loading.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await loading
-        if state.runtime is not None:
-            state.runtime.engine.shutdown(0)
-            await asyncio.to_thread(state.runtime.engine.join, 10)
+        for task in list(state.tasks):  # background joins of switched-out engines
+            task.cancel()
+        await asyncio.gather(*state.tasks, return_exceptions=True)
+        runtimes = state.runtimes()  # the current one and any still draining after a switch
+        for runtime in runtimes:
+            runtime.engine.shutdown(0)
+        for runtime in runtimes:
+            await asyncio.to_thread(runtime.engine.join, 10)
 
 
 async def api_chat(request: Request) -> Response:
@@ -152,6 +164,7 @@ ROUTES = [
     Route("/health", health, methods=["GET"]),
     Route("/metrics", metrics, methods=["GET"]),
     Route("/openapi.json", openapi, methods=["GET"]),
+    Route(ADMIN_ROUTE, switch_model, methods=["POST"]),
 ]
 
 

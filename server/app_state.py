@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,9 +26,18 @@ class AppState:
     on_fatal: Callable[[], None] = lambda: None
     gate: Gate = field(init=False)
     replays: dict[str, Replay] = field(default_factory=dict)  # resumable streams, by id
+    # POST /admin/model: held while a new model loads (a second switch gets 409)
+    switching: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # runtimes replaced by a switch whose engines still finish the answers they had
+    draining: list[Runtime] = field(default_factory=list)
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)  # referenced until done
 
     def __post_init__(self) -> None:
         self.gate = Gate(self.settings)
+
+    def runtimes(self) -> list[Runtime]:
+        """The current runtime and the old ones still draining: what shutdown must stop."""
+        return ([self.runtime] if self.runtime is not None else []) + self.draining
 
     def ready(self) -> Runtime:
         if self.runtime is None or self.status != "ready":

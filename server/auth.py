@@ -20,8 +20,12 @@ def key_id(key: str) -> str:
 
 
 class ApiKeys:
-    def __init__(self, keys: frozenset[str]) -> None:
+    """`label` names the kind of key in the 401 (and its code): the admin key reuses this
+    check with a one-key set, so both are compared the same constant-time way."""
+
+    def __init__(self, keys: frozenset[str], label: str = "API key") -> None:
         self._keys = [k.encode("utf-8") for k in sorted(keys)]
+        self.label = label
 
     @property
     def enabled(self) -> bool:
@@ -41,8 +45,8 @@ class ApiKeys:
         if scheme.lower() != "bearer" or not matched:
             raise ApiError(
                 401,
-                "missing or invalid API key (send 'Authorization: Bearer <key>')",
-                code="invalid_api_key",
+                f"missing or invalid {self.label} (send 'Authorization: Bearer <key>')",
+                code="invalid_" + self.label.lower().replace(" ", "_"),
                 headers={"WWW-Authenticate": "Bearer"},
             )
         return key_id(matched.decode("utf-8"))

@@ -40,6 +40,11 @@ ChatBody = ChatRequest | OpenAIChatRequest
 KNOWN_FIELDS = frozenset(OpenAIChatRequest.model_fields) | frozenset(ChatRequest.model_fields)
 
 
+class ModelSwitchedError(Exception):
+    """The model a request was prompted for was switched out before its engine took it;
+    the request starts again on the model now served (the prompt depends on the model)."""
+
+
 @dataclass
 class ChatStream:
     """One chat request on its way through the server."""
@@ -48,13 +53,14 @@ class ChatStream:
     state: AppState
     request_id: str = field(default_factory=lambda: "chatcmpl-" + uuid.uuid4().hex[:24])
     key: str | None = None
+    model: str | None = None  # the id of the model the request was prompted for
     prompt: Prompt | None = None
     stats: StreamStats | None = None
     sequence: Sequence | None = None
     closed: bool = False
 
     async def start(self, runtime: Runtime, body: ChatBody) -> None:
-        settings = self.state.settings
+        settings, self.model = self.state.settings, runtime.model.model_id
         try:
             self.prompt = await asyncio.to_thread(
                 build_prompt, body, body.requested_max_tokens, runtime.model, settings,
@@ -71,8 +77,10 @@ class ChatStream:
                 headers={"Retry-After": str(BUSY_RETRY_SECONDS)},
             ) from None  # fmt: skip
         except EngineClosedError:
+            if self.state.status == "ready" and self.state.runtime is not runtime:
+                raise ModelSwitchedError from None
             raise ApiError(503, "the server is shutting down", code="shutting_down") from None
-        self.state.metrics.prompt_tokens.inc(self.stats.prompt_tokens)
+        self.state.metrics.prompt_tokens.labels(self.model).inc(self.stats.prompt_tokens)
 
     def pieces(self, runtime: Runtime) -> AsyncIterator[str]:
         assert self.sequence and self.stats and self.prompt
@@ -105,7 +113,9 @@ class ChatStream:
         self, status: int, error: str | None = None, output: str = "", param: str | None = None
     ) -> None:
         """Count, time and log the request once, however it ended. `error` is a code or a
-        server-made message, never text the client sent (that needs --log-user-text)."""
+        server-made message, never text the client sent (that needs --log-user-text). A
+        request that reached a model counts under that model: ok unless the server failed
+        it (5xx; a client that left is not the model's failure)."""
         if self.closed:
             return
         self.closed = True
@@ -113,13 +123,16 @@ class ChatStream:
             self.sequence.cancel()
         metrics, settings, s, p = self.state.metrics, self.state.settings, self.stats, self.prompt
         metrics.requests.labels(self.route, str(status)).inc()
-        if s is not None:
+        if s is not None and self.model is not None:  # set together in `start`
             if s.time_to_first_token is not None:
-                metrics.time_to_first_token.observe(s.time_to_first_token)
+                metrics.time_to_first_token.labels(self.model).observe(s.time_to_first_token)
             for gap in s.inter_token_latencies:
                 metrics.inter_token_latency.observe(gap)
-            metrics.generated_tokens.inc(s.completion_tokens)
-            metrics.request_duration.observe(time.monotonic() - s.started)
+            metrics.generated_tokens.labels(self.model).inc(s.completion_tokens)
+            metrics.request_duration.labels(self.model).observe(time.monotonic() - s.started)
+        if self.sequence is not None and self.model is not None:
+            outcome = "ok" if status < 500 else "error"
+            metrics.model_requests.labels(self.model, outcome).inc()
         log_request(
             id=self.request_id, route=self.route, key_id=self.key, status=status,
             prompt_tokens=s and s.prompt_tokens, completion_tokens=s and s.completion_tokens,
@@ -149,17 +162,24 @@ async def _respond(
     runtime = state.ready()
     stream.key = state.gate.authorize(request)
     body = await state.gate.admit(request, stream.key, schema)
-    model_id = runtime.model.model_id
     if isinstance(body, OpenAIChatRequest):
-        check_model(body.model, model_id)
+        check_model(body.model, runtime.model.model_id)
     last_event_id = request.headers.get("last-event-id")
     if last_event_id is not None:
         resumed = _resume(state, stream.key, last_event_id)
         stream.closed = True  # a reconnection: the original request logs itself
         return resumed
-    await stream.start(runtime, body)
+    while True:  # more than once only if a model switch ends between prompt and submit
+        try:
+            await stream.start(runtime, body)
+            break
+        except ModelSwitchedError:
+            runtime = state.ready()
+            if isinstance(body, OpenAIChatRequest):
+                check_model(body.model, runtime.model.model_id)
     assert stream.stats is not None
     model = runtime.model
+    model_id = model.model_id
     wire = wire_type(
         stream.request_id, model_id, stream.stats, body, lambda: model.vocabulary_bytes
     )

@@ -124,10 +124,11 @@ class Engine:
 
     def shutdown(self, grace_seconds: float) -> None:
         """Take no new requests; let running ones finish for `grace_seconds`, then end the
-        rest with an error so every client gets a last event."""
+        rest with an error so every client gets a last event. A later call can shorten the
+        grace, never lengthen it (SIGTERM during a model switch's long drain ends it sooner)."""
         with self._cond:
             self._closing = True
-            self._deadline = time.monotonic() + grace_seconds
+            self._deadline = min(self._deadline, time.monotonic() + grace_seconds)
             self._cond.notify()
 
     def join(self, timeout: float | None = None) -> bool:

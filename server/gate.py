@@ -33,11 +33,15 @@ class Gate:
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
         self.keys = ApiKeys(settings.api_keys)
+        admin = frozenset({settings.admin_key} if settings.admin_key else ())
+        self.admin_keys = ApiKeys(admin, label="admin key")
         self.limiter = RateLimiter(settings.rate_limit_per_minute)
         self.auth_failures = RateLimiter(settings.auth_failures_per_minute)
 
-    def authorize(self, request: Request) -> str:
-        """The caller's key id; a client address that keeps failing is slowed with 429s."""
+    def authorize(self, request: Request, keys: ApiKeys | None = None) -> str:
+        """The caller's key id (checked against `keys`, the API keys by default); a client
+        address that keeps failing is slowed with 429s."""
+        keys = self.keys if keys is None else keys
         address = _address(request)
         wait = self.auth_failures.wait(address)
         if wait:
@@ -46,10 +50,18 @@ class Gate:
                 code="rate_limit_exceeded", headers=retry_after_header(wait),
             )  # fmt: skip
         try:
-            return self.keys.authorize(request.headers.get("authorization"))
+            return keys.authorize(request.headers.get("authorization"))
         except ApiError:
             self.auth_failures.acquire(address)
             raise
+
+    def authorize_admin(self, request: Request) -> str:
+        """The admin key's id, or 403 when the server has none (an admin route must never
+        be open just because no key was configured), or 401 as `authorize`."""
+        if not self.admin_keys.enabled:
+            message = "admin routes are off: the server has no admin key (PERSIAN_CHAT_ADMIN_KEY)"
+            raise ApiError(403, message, code="admin_disabled")
+        return self.authorize(request, self.admin_keys)
 
     async def read_json(self, request: Request) -> Any:
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -77,6 +89,10 @@ class Gate:
                 429, "rate limit reached, retry later", code="rate_limit_exceeded",
                 headers=retry_after_header(wait),
             )  # fmt: skip
+        return await self.read_body(request, schema)
+
+    async def read_body(self, request: Request, schema: type[Body]) -> Body:
+        """The body validated against `schema` (content type, size, JSON, schema)."""
         data = await self.read_json(request)
         if not isinstance(data, dict):
             raise ApiError(400, "body must be a JSON object", code="invalid_json")

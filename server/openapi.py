@@ -18,11 +18,13 @@ from persian_chat.server.api_responses import (
     ErrorBody,
     Health,
     ModelList,
+    ModelSwitchResponse,
     TokenizeResponse,
 )
 from persian_chat.server.api_schema import (
     ChatRequest,
     DetokenizeRequest,
+    ModelSwitchRequest,
     OpenAIChatRequest,
     TokenizeRequest,
 )
@@ -48,6 +50,12 @@ RESUME = {
 }
 
 
+SWITCHED = (
+    "switched: new requests go to the new model, answers running on the old one finish "
+    "there. Needs the admin key (PERSIAN_CHAT_ADMIN_KEY), not an API key"
+)
+
+
 def _ref(model: type[BaseModel]) -> dict[str, Any]:
     return {"$ref": REF.format(model=model.__name__)}
 
@@ -55,10 +63,13 @@ def _ref(model: type[BaseModel]) -> dict[str, Any]:
 def _errors(*statuses: int) -> dict[str, Any]:
     reasons = {
         400: "invalid request (the field is named in error.param)",
-        401: "missing or wrong API key",
+        401: "missing or wrong API key (the admin key on /admin/model)",
+        403: "no admin key is configured on this server (admin_disabled)",
         404: "unknown model, or no stream to resume or cancel",
+        409: "another model switch is loading (switch_in_progress)",
         413: "body too large",
         415: "body is not application/json",
+        422: "the model could not be loaded (model_load_failed); the old one serves on",
         429: "rate limit or server busy (see Retry-After)",
         500: "internal error",
         503: "model loading, failed or shutting down",
@@ -92,6 +103,7 @@ def build_openapi(settings: ServerSettings) -> dict[str, Any]:
         (OpenAIChatRequest, "validation"),
         (TokenizeRequest, "validation"),
         (DetokenizeRequest, "validation"),
+        (ModelSwitchRequest, "validation"),
         *((m, "serialization") for m in MODELS),
     ]
     _, defs = models_json_schema(inputs, ref_template=REF)
@@ -107,15 +119,20 @@ def build_openapi(settings: ServerSettings) -> dict[str, Any]:
     secured = bool(settings.api_keys)
     security: list[dict[str, list[str]]] = [{"bearer": []}] if secured else []
     auth = (401,) if secured else ()
+    # the admin route needs the admin key; without one it is off (403 to everyone), so it
+    # then declares no security scheme: no header would change the answer
+    admin_security: list[dict[str, list[str]]] = [{"bearer": []}] if settings.admin_key else []
 
     def post(
         request: type[BaseModel], response: type[BaseModel], extra: tuple[int, ...],
         what: str = "the answer: one JSON object, or server-sent events when the request "
-        "asks to stream",
+        "asks to stream", admin: bool = False,
     ) -> Any:  # fmt: skip
+        errors = (400, 401, 403, 409, 413, 415, 422, 429, 500, 503) if admin else (
+            400, *auth, *extra, 413, 415, 429, 500, 503)  # fmt: skip
         return {
             "post": {
-                "security": security,
+                "security": admin_security if admin else security,
                 **({"parameters": [RESUME]} if "stream" in what else {}),
                 "requestBody": {
                     "required": True,
@@ -129,7 +146,7 @@ def build_openapi(settings: ServerSettings) -> dict[str, Any]:
                             **(STREAM if "stream" in what else {}),
                         },
                     },
-                    **_errors(400, *auth, *extra, 413, 415, 429, 500, 503),
+                    **_errors(*errors),
                 },
             }
         }
@@ -193,6 +210,7 @@ def build_openapi(settings: ServerSettings) -> dict[str, Any]:
                     }
                 }
             },
+            "/admin/model": post(ModelSwitchRequest, ModelSwitchResponse, (), SWITCHED, admin=True),
             "/metrics": {
                 "get": {
                     "responses": {

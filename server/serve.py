@@ -1,8 +1,9 @@
 """Serve a model exported by `persian-chat export` over HTTP (uvicorn + Starlette).
 
 Endpoints: POST /api/chat (SSE), POST /v1/chat/completions and GET /v1/models (OpenAI
-compatible), GET /health, GET /metrics. Options can also come from the environment
-(PERSIAN_CHAT_API_KEYS, PERSIAN_CHAT_CORS_ORIGINS, ...), which is how the systemd unit sets
+compatible), GET /health, GET /metrics, and POST /admin/model (switch the served model
+without a restart; only with an admin key). Options can also come from the environment
+(PERSIAN_CHAT_API_KEYS, PERSIAN_CHAT_ADMIN_KEY, ...), which is how the systemd unit sets
 them. On SIGTERM/SIGINT running answers get --shutdown-grace seconds to finish, then end
 with an error event; the process never imports torch.
 """
@@ -29,7 +30,7 @@ log = logging.getLogger("persian_chat.server")
 # the PERSIAN_CHAT_* variables that are not a tunable setting's (those come from TUNABLE)
 OTHER_VARIABLES = frozenset({
     "MODEL", "HOST", "PORT", "THREADS", "API_KEYS_FILE", "API_KEYS", "CORS_ORIGINS",
-    "SYSTEM_PROMPT", "LOG_USER_TEXT",
+    "SYSTEM_PROMPT", "LOG_USER_TEXT", "ADMIN_KEY", "ADMIN_KEY_FILE",
 })  # fmt: skip
 
 
@@ -56,6 +57,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--api-keys-file", type=Path, default=_env("API_KEYS_FILE"),
         help="file with one API key per line (PERSIAN_CHAT_API_KEYS adds comma-separated "
              "keys); with keys, /api and /v1 need 'Authorization: Bearer KEY'")  # fmt: skip
+    add("--admin-key-file", type=Path, default=_env("ADMIN_KEY_FILE"),
+        help="file whose first line is the admin key (or PERSIAN_CHAT_ADMIN_KEY); with it, "
+             "POST /admin/model with 'Authorization: Bearer KEY' switches the served model "
+             "without a restart (without it, 403)")  # fmt: skip
     add("--cors-origin", action="append", default=None,
         help="allowed browser origin, repeatable (PERSIAN_CHAT_CORS_ORIGINS: a,b)")  # fmt: skip
     add("--system-prompt", default=_env("SYSTEM_PROMPT"),
@@ -80,19 +85,22 @@ def environment_variables() -> set[str]:
 
 
 def settings_from_args(args: argparse.Namespace) -> Any:
-    from persian_chat.server.settings import load_api_keys
+    from persian_chat.server.settings import load_admin_key, load_api_keys
 
     if not (args.model / "manifest.json").is_file():
         raise UserError(f"{args.model}: no served model here (run `persian-chat export`)")
     try:
         keys = load_api_keys(_env("API_KEYS"), args.api_keys_file)
+        admin_key = load_admin_key(_env("ADMIN_KEY"), args.admin_key_file)
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    if admin_key is not None and admin_key in keys:  # every client could switch the model
+        raise UserError("the admin key must not also be an API key")
     origins = args.cors_origin or [o for o in (_env("CORS_ORIGINS") or "").split(",") if o]
     fields: dict[str, Any] = {
         "model_dir": args.model, "api_keys": keys, "cors_origins": tuple(origins),
         "system_prompt": args.system_prompt, "log_user_text": args.log_user_text,
-        **{name: getattr(args, name) for name in TUNABLE},
+        "admin_key": admin_key, **{name: getattr(args, name) for name in TUNABLE},
     }  # fmt: skip
     if args.threads:
         fields["threads"] = int(args.threads)
@@ -114,30 +122,22 @@ def run(args: argparse.Namespace) -> int:
 
     from persian_chat.server.app import create_app
     from persian_chat.server.app_state import AppState
-    from persian_chat.server.runtime import Runtime, load_runtime
 
     configure_server_logging()
     settings = settings_from_args(args)
     if not settings.api_keys:
         log.warning("no API keys configured: anyone who can reach the port can use the API")
+    if settings.admin_key:
+        log.info("admin key set: POST /admin/model can switch the served model")
 
     server: uvicorn.Server | None = None
-
-    def loader(s: Any) -> Runtime:
-        try:
-            return load_runtime(s)
-        except Exception:
-            if server is not None:
-                server.should_exit = True  # nothing to serve: stop instead of idling at 503
-            raise
-
-    app = create_app(settings, loader)
+    app = create_app(settings)
     state: AppState = app.state.app_state
 
     class GracefulServer(uvicorn.Server):
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-            if state.runtime is not None:
-                state.runtime.engine.shutdown(settings.shutdown_grace_seconds)
+            for runtime in state.runtimes():  # an old model still draining after a switch too
+                runtime.engine.shutdown(settings.shutdown_grace_seconds)
             super().handle_exit(sig, frame)
 
     config = uvicorn.Config(
@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     server = GracefulServer(config)
 
-    def fatal() -> None:
+    def fatal() -> None:  # the engine died, or the model could not load: nothing to serve
         assert server is not None
         server.should_exit = True
 

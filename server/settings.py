@@ -41,6 +41,9 @@ def cpu_budget() -> dict[str, float | int | None]:
             "cgroup_quota": cgroup_cpu_quota()}  # fmt: skip
 
 
+MIN_KEY_CHARS = 16
+
+
 def default_threads() -> int:
     """Default threads: one per physical core (onnxruntime runs best so, not one per
     hyperthread), within the CPUs allowed and the cgroup quota."""
@@ -91,12 +94,18 @@ class ServerSettings(BaseModel):
     resume_grace_seconds: float = Field(
         10.0, ge=0, description="seconds a resumable stream waits for its client to reconnect"
     )
+    switch_grace_seconds: float = Field(
+        300.0, ge=0, description="seconds answers running on the old model may take to finish "
+        "after POST /admin/model switched models"
+    )  # fmt: skip
+    # the bearer key of /admin/model; None: the admin routes answer 403. Not an option: it
+    # comes from PERSIAN_CHAT_ADMIN_KEY or --admin-key-file, and repr never shows it
+    admin_key: str | None = Field(None, min_length=MIN_KEY_CHARS, repr=False)
     verify_model: bool = True
 
 
 # the settings `serve` exposes as --options and PERSIAN_CHAT_* variables, generated from above
 TUNABLE = tuple(name for name, f in ServerSettings.model_fields.items() if f.description)
-MIN_KEY_CHARS = 16
 
 
 def load_api_keys(environ_value: str | None, file: Path | None) -> frozenset[str]:
@@ -119,3 +128,25 @@ def load_api_keys(environ_value: str | None, file: Path | None) -> frozenset[str
     if short:
         raise ValueError(f"API keys must be at least {MIN_KEY_CHARS} characters long")
     return frozenset(keys)
+
+
+def load_admin_key(environ_value: str | None, file: Path | None) -> str | None:
+    """The admin key from PERSIAN_CHAT_ADMIN_KEY or from a file (its first line that is not
+    empty or a `#` comment); None when neither is set. Like the API keys it fails closed: a
+    setting that holds no key, a short key, or both settings at once stop the server."""
+    value = (environ_value or "").strip()
+    if environ_value and not value:
+        raise ValueError("PERSIAN_CHAT_ADMIN_KEY is set but holds no key")
+    if file is not None:
+        if value:
+            raise ValueError("set PERSIAN_CHAT_ADMIN_KEY or --admin-key-file, not both")
+        try:
+            lines = file.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise ValueError(f"{file}: cannot read the admin key ({exc.strerror})") from None
+        value = next((s for s in map(str.strip, lines) if s and not s.startswith("#")), "")
+        if not value:
+            raise ValueError(f"{file}: no admin key in the file")
+    if value and len(value) < MIN_KEY_CHARS:
+        raise ValueError(f"the admin key must be at least {MIN_KEY_CHARS} characters long")
+    return value or None

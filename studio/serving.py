@@ -36,10 +36,10 @@ def switch_model(api_url: str, admin_key: str, served_dir: Path) -> dict[str, An
     return data
 
 
-def served_model_id(api_url: str, api_key: str = "") -> str | None:
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+def served_model_id(api_url: str) -> str | None:
+    """The model the server answers with now (its /health, which needs no API key)."""
     try:
-        response = httpx.get(f"{api_url.rstrip('/')}/v1/models", headers=headers, timeout=3)
-        return str(response.json()["data"][0]["id"]) if response.status_code == 200 else None
-    except (httpx.HTTPError, ValueError, KeyError, IndexError):
+        response = httpx.get(f"{api_url.rstrip('/')}/health", timeout=1.0)
+        return str(response.json()["model"]) if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, KeyError):
         return None

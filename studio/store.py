@@ -99,7 +99,9 @@ class Store:
     def _insert(self, table: sa.Table, values: Row) -> int:
         with self.engine.begin() as connection:
             result = connection.execute(table.insert().values(**_encode(values)))
-            return int(result.inserted_primary_key[0])
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
 
     def _select(self, query: Any) -> list[Row]:
         with self.engine.connect() as connection:

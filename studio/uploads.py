@@ -91,7 +91,9 @@ def inspect_upload(name: str, data: bytes, max_bytes: int) -> Preview:
         path = Path(tmp) / f"upload{suffix}"
         path.write_bytes(data)
         try:
-            rows, bad, bad_count = [], [], 0
+            rows: list[dict[str, Any]] = []
+            bad: list[str] = []
+            bad_count = 0
             for item in read_rows(path):
                 if isinstance(item, BadRow):
                     bad_count += 1

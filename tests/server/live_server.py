@@ -72,24 +72,30 @@ class InProcessServer:
     """The real app under uvicorn in a thread, so a test can reach into its engine."""
 
     url: str
-    runtime: Any
+    runtime: Any  # the runtime loaded at start-up
     server: Any
     thread: threading.Thread
+    app: Any = None
 
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(30)
 
 
-def start_in_process(model_dir: Path, step_delay: float = 0.0, **settings: Any) -> InProcessServer:
+def start_in_process(
+    model_dir: Path, step_delay: float = 0.0, loader: Any = None, **settings: Any
+) -> InProcessServer:
     """Serve `model_dir` on a free loopback port; `step_delay` slows every decoding step so
-    that streaming and stopping can be observed with a tiny, very fast model."""
+    that streaming and stopping can be observed with a tiny, very fast model; `loader`
+    replaces `load_runtime` (a test can hold a model switch while it loads)."""
     import uvicorn
 
     from persian_chat.server.app import create_app
+    from persian_chat.server.runtime import load_runtime
     from persian_chat.server.settings import ServerSettings
 
-    app = create_app(ServerSettings(model_dir=model_dir, threads=1, **settings))
+    app = create_app(ServerSettings(model_dir=model_dir, threads=1, **settings),
+                     loader or load_runtime)  # fmt: skip
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -114,4 +120,4 @@ def start_in_process(model_dir: Path, step_delay: float = 0.0, **settings: Any) 
             return original(*args, **kwargs)
 
         runtime.engine.decoder.step = slow_step
-    return InProcessServer(url, runtime, server, thread)
+    return InProcessServer(url, runtime, server, thread, app)

@@ -307,7 +307,10 @@ def test_metrics_and_json_request_logs_without_user_text(
     text = client.get("/metrics").text
     assert 'persian_chat_requests_total{route="/api/chat",status="200"} 1.0' in text
     assert 'persian_chat_requests_total{route="/api/chat",status="400"} 1.0' in text
-    assert "persian_chat_time_to_first_token_seconds_count 1.0" in text
+    model = f'model="{client.get("/health").json()["model"]}"'
+    assert f"persian_chat_time_to_first_token_seconds_count{{{model}}} 1.0" in text
+    assert f'persian_chat_model_requests_total{{{model},outcome="ok"}} 1.0' in text
+    assert "persian_chat_prompt_tokens_total{" + model in text  # the 400 reached no model
     assert "persian_chat_active_sequences 0.0" in text and "persian_chat_queue_depth 0.0" in text
 
 

@@ -86,3 +86,62 @@ def test_the_cgroup_quota_limits_the_default_threads(
     assert settings_module.cgroup_cpu_quota(tmp_path) == 3.0
     monkeypatch.setattr(settings_module, "cgroup_cpu_quota", lambda: 1.5)
     assert settings_module.default_threads() == 1  # a 1.5-CPU container gets one thread
+
+
+ADMIN = "admin-key-0123456789abcdef"
+
+
+def test_the_admin_key_comes_from_the_variable_or_a_file(tmp_path: Path) -> None:
+    from persian_chat.server.settings import TUNABLE, load_admin_key
+
+    file = tmp_path / "admin-key"
+    file.write_text(f"# the admin key\n\n  {ADMIN}  \nsecond-line-is-ignored\n", encoding="utf-8")
+    assert load_admin_key(None, file) == ADMIN == load_admin_key(f" {ADMIN} ", None)
+    assert load_admin_key(None, None) is None and load_admin_key("", None) is None
+    settings = ServerSettings(model_dir=tmp_path, admin_key=ADMIN)
+    assert ADMIN not in repr(settings) and "admin_key" not in TUNABLE
+
+
+@pytest.mark.parametrize(
+    ("variable", "content", "message"),
+    [("  ", None, "holds no key"), (None, "", "no admin key"), (None, "# only\n", "no admin key"),
+     ("short", None, "16 characters"), (None, "short\n", "16 characters"),
+     (ADMIN, f"{ADMIN}\n", "not both"), (None, "MISSING", "cannot read")],
+)  # fmt: skip
+def test_an_admin_key_setting_without_a_usable_key_refuses_to_start(
+    tmp_path: Path, variable: str | None, content: str | None, message: str
+) -> None:
+    """content None: no file given; "MISSING": a file that does not exist."""
+    from persian_chat.server.settings import load_admin_key
+
+    file = tmp_path / "admin-key"
+    if content not in (None, "MISSING"):
+        file.write_text(content, encoding="utf-8")
+    with pytest.raises(ValueError, match=message):
+        load_admin_key(variable, None if content is None else file)
+
+
+def test_serve_reads_the_admin_key_and_refuses_one_that_is_an_api_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import argparse
+
+    from persian_chat.errors import UserError
+    from persian_chat.server.serve import add_arguments, environment_variables, settings_from_args
+
+    assert {"PERSIAN_CHAT_ADMIN_KEY", "PERSIAN_CHAT_ADMIN_KEY_FILE"} <= environment_variables()
+    assert "PERSIAN_CHAT_SWITCH_GRACE_SECONDS" in environment_variables()
+    (tmp_path / "manifest.json").write_text("{}", encoding="utf-8")
+    key_file = tmp_path / "admin-key"
+    key_file.write_text(ADMIN + "\n", encoding="utf-8")
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    model = ["--model", str(tmp_path)]
+    assert settings_from_args(parser.parse_args(model)).admin_key is None
+    args = parser.parse_args([*model, "--admin-key-file", str(key_file)])
+    assert settings_from_args(args).admin_key == ADMIN
+    monkeypatch.setenv("PERSIAN_CHAT_ADMIN_KEY", "other-admin-key-0123456789")
+    assert settings_from_args(parser.parse_args(model)).admin_key == "other-admin-key-0123456789"
+    monkeypatch.setenv("PERSIAN_CHAT_API_KEYS", "other-admin-key-0123456789")
+    with pytest.raises(UserError, match="must not also be an API key"):
+        settings_from_args(parser.parse_args(model))

@@ -103,14 +103,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--port", type=int, default=3000, help="port of the UI (pages and its websocket)")
 
 
-def run(args: argparse.Namespace) -> int:
+def exec_reflex(host: str, port: int, api_url: str, extra_env: dict[str, str], banner: str) -> None:
+    """Become the Reflex app (never returns)."""
     if shutil.which("npm") is None:
         raise UserError("the UI needs npm (for bun and the font): apt-get install npm")
     ensure_fonts()
-    env = ui_environment(args.api_url, args.port)
-    print(f"chat UI: http://{args.host}:{args.port}  (API: {args.api_url})", flush=True)
+    env = {**ui_environment(api_url, port), **extra_env}
+    print(f"{banner}: http://{host}:{port}  (API: {api_url})", flush=True)
     # become reflex instead of waiting on it: a SIGTERM to this process (systemd, a test's
     # terminate()) then reaches reflex itself, and no reflex is left running without a parent
-    command = reflex_command(args.host, args.port)
+    command = reflex_command(host, port)
     os.chdir(UI_DIR)
     os.execve(command[0], command, env)
+
+
+def run(args: argparse.Namespace) -> int:
+    exec_reflex(args.host, args.port, args.api_url, {"PERSIAN_CHAT_STUDIO": "0"}, "chat UI")
+    return 0

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-import reflex as rx
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
+import reflex as rx
+from starlette.applications import Starlette
+
+from persian_chat.studio.downloads import ROUTES as DOWNLOAD_ROUTES
+from persian_chat.studio.service import get_studio
 from persian_chat_ui.state import MAX_TOKENS_RANGE, TEMPERATURE_RANGE, ChatState
+from persian_chat_ui.studio_page import studio
+from persian_chat_ui.studio_state import ENABLED, StudioState
 
 
 def aria(label: str, **extra: str) -> dict[str, str]:
@@ -342,6 +351,13 @@ def header() -> rx.Component:
         rx.heading("گفتگوی فارسی", size="5", as_="h1"),
         rx.spacer(),
         icon_button("plus", "گفتگوی تازه", on_click=ChatState.new_chat, id="new-chat-button"),
+        rx.cond(
+            StudioState.enabled,
+            rx.link(
+                icon_button("graduation-cap", "استودیوی آموزش"), href="/studio", id="studio-link"
+            ),
+            rx.fragment(),
+        ),
         settings_dialog(),
         rx.icon_button(
             rx.color_mode_cond(light=rx.icon("moon", size=18), dark=rx.icon("sun", size=18)),
@@ -381,10 +397,25 @@ def index() -> rx.Component:
     )
 
 
+@contextlib.asynccontextmanager
+async def studio_lifespan() -> AsyncIterator[None]:
+    """With `persian-chat studio`, the job service and the metrics sampler start with the
+    app (queued jobs go on, running ones are found again), not on the first page view."""
+    studio = await asyncio.to_thread(get_studio) if ENABLED else None
+    try:
+        yield
+    finally:
+        if studio is not None:
+            studio.close()
+
+
 app = rx.App(
+    api_transformer=Starlette(routes=DOWNLOAD_ROUTES),
     html_lang="fa",
     html_custom_attrs={"dir": "rtl"},
     stylesheets=["/fonts.css", "/chat.css"],
     head_components=[rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
 )
 app.add_page(index, title="گفتگوی فارسی", on_load=ChatState.load)
+app.add_page(studio, route="/studio", title="استودیوی آموزش", on_load=StudioState.load)
+app.register_lifespan_task(studio_lifespan)

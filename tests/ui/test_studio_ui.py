@@ -1,0 +1,206 @@
+"""The training studio in headless Chromium: a real `persian-chat studio` process and a
+real `persian-chat serve` process, tiny models. Upload a CSV, map its columns, see the
+preview and counts, start a job from a template, watch the loss curve grow, stop and resume
+it, see it finish as a version, serve that version and chat with it. Screenshots go to
+test-artifacts/ui/studio-*.png."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ..server.live_server import LiveServer, free_port, start_server
+from ..studio.faq import PRODUCTS, QUESTIONS
+from .test_chat_ui import ARTIFACTS, CHROMIUM, browser, last_answer, send, settings  # noqa: F401
+
+ADMIN_KEY = "studio-admin-key-0123456789"
+API_KEY = "studio-api-key-0123456789"
+COLUMNS = ("ردیف", "پرسش مشتری", "پاسخ ما")
+
+pytestmark = [
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
+    pytest.mark.slow,
+]
+
+
+def faq_with_three_columns() -> bytes:
+    """The FAQ with a row-number column first, so the columns must be mapped by hand."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    number = 0
+    for product, (warranty, cost, days) in PRODUCTS.items():
+        for question, answer in QUESTIONS:
+            number += 1
+            values = {"p": product, "w": warranty, "c": cost, "d": days}
+            writer.writerow((number, question.format(**values), answer.format(**values)))
+    return out.getvalue().encode("utf-8")
+
+
+@pytest.fixture(scope="module")
+def server(tiny_served_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    log = tmp_path_factory.mktemp("studio-server") / "serve.log"
+    env = {"PERSIAN_CHAT_ADMIN_KEY": ADMIN_KEY, "PERSIAN_CHAT_API_KEYS": API_KEY}
+    live = start_server(tiny_served_dir, log, env)
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def studio(
+    server: LiveServer, repo: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
+    port = free_port()
+    work = tmp_path_factory.mktemp("studio")
+    log = work / "studio.log"
+    env = {**os.environ, "PERSIAN_CHAT_ADMIN_KEY": ADMIN_KEY}
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "persian_chat.cli", "studio", "--port", str(port),
+             "--api-url", server.url, "--home", str(work / "home")],
+            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=repo, start_new_session=True,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 600
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(log.read_text(errors="replace"))
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(url).status_code == 200:
+                break
+        assert time.monotonic() < deadline, log.read_text(errors="replace")
+        time.sleep(1)
+    yield url, work / "home"
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def page(browser: Any, studio: tuple[str, Path]) -> Iterator[Any]:  # noqa: F811
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fa-IR")
+    page = context.new_page()
+    page.goto(f"{studio[0]}/studio")
+    page.wait_for_selector("#studio-upload")
+    yield page
+    context.close()
+
+
+def shoot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"studio-{name}.png"), full_page=True)
+
+
+def upload(page: Any, name: str, data: bytes) -> None:
+    files = [{"name": name, "mimeType": "text/csv", "buffer": data}]
+    page.set_input_files("#studio-upload input[type=file]", files=files)
+
+
+def text(page: Any, selector: str) -> str:
+    return str(page.inner_text(selector))
+
+
+def wait_text(page: Any, selector: str, expected: str, timeout: float = 300) -> None:
+    page.wait_for_function(
+        "([s, t]) => { const e = document.querySelector(s); return e && e.innerText.includes(t); }",
+        arg=[selector, expected], timeout=timeout * 1000,
+    )  # fmt: skip
+
+
+def test_bad_upload_is_refused_in_persian_with_its_line(
+    page: Any, studio: tuple[str, Path]
+) -> None:
+    data = "پرسش,پاسخ\nسلام,درود\n".encode() + "خوبم,".encode("cp1256") + b"\n"
+    upload(page, "faq.csv", data)
+    wait_text(page, "#upload-error", "UTF-8", 30)
+    message = text(page, "#upload-error")
+    assert "faq.csv" in message and "خط ۳" in message
+    upload(page, "empty.csv", b"")
+    wait_text(page, "#upload-error", "خالی", 30)
+    assert not (studio[1] / "datasets").exists() or not any((studio[1] / "datasets").iterdir())
+
+
+def test_upload_train_stop_resume_serve_and_chat(
+    page: Any, studio: tuple[str, Path], server: LiveServer, tiny_gpt2_dir: Path
+) -> None:
+    home = studio[1]
+    upload(page, "faq.csv", faq_with_three_columns())
+    wait_text(page, "#preview-title", "۴۰", 60)
+    assert "گارانتی کتری برقی" in text(page, "#preview-table")
+    page.select_option("#question-column", "پرسش مشتری")
+    page.select_option("#answer-column", "پاسخ ما")
+    page.click("#save-dataset")
+    wait_text(page, "#dataset-counts", "نگه‌داشته", 120)
+    assert "سطرهای خوانده‌شده: ۴۰" in text(page, "#dataset-counts")
+    shoot(page, "data")
+
+    page.click("#advanced summary")
+    for name, value in (
+        ("base_model", str(tiny_gpt2_dir)),
+        ("max_steps", "1500"),
+        ("batch_size", "2"),
+        ("save_steps", "5"),
+        ("max_length", "128"),
+    ):
+        page.fill(f"#advanced-{name}", value)
+    page.select_option("#advanced-trim_vocab", "no")
+    page.select_option("#advanced-packing", "no")
+    page.click("#start-support")
+    wait_text(page, "#job-step", "گام", 120)
+    first = text(page, "#job-step")
+    page.wait_for_function(
+        "t => document.querySelector('#job-step').innerText !== t", arg=first, timeout=60000
+    )  # the loss curve grows while the job runs
+    assert page.locator("#job-progress .recharts-line path").count() >= 1
+    wait_text(page, "#job-stage", "آموزش", 5)
+    shoot(page, "training")
+    checkpoints = home / "jobs" / "1" / "checkpoint.checkpoints"
+    deadline = time.monotonic() + 120
+    while not any(checkpoints.glob("checkpoint-*/trainer_state.json")):
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+
+    page.click(".stop-job")
+    wait_text(page, "#job-status", "متوقف", 60)
+    stopped = text(page, "#job-step")
+    page.click(".resume-job")
+    wait_text(page, "#job-status", "در حال اجرا", 60)
+    wait_text(page, "#job-status", "پایان‌یافته", 400)
+    assert stopped != text(page, "#job-step")
+    page.wait_for_selector("[data-version='support-v1']", timeout=30000)
+    shoot(page, "finished")
+
+    page.click("[data-version='support-v1'] .serve-version")
+    wait_text(page, "#served-model", "support-v1", 120)
+    models = httpx.get(f"{server.url}/v1/models",
+                       headers={"Authorization": f"Bearer {API_KEY}"}).json()  # fmt: skip
+    assert models["data"][0]["id"] == "support-v1"
+    shoot(page, "served")
+
+    page.click("#try-chat")
+    page.wait_for_selector("#chat-input")
+    settings(page, **{"endpoint-input": server.url, "api-key-input": API_KEY,
+                      "max-tokens-input": "32"})  # fmt: skip
+    send(page, "گارانتی کتری برقی چند سال است؟")
+    page.wait_for_selector("#send-button", timeout=60000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.bubble.assistant .markdown')].some("
+        "b => b.innerText.trim().length > 0)", timeout=60000)  # fmt: skip
+    assert last_answer(page)
+    metrics = httpx.get(f"{server.url}/metrics").text
+    assert 'model="support-v1"' in metrics

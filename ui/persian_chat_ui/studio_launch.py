@@ -1,0 +1,65 @@
+"""Start the training studio: the chat UI with its Studio page (/studio) and the job
+service, in one Reflex process of its own (never the serving process).
+
+Jobs run `persian-chat prepare/train/evaluate/export` as processes, from the folder this
+command is started in (datasets/sources is found there). The studio listens on 127.0.0.1
+by default; beyond loopback it needs the admin key (PERSIAN_CHAT_ADMIN_KEY or
+--admin-key-file), which is also what `persian-chat serve` must have for the studio to
+switch its model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from persian_chat.errors import UserError
+from persian_chat.studio.settings import MIB, StudioSettings
+from persian_chat_ui.launch import exec_reflex
+
+HELP = "start the training studio (chat UI + /studio) against a running server"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--api-url", default=os.environ.get("PERSIAN_CHAT_API_URL", "http://127.0.0.1:8000"),
+        help="the `persian-chat serve` the studio switches and monitors")  # fmt: skip
+    add("--host", default="127.0.0.1", help="bind address; beyond loopback the key is required")
+    add("--port", type=int, default=3000, help="port of the studio (pages and websocket)")
+    add("--home", type=Path, default=Path(os.environ.get("PERSIAN_CHAT_STUDIO_HOME",
+                                                        "models/studio")),
+        help="datasets, jobs and versions (PERSIAN_CHAT_STUDIO_HOME)")  # fmt: skip
+    add("--database-url", default=os.environ.get("PERSIAN_CHAT_STUDIO_DATABASE_URL", ""),
+        help="SQLAlchemy URL of the records (default sqlite:///HOME/studio.db; "
+             "postgresql+psycopg://... with its driver installed)")  # fmt: skip
+    add("--admin-key-file", type=Path, default=None,
+        help="file whose first line is the admin key (or PERSIAN_CHAT_ADMIN_KEY)")  # fmt: skip
+    add("--max-upload-mb", type=int, default=50, help="largest data file accepted")
+
+
+def settings_from_args(args: argparse.Namespace) -> StudioSettings:
+    key = os.environ.get("PERSIAN_CHAT_ADMIN_KEY", "")
+    if args.admin_key_file is not None:
+        try:
+            lines = args.admin_key_file.read_text(encoding="utf-8").split()
+        except OSError as exc:
+            raise UserError(f"{args.admin_key_file}: {exc.strerror}") from None
+        key = lines[0] if lines else ""
+    settings = StudioSettings(
+        home=args.home, database_url=args.database_url, api_url=args.api_url, admin_key=key,
+        host=args.host, max_upload_bytes=args.max_upload_mb * MIB, repo=Path.cwd(),
+    )  # fmt: skip
+    if settings.needs_key and len(key) < 16:
+        raise UserError(
+            f"--host {args.host} reaches beyond this machine: set an admin key of at least 16 "
+            "characters (PERSIAN_CHAT_ADMIN_KEY or --admin-key-file)"
+        )
+    return settings
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    environment = {"PERSIAN_CHAT_STUDIO": "1", **settings.environment()}
+    exec_reflex(args.host, args.port, args.api_url, environment, "studio")
+    return 0
