@@ -44,16 +44,18 @@ demo: install system-deps
 	$(BIN)/persian-chat report
 	$(MAKE) up
 
-# The served model and the chat UI; Ctrl-C stops both.
+# The served model and the chat UI with the training studio (/studio); Ctrl-C stops both.
+# A fresh admin key lets the studio switch the served model (unless one is exported).
 API_PORT ?= 8000
 UI_PORT ?= 3000
 up: install system-deps
-	@$(BIN)/persian-chat serve --port $(API_PORT) & server=$$!; trap "kill $$server" EXIT; \
+	@export PERSIAN_CHAT_ADMIN_KEY=$${PERSIAN_CHAT_ADMIN_KEY:-$$($(BIN)/python -c "import secrets; print(secrets.token_urlsafe(24))")}; \
+	$(BIN)/persian-chat serve --port $(API_PORT) & server=$$!; trap "kill $$server" EXIT; \
 	until curl -sf http://127.0.0.1:$(API_PORT)/health >/dev/null; do \
 	  kill -0 $$server 2>/dev/null || exit 1; sleep 1; done; \
 	echo "API: http://127.0.0.1:$(API_PORT)  (check it: scripts/validate_api.sh)"; \
-	echo "UI:  http://127.0.0.1:$(UI_PORT)"; \
-	$(BIN)/persian-chat ui --port $(UI_PORT) --api-url http://127.0.0.1:$(API_PORT)
+	echo "UI:  http://127.0.0.1:$(UI_PORT)  (training studio: http://127.0.0.1:$(UI_PORT)/studio)"; \
+	$(BIN)/persian-chat studio --port $(UI_PORT) --api-url http://127.0.0.1:$(API_PORT)
 
 lint: install
 	$(BIN)/ruff check .

@@ -253,8 +253,13 @@ class StudioState(rx.State):
 
     @rx.event
     def set_advanced(self, name: str, value: str) -> None:
-        if name in ADVANCED:
-            self.advanced = {**self.advanced, name: value.strip()}
+        if name not in ADVANCED:
+            return
+        self.advanced = {**self.advanced, name: value.strip()}
+        studio = self._studio()
+        row = studio.store.dataset(self.dataset_id) if studio and self.dataset_id >= 0 else None
+        if studio is not None and row is not None:
+            self._estimate(studio, row)  # another base model or length: another estimate
 
     def _overrides(self) -> dict[str, Any]:
         fields = Recipe.model_fields
