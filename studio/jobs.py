@@ -27,7 +27,7 @@ from persian_chat.studio.datasets import prepare_config
 from persian_chat.studio.runner import read_state
 from persian_chat.studio.settings import StudioSettings
 from persian_chat.studio.store import Row, Store
-from persian_chat.studio.templates import TEMPLATES, Recipe, recipe_for
+from persian_chat.studio.templates import TEMPLATES, Recipe, default_base_model, recipe_for
 
 log = logging.getLogger("persian_chat.studio")
 
@@ -110,7 +110,7 @@ class JobService:
             raise ValueError(f"no dataset {dataset_id}")
         if template not in TEMPLATES:
             raise ValueError(f"no template {template}")
-        recipe = recipe_for(template, overrides)
+        recipe = recipe_for(template, overrides, self.settings.repo)
         with self._lock:
             job_id = self.store.add_job({
                 "dataset_id": dataset_id, "template": template,
@@ -242,8 +242,8 @@ class JobService:
             records = []
         last = records[-1] if records else {}
         eta = None
-        if last.get("max_steps") and last.get("step") and job["status"] == "running":
-            per_step = last["elapsed_s"] / max(1, last["step"] - records[0]["step"] + 1)
+        if last.get("max_steps") and last.get("steps_this_run") and job["status"] == "running":
+            per_step = last["elapsed_s"] / last["steps_this_run"]
             eta = per_step * max(0, last["max_steps"] - last["step"])
         return {"job": job, "records": records, "last": last, "eta_s": eta}
 
@@ -256,9 +256,10 @@ class JobService:
                 rate = version["recipe"].get("tokens_per_sec")
                 if rate:
                     break
-        if not rate:
+        if not rate:  # the reference run trained the same architecture (Gemma-3-270M)
             reference = _read_json(self.settings.repo / "logs" / "training_manifest.json")
-            if reference.get("base_model") == recipe.base_model:
+            same = {reference.get("base_model"), default_base_model(self.settings.repo)}
+            if recipe.base_model in same:
                 rate = reference.get("tokens_per_sec")
         if not rate:
             return None

@@ -7,6 +7,7 @@ fine-tune at a small learning rate on packed batches, with the vocabulary trimme
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,7 +20,7 @@ class Recipe(BaseModel):
 
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
-    base_model: str = "gemma3-270m"
+    base_model: str = "gemma3-270m"  # the studio starts from default_base_model()
     system_prompt: str = ""  # empty: prepare's default
     extra_sources: tuple[dict[str, str], ...] = ()  # prepare sources added to the upload
     learning_rate: float = Field(2e-5, gt=0, le=1)
@@ -81,8 +82,22 @@ TEMPLATES: dict[str, Template] = {
 }
 
 
-def recipe_for(template: str, overrides: dict[str, Any]) -> Recipe:
+PROJECT_MODEL = Path("models/persian-chat")  # `make demo`'s fine-tuned Persian chat model
+BASE_MODEL = "gemma3-270m"
+
+
+def default_base_model(repo: Path) -> str:
+    """The project's own Persian chat model when it has been trained here (it already
+    chats in Persian, so a small upload teaches it a task without unlearning the rest),
+    else Gemma-3-270M from PyPI."""
+    project = repo / PROJECT_MODEL
+    return str(project.resolve()) if (project / "config.json").is_file() else BASE_MODEL
+
+
+def recipe_for(template: str, overrides: dict[str, Any], repo: Path | None = None) -> Recipe:
     """The template's recipe with the advanced settings the user changed (validated)."""
     base = TEMPLATES[template].recipe.model_dump()
+    if repo is not None:
+        base["base_model"] = default_base_model(repo)
     changed = {k: v for k, v in overrides.items() if v not in (None, "")}
     return Recipe.model_validate({**base, **changed})

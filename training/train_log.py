@@ -21,12 +21,14 @@ class TrainLogCallback(TrainerCallback):
         self.start = time.monotonic()
         self.last_time = self.start
         self.last_tokens = 0
+        self.first_step = 0
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if state.is_world_process_zero:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.start = self.last_time = time.monotonic()
         self.last_tokens = int(getattr(state, "num_input_tokens_seen", 0) or 0)
+        self.first_step = int(state.global_step)  # > 0 when resumed from a checkpoint
 
     def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
         if not state.is_world_process_zero or not logs or "loss" not in logs:
@@ -44,6 +46,7 @@ class TrainLogCallback(TrainerCallback):
             "tokens_per_sec": round(rate, 1),
             "tokens_seen": tokens,
             "elapsed_s": round(now - self.start, 2),
+            "steps_this_run": state.global_step - self.first_step,  # the steps elapsed_s took
         }
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")

@@ -64,7 +64,10 @@ def test_full_fine_tune_writes_checkpoint_manifest_log_and_curve(
         "learning_rate",
         "tokens_per_sec",
         "elapsed_s",
+        "max_steps",
+        "steps_this_run",
     }
+    assert records[-1]["max_steps"] == 12 and records[-1]["steps_this_run"] == 12
     assert records[-1]["loss"] < records[0]["loss"]  # it learns
     assert (cfg.logs_dir / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(model_dir.parent.glob(".model.*"))  # no temp dirs left behind
@@ -153,6 +156,8 @@ def test_resume_after_kill_ends_like_an_uninterrupted_run(
     )
     manifest = json.loads((out / "model/training_manifest.json").read_text(encoding="utf-8"))
     assert manifest["steps"] == reference["steps"] == steps
+    last = json.loads((out / "logs/train.log").read_text().splitlines()[-1])
+    assert last["step"] == steps and 0 < last["steps_this_run"] < steps  # the resumed part
     a, b = weights(tmp_path / "ref/model"), weights(out / "model")
     for name in a:
         torch.testing.assert_close(a[name], b[name], rtol=0, atol=1e-6)

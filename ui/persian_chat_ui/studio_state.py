@@ -238,7 +238,7 @@ class StudioState(rx.State):
         estimates = []
         for template in TEMPLATES.values():
             try:
-                recipe = recipe_for(template.name, self._overrides())
+                recipe = recipe_for(template.name, self._overrides(), studio.settings.repo)
                 seconds = studio.jobs.estimate_seconds(row, recipe)
             except ValueError:
                 seconds = None
