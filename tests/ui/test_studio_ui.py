@@ -58,21 +58,21 @@ def server(tiny_served_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     live.stop()
 
 
-@pytest.fixture(scope="module")
-def studio(
-    server: LiveServer, repo: Path, tmp_path_factory: pytest.TempPathFactory
+@contextlib.contextmanager
+def running_studio(
+    api_url: str, repo: Path, work: Path, host: str = "127.0.0.1"
 ) -> Iterator[tuple[str, Path]]:
+    """`persian-chat studio` as its own process (its own session: reflex and bun with it)."""
     port = free_port()
-    work = tmp_path_factory.mktemp("studio")
     log = work / "studio.log"
     env = {**os.environ, "PERSIAN_CHAT_ADMIN_KEY": ADMIN_KEY}
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "persian_chat.cli", "studio", "--port", str(port),
-             "--api-url", server.url, "--home", str(work / "home")],
+             "--api-url", api_url, "--home", str(work / "home"), "--host", host],
             stdout=out, stderr=subprocess.STDOUT, env=env, cwd=repo, start_new_session=True,
         )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{host}:{port}"
     deadline = time.monotonic() + 600
     while True:
         if process.poll() is not None:
@@ -82,13 +82,23 @@ def studio(
                 break
         assert time.monotonic() < deadline, log.read_text(errors="replace")
         time.sleep(1)
-    yield url, work / "home"
-    os.killpg(process.pid, signal.SIGTERM)
     try:
-        process.wait(30)
+        yield url, work / "home"
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(30)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def studio(
+    server: LiveServer, repo: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
+    with running_studio(server.url, repo, tmp_path_factory.mktemp("studio")) as running:
+        yield running
 
 
 @pytest.fixture
@@ -204,3 +214,36 @@ def test_upload_train_stop_resume_serve_and_chat(
     assert last_answer(page)
     metrics = httpx.get(f"{server.url}/metrics").text
     assert 'model="support-v1"' in metrics
+
+
+def test_beyond_loopback_the_studio_asks_for_the_admin_key(
+    browser: Any,  # noqa: F811
+    server: LiveServer,
+    repo: Path,
+    tmp_path: Path,
+) -> None:
+    """127.0.0.2 is not 127.0.0.1 to the studio (only the loopback names are trusted), yet
+    it stays on this machine: the locked page, a wrong key, the right key."""
+    with running_studio(server.url, repo, tmp_path, host="127.0.0.2") as (url, _):
+        context = browser.new_context(locale="fa-IR")
+        page = context.new_page()
+        page.goto(f"{url}/studio")
+        page.wait_for_selector("#admin-key")
+        assert page.locator("#studio-upload").count() == 0
+        page.fill("#admin-key", "not-the-admin-key-at-all")
+        page.click("#unlock")
+        page.wait_for_selector("[data-sonner-toast]", timeout=15000)
+        assert "کلید مدیر درست نیست" in page.inner_text("[data-sonner-toast]")
+        assert page.locator("#studio-upload").count() == 0
+        page.fill("#admin-key", ADMIN_KEY)
+        page.click("#unlock")
+        page.wait_for_selector("#studio-upload", timeout=15000)
+        shoot(page, "unlocked")
+        page.set_viewport_size({"width": 390, "height": 844})  # a phone: nothing sideways
+        page.wait_for_timeout(300)
+        shoot(page, "mobile")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 391, width
+        context.close()
+        log = httpx.get(f"{url}/studio/download/job/1/log")
+        assert log.status_code == 401 and log.json()["error"]["param"] == "token"
