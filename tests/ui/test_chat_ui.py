@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from ..server.live_server import free_port, start_in_process
+from ..server.live_server import start_in_process
+from .live_ui import running_ui
 
 CHROMIUM = "/usr/bin/chromium"
 KEY = "ui-test-key-0123456789abcdef"
@@ -45,34 +42,9 @@ def api(tiny_served_dir: Path) -> Iterator[tuple[str, Any]]:
 
 @pytest.fixture(scope="module")
 def ui(api: tuple[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
     log = tmp_path_factory.mktemp("ui") / "ui.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "persian_chat.cli", "ui", "--port", str(port),
-             "--api-url", api[0]],
-            stdout=out, stderr=subprocess.STDOUT, env={**os.environ}, start_new_session=True,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 600
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(log.read_text(errors="replace"))
-        try:
-            if httpx.get(url).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, log.read_text(errors="replace")
-        time.sleep(1)
-    yield url
-    # reflex and whatever it started (its backend worker, bun) share the new session's group
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(30)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
+    with running_ui("ui", ["--api-url", api[0]], log) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from ..server.live_server import LiveServer, free_port, start_server
+from ..server.live_server import LiveServer, start_server
 from ..studio.faq import PRODUCTS, QUESTIONS
+from .live_ui import running_ui
 from .test_chat_ui import ARTIFACTS, CHROMIUM, browser, last_answer, send, settings  # noqa: F401
 
 ADMIN_KEY = "studio-admin-key-0123456789"
@@ -62,35 +59,11 @@ def server(tiny_served_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> I
 def running_studio(
     api_url: str, repo: Path, work: Path, host: str = "127.0.0.1"
 ) -> Iterator[tuple[str, Path]]:
-    """`persian-chat studio` as its own process (its own session: reflex and bun with it)."""
-    port = free_port()
-    log = work / "studio.log"
-    env = {**os.environ, "PERSIAN_CHAT_ADMIN_KEY": ADMIN_KEY}
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "persian_chat.cli", "studio", "--port", str(port),
-             "--api-url", api_url, "--home", str(work / "home"), "--host", host],
-            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=repo, start_new_session=True,
-        )  # fmt: skip
-    url = f"http://{host}:{port}"
-    deadline = time.monotonic() + 600
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(log.read_text(errors="replace"))
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(url).status_code == 200:
-                break
-        assert time.monotonic() < deadline, log.read_text(errors="replace")
-        time.sleep(1)
-    try:
+    """`persian-chat studio` as its own process, its files in work/home."""
+    args = ["--api-url", api_url, "--home", str(work / "home")]
+    env = {"PERSIAN_CHAT_ADMIN_KEY": ADMIN_KEY}
+    with running_ui("studio", args, work / "studio.log", host, env, repo) as url:
         yield url, work / "home"
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(30)
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")

@@ -95,12 +95,18 @@ def reflex_command(host: str, port: int) -> list[str]:
     ]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_app_arguments(parser: argparse.ArgumentParser, api_help: str, host_help: str) -> None:
+    """--api-url, --host and --port, shared by `ui` and `studio`."""
     add = parser.add_argument
     add("--api-url", default=os.environ.get("PERSIAN_CHAT_API_URL", "http://127.0.0.1:8000"),
-        help="the server the UI talks to (users can change it in Settings)")  # fmt: skip
-    add("--host", default="127.0.0.1", help="bind address of the UI")
-    add("--port", type=int, default=3000, help="port of the UI (pages and its websocket)")
+        help=api_help)  # fmt: skip
+    add("--host", default="127.0.0.1", help=host_help)
+    add("--port", type=int, default=3000, help="port of the app (pages and its websocket)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_app_arguments(parser, "the server the UI talks to (users can change it in Settings)",
+                      "bind address of the UI")  # fmt: skip
 
 
 def exec_reflex(host: str, port: int, api_url: str, extra_env: dict[str, str], banner: str) -> None:

@@ -16,17 +16,15 @@ from pathlib import Path
 
 from persian_chat.errors import UserError
 from persian_chat.studio.settings import MIB, StudioSettings
-from persian_chat_ui.launch import exec_reflex
+from persian_chat_ui.launch import add_app_arguments, exec_reflex
 
 HELP = "start the training studio (chat UI + /studio) against a running server"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_app_arguments(parser, "the `persian-chat serve` the studio switches and monitors",
+                      "bind address; beyond loopback the admin key is required")  # fmt: skip
     add = parser.add_argument
-    add("--api-url", default=os.environ.get("PERSIAN_CHAT_API_URL", "http://127.0.0.1:8000"),
-        help="the `persian-chat serve` the studio switches and monitors")  # fmt: skip
-    add("--host", default="127.0.0.1", help="bind address; beyond loopback the key is required")
-    add("--port", type=int, default=3000, help="port of the studio (pages and websocket)")
     add("--home", type=Path, default=Path(os.environ.get("PERSIAN_CHAT_STUDIO_HOME",
                                                         "models/studio")),
         help="datasets, jobs and versions (PERSIAN_CHAT_STUDIO_HOME)")  # fmt: skip

@@ -72,6 +72,15 @@ def native_select(options: Any, value: Any, on_change: Any, id: str, label: str)
     )
 
 
+def data_table(headers: tuple[str, ...], items: Any, row: Any, id: str) -> rx.Component:
+    """A table of state rows: its headers, and `row` rendering each item."""
+    return rx.table.root(
+        rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
+        rx.table.body(rx.foreach(items, row)),
+        id=id,
+    )
+
+
 def data_section() -> rx.Component:
     preview = rx.cond(
         StudioState.columns.length() > 0,
@@ -358,21 +367,16 @@ def jobs_section() -> rx.Component:
         "۳. کارها",
         "هر بار یک کار روی این دستگاه اجرا می‌شود و بقیه در صف می‌مانند. کار با بستن مرورگر "
         "ادامه می‌یابد؛ توقف، نقطه‌های ذخیره را نگه می‌دارد و «ادامه» از آخرین آن‌ها پیش می‌رود.",
-        rx.table.root(
-            rx.table.header(
-                rx.table.row(
-                    *[
-                        rx.table.column_header_cell(h)
-                        for h in ("شماره", "الگو", "وضعیت", "مرحله", "")
-                    ]
-                )
-            ),
-            rx.table.body(rx.foreach(StudioState.jobs, row)),
-            id="jobs-table",
-        ),
+        data_table(("شماره", "الگو", "وضعیت", "مرحله", ""), StudioState.jobs, row, "jobs-table"),
         progress,
         id="jobs",
     )
+
+
+def version_select(value: Any, on_change: Any, id: str) -> rx.Component:
+    options = rx.foreach(StudioState.versions, lambda v: rx.el.option(v["name"], value=v["id"]))
+    return rx.el.select(options, value=value, on_change=on_change, id=id,
+                        class_name="studio-select")  # fmt: skip
 
 
 def versions_section() -> rx.Component:
@@ -405,24 +409,8 @@ def versions_section() -> rx.Component:
         StudioState.versions.length() > 0,
         rx.vstack(
             rx.hstack(
-                rx.el.select(
-                    rx.foreach(
-                        StudioState.versions, lambda v: rx.el.option(v["name"], value=v["id"])
-                    ),
-                    value=StudioState.compare_a,
-                    on_change=StudioState.set_compare_a,
-                    id="compare-a",
-                    class_name="studio-select",
-                ),
-                rx.el.select(
-                    rx.foreach(
-                        StudioState.versions, lambda v: rx.el.option(v["name"], value=v["id"])
-                    ),
-                    value=StudioState.compare_b,
-                    on_change=StudioState.set_compare_b,
-                    id="compare-b",
-                    class_name="studio-select",
-                ),
+                version_select(StudioState.compare_a, StudioState.set_compare_a, "compare-a"),
+                version_select(StudioState.compare_b, StudioState.set_compare_b, "compare-b"),
             ),
             rx.table.root(
                 rx.table.body(
@@ -458,17 +446,11 @@ def versions_section() -> rx.Component:
             rx.text(StudioState.serve_message, id="serve-message", dir="auto"),
             rx.fragment(),
         ),
-        rx.table.root(
-            rx.table.header(
-                rx.table.row(
-                    *[
-                        rx.table.column_header_cell(h)
-                        for h in ("نسخه", "زمان", "سردرگمی", "برابری int8", "")
-                    ]
-                )
-            ),
-            rx.table.body(rx.foreach(StudioState.versions, row)),
-            id="versions-table",
+        data_table(
+            ("نسخه", "زمان", "سردرگمی", "برابری int8", ""),
+            StudioState.versions,
+            row,
+            "versions-table",
         ),
         compare,
         id="versions",
@@ -480,28 +462,17 @@ def monitoring_section() -> rx.Component:
         "۵. پایش",
         "هر ده ثانیه شمارنده‌های سرور (/metrics) خوانده می‌شود: شمار درخواست‌ها و خطاها، زمان "
         "تا نخستین توکن (میلی‌ثانیه) و سرعت تولید (توکن در ثانیه)، برای هر نسخه در یک ساعت گذشته.",
-        rx.table.root(
-            rx.table.header(
-                rx.table.row(
-                    *[
-                        rx.table.column_header_cell(h)
-                        for h in ("نسخه", "درخواست", "خطا", "نخستین توکن (ms)", "توکن در ثانیه")
-                    ]
-                )
+        data_table(
+            ("نسخه", "درخواست", "خطا", "نخستین توکن (ms)", "توکن در ثانیه"),
+            StudioState.monitor_rows,
+            lambda r: rx.table.row(
+                rx.table.cell(r["model"], dir="ltr"),
+                rx.table.cell(r["requests"]),
+                rx.table.cell(r["errors"]),
+                rx.table.cell(r["ttft"]),
+                rx.table.cell(r["tokens"]),
             ),
-            rx.table.body(
-                rx.foreach(
-                    StudioState.monitor_rows,
-                    lambda r: rx.table.row(
-                        rx.table.cell(r["model"], dir="ltr"),
-                        rx.table.cell(r["requests"]),
-                        rx.table.cell(r["errors"]),
-                        rx.table.cell(r["ttft"]),
-                        rx.table.cell(r["tokens"]),
-                    ),
-                )
-            ),
-            id="monitor-table",
+            "monitor-table",
         ),
         rx.recharts.line_chart(
             rx.recharts.line(
