@@ -93,7 +93,10 @@ def add_dataset(
         config = staging / "prepare.toml"
         config.write_text(prepare_config(settings, source, mapping, staging / "prepared"),
                           encoding="utf-8")  # fmt: skip
-        run_prepare(settings, config)
+        try:
+            run_prepare(settings, config)
+        except UploadError as exc:  # prepare names its input: say the upload's name instead
+            raise UploadError(exc.message.replace(str(source), name)) from None
         manifest = json.loads((staging / "prepared" / "manifest.json").read_text("utf-8"))
         target = root / digest[:16]
         if target.exists():  # same file, another mapping

@@ -11,6 +11,7 @@ from persian_chat.studio.jobs import JobService
 from persian_chat.studio.monitoring import scrape
 from persian_chat.studio.settings import StudioSettings, settings_from_environment
 from persian_chat.studio.store import Store
+from persian_chat.studio.trial import TrialServer
 
 log = logging.getLogger("persian_chat.studio")
 
@@ -21,6 +22,7 @@ class Studio:
         settings.home.mkdir(parents=True, exist_ok=True)
         self.store = Store(settings.url)
         self.jobs = JobService(settings, self.store)
+        self.trial = TrialServer(settings.home / "logs")
         self._stop = threading.Event()
         self._sampler = threading.Thread(target=self._sample, name="studio-metrics", daemon=True)
 
@@ -30,6 +32,7 @@ class Studio:
 
     def close(self) -> None:
         self._stop.set()
+        self.trial.stop()
         self.jobs.close()
         self.store.close()
 

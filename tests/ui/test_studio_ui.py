@@ -168,6 +168,15 @@ def test_upload_train_stop_resume_serve_and_chat(
     page.wait_for_selector("[data-version='support-v1']", timeout=30000)
     shoot(page, "finished")
 
+    page.click("[data-version='support-v1'] .try-version")  # a test chat, not served
+    wait_text(page, "#trial-title", "support-v1", 60)
+    page.fill("#trial-input", "گارانتی کتری برقی چند سال است؟")
+    page.click("#trial-send")
+    page.wait_for_selector(".trial-answer", timeout=60000)
+    assert page.inner_text(".trial-answer").strip()
+    assert httpx.get(f"{server.url}/health").json()["model"] == "served"  # untouched
+    shoot(page, "trial")
+
     page.click("[data-version='support-v1'] .serve-version")
     wait_text(page, "#served-model", "support-v1", 120)
     models = httpx.get(f"{server.url}/v1/models",

@@ -379,6 +379,51 @@ def version_select(value: Any, on_change: Any, id: str) -> rx.Component:
                         class_name="studio-select")  # fmt: skip
 
 
+def trial_chat() -> rx.Component:
+    """A test chat with the version being tried (its own server process)."""
+    bubble = lambda m: rx.box(  # noqa: E731
+        rx.text(m["content"], dir="auto"),
+        class_name=rx.cond(m["role"] == "user", "bubble user", "bubble assistant trial-answer"),
+    )
+    return rx.cond(
+        StudioState.trial_version != "",
+        rx.vstack(
+            rx.heading("آزمودن ", StudioState.trial_version, size="3", as_="h3", id="trial-title"),
+            rx.foreach(StudioState.trial_messages, bubble),
+            rx.cond(
+                StudioState.trial_error != "",
+                rx.callout(StudioState.trial_error, color_scheme="red", id="trial-error"),
+                rx.fragment(),
+            ),
+            rx.form(
+                rx.hstack(
+                    rx.el.input(
+                        name="trial_question",
+                        id="trial-input",
+                        dir="auto",
+                        class_name="studio-input",
+                        placeholder="پرسشی بنویسید…",
+                    ),
+                    rx.button(
+                        rx.cond(StudioState.trial_busy, rx.spinner(size="1"), "بفرست"),
+                        type="submit",
+                        id="trial-send",
+                        disabled=StudioState.trial_busy,
+                    ),
+                    width="100%",
+                ),
+                on_submit=StudioState.ask_trial,
+                width="100%",
+            ),
+            align="stretch",
+            width="100%",
+            class_name="trial-chat",
+            id="trial-chat",
+        ),
+        rx.fragment(),
+    )
+
+
 def versions_section() -> rx.Component:
     row = lambda v: rx.table.row(  # noqa: E731
         rx.table.cell(v["name"], dir="ltr"),
@@ -397,6 +442,14 @@ def versions_section() -> rx.Component:
                         on_click=StudioState.serve_version(v["id"]),
                         disabled=StudioState.serving,
                     ),
+                ),
+                rx.button(
+                    "آزمودن",
+                    size="1",
+                    variant="soft",
+                    class_name="try-version",
+                    on_click=StudioState.try_version(v["id"]),
+                    disabled=StudioState.trial_busy,
                 ),
                 rx.link("ONNX (zip)", href=v["served_url"], size="1", is_external=True),
                 rx.link("PyTorch (zip)", href=v["checkpoint_url"], size="1", is_external=True),
@@ -433,7 +486,8 @@ def versions_section() -> rx.Component:
         "۴. نسخه‌ها",
         "هر کار پایان‌یافته یک نسخهٔ مدل است، با داده، دستور آموزش و نتیجهٔ ارزیابی‌اش. «سرویس» "
         "سرور در حال اجرا را بی‌درنگ و بدون راه‌اندازی دوباره به این نسخه می‌برد؛ پاسخ‌های در "
-        "حال نوشتن با نسخهٔ پیشین تمام می‌شوند. سپس آن را در صفحهٔ گفتگو بیازمایید.",
+        "حال نوشتن با نسخهٔ پیشین تمام می‌شوند. «آزمودن» نسخه را بی‌آنکه سرویس شود در گفتگویی "
+        "آزمایشی همین‌جا می‌آزماید (با سروری جدا که تنها برای آزمون بالا می‌آید).",
         rx.hstack(
             rx.text("مدل در حال سرویس: "),
             rx.code(StudioState.served_model, id="served-model", dir="ltr"),
@@ -452,6 +506,7 @@ def versions_section() -> rx.Component:
             row,
             "versions-table",
         ),
+        trial_chat(),
         compare,
         id="versions",
     )

@@ -23,6 +23,7 @@ from persian_chat.studio.monitoring import rates
 from persian_chat.studio.service import Studio, get_studio
 from persian_chat.studio.serving import SwitchError, served_model_id, switch_model
 from persian_chat.studio.templates import TEMPLATES, Recipe, recipe_for
+from persian_chat.studio.trial import TrialError
 from persian_chat.studio.uploads import Preview, UploadError, check_mapping, inspect_upload
 from persian_chat.training.data.persian_numbers import persian_digits
 
@@ -111,6 +112,11 @@ class StudioState(rx.State):
     served_model: str = ""
     serving: bool = False
     serve_message: str = ""
+    # a test chat with a version that is not served (a server process of its own)
+    trial_version: str = ""
+    trial_busy: bool = False
+    trial_messages: list[dict[str, str]] = []  # noqa: RUF012
+    trial_error: str = ""
     # monitoring
     monitor_rows: list[dict[str, str]] = []  # noqa: RUF012
     monitor_points: list[dict[str, Any]] = []  # noqa: RUF012
@@ -432,6 +438,46 @@ class StudioState(rx.State):
         async with self:
             self.serving, self.serve_message = False, message
             self._versions(studio)
+
+    @rx.event(background=True)
+    async def try_version(self, version_id: str) -> None:
+        """Start a test server for this version (the previous one stops)."""
+        async with self:
+            studio = self._studio()
+            version = studio.store.version(int(version_id)) if studio else None
+            if studio is None or version is None or self.trial_busy:
+                return
+            self.trial_busy, self.trial_error, self.trial_messages = True, "", []
+            self.trial_version = version["name"]
+        try:
+            await asyncio.to_thread(studio.trial.start, version["name"],
+                                    Path(version["served"]))  # fmt: skip
+            error = ""
+        except TrialError as exc:
+            error = str(exc)
+        async with self:
+            self.trial_busy, self.trial_error = False, error
+
+    @rx.event(background=True)
+    async def ask_trial(self, form_data: dict[str, Any]) -> Any:
+        question = str(form_data.get("trial_question", "")).strip()
+        async with self:
+            studio = self._studio()
+            if studio is None or not question or self.trial_busy:
+                return None
+            self.trial_busy, self.trial_error = True, ""
+            self.trial_messages = [*self.trial_messages, {"role": "user", "content": question}]
+        try:
+            answer = await asyncio.to_thread(studio.trial.ask, question)
+            error = ""
+        except TrialError as exc:
+            answer, error = "", str(exc)
+        async with self:
+            self.trial_busy, self.trial_error = False, error
+            if answer:
+                self.trial_messages = [*self.trial_messages,
+                                       {"role": "assistant", "content": answer}]  # fmt: skip
+        return rx.set_value("trial-input", "")
 
     def _monitoring(self, studio: Studio) -> None:
         points = rates(studio.store.samples(time.time() - MONITOR_WINDOW_S))
