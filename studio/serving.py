@@ -31,7 +31,12 @@ def switch_model(api_url: str, admin_key: str, served_dir: Path) -> dict[str, An
             message = response.json()["error"]["message"]
         except (ValueError, KeyError, TypeError):
             message = response.text[:300]
-        raise SwitchError(f"سرور مدل را نپذیرفت ({response.status_code}): {message}")
+        hint = (
+            " — سرور و استودیو باید کلید مدیر یکسانی داشته باشند (PERSIAN_CHAT_ADMIN_KEY)"
+            if response.status_code in (401, 403)
+            else ""
+        )
+        raise SwitchError(f"سرور مدل را نپذیرفت ({response.status_code}): {message}{hint}")
     data: dict[str, Any] = response.json()
     return data
 

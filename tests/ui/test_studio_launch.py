@@ -41,3 +41,11 @@ def test_beyond_loopback_the_admin_key_is_required(
     assert settings.needs_key and settings.admin_key == "a-long-enough-admin-key"
     monkeypatch.setenv("PERSIAN_CHAT_ADMIN_KEY", "from-the-environment-key")
     assert settings_from_args(parse("--host", "0.0.0.0")).admin_key == "from-the-environment-key"  # type: ignore[arg-type]
+
+
+def test_the_studio_starts_in_the_project_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match="persian-chat folder"):
+        settings_from_args(parse())  # type: ignore[arg-type]

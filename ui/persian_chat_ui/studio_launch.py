@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from persian_chat.errors import UserError
+from persian_chat.studio.datasets import BLOCKLIST
 from persian_chat.studio.settings import MIB, StudioSettings
 from persian_chat_ui.launch import add_app_arguments, exec_reflex
 
@@ -48,6 +49,12 @@ def settings_from_args(args: argparse.Namespace) -> StudioSettings:
         home=args.home, database_url=args.database_url, api_url=args.api_url, admin_key=key,
         host=args.host, max_upload_bytes=args.max_upload_mb * MIB, repo=Path.cwd(),
     )  # fmt: skip
+    blocklist = settings.repo / BLOCKLIST
+    if not blocklist.is_file():
+        raise UserError(
+            f"{blocklist} not found: start the studio in the persian-chat folder (its jobs run "
+            "prepare with datasets/sources from there)"
+        )
     if settings.needs_key and len(key) < 16:
         raise UserError(
             f"--host {args.host} reaches beyond this machine: set an admin key of at least 16 "
