@@ -88,6 +88,12 @@ def test_job_lifecycle(settings: StudioSettings, service: JobService, tiny_gpt2_
         progress = service.progress(job_id)
         return bool(progress["records"]) and any(checkpoints.glob("checkpoint-*"))
 
+    # one job at a time: a second one waits in the queue, and can be taken out of it
+    second = service.create_job(dataset["id"], "poetry", overrides)
+    assert service.store.job(second)["status"] == "queued"  # type: ignore[index]
+    service.stop(second)
+    assert service.store.job(second)["status"] == "stopped"  # type: ignore[index]
+
     wait_for(training_with_checkpoint, service)
     progress = service.progress(job_id)
     assert progress["job"]["stage"] == "train" and progress["last"]["max_steps"] == 400
