@@ -54,14 +54,11 @@ def prepare_config(
     return "\n".join(lines) + "\n"
 
 
-def run_prepare(settings: StudioSettings, config: Path, log: Path | None = None) -> None:
+def run_prepare(settings: StudioSettings, config: Path) -> None:
     """`persian-chat prepare --config FILE`; UploadError with prepare's own message."""
     command = [sys.executable, "-m", "persian_chat.cli", "prepare", "--config", str(config)]
     done = subprocess.run(command, cwd=settings.repo, capture_output=True, text=True,
                           timeout=PREPARE_TIMEOUT_S, check=False)  # fmt: skip
-    if log is not None:
-        with log.open("a", encoding="utf-8") as handle:
-            handle.write(done.stdout + done.stderr)
     if done.returncode != 0:
         lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
         raise UploadError(f"آماده‌سازی داده ناموفق بود: {lines[-1] if lines else 'بی‌پیام'}")

@@ -33,10 +33,8 @@ def parse_metrics(text: str) -> dict[str, dict[str, float]]:
             model = sample.labels.get("model")
             if name is None or model is None:
                 continue
-            if name == "requests":
-                outcome = sample.labels.get("outcome", "ok")
-                out[model]["errors" if outcome != "ok" else "requests_ok"] += sample.value
-                name = "requests"
+            if name == "requests" and sample.labels.get("outcome", "ok") != "ok":
+                out[model]["errors"] += sample.value
             out[model][name] += sample.value
     return {model: dict(values) for model, values in out.items()}
 

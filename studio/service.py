@@ -6,9 +6,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
+from typing import Any
 
 from persian_chat.studio.jobs import JobService
 from persian_chat.studio.monitoring import scrape
+from persian_chat.studio.serving import served_model_id, switch_model
 from persian_chat.studio.settings import StudioSettings, settings_from_environment
 from persian_chat.studio.store import Store
 from persian_chat.studio.trial import TrialServer
@@ -23,6 +26,9 @@ class Studio:
         self.store = Store(settings.url)
         self.jobs = JobService(settings, self.store)
         self.trial = TrialServer(settings.home / "logs")
+        # the model the server answers with: read with each metrics sample and set by a
+        # switch, so the page (refreshed every second) never waits on the server itself
+        self.served_model = ""
         self._stop = threading.Event()
         self._sampler = threading.Thread(target=self._sample, name="studio-metrics", daemon=True)
 
@@ -36,8 +42,16 @@ class Studio:
         self.jobs.close()
         self.store.close()
 
+    def serve(self, served_dir: Path) -> dict[str, Any]:
+        """Switch the running server to a served directory (SwitchError when refused)."""
+        answer = switch_model(self.settings.api_url, self.settings.admin_key, served_dir)
+        self.served_model = str(answer["model"])
+        return answer
+
     def sample_metrics(self) -> bool:
-        """One sample of the server's per-model counters; False when it is not reachable."""
+        """One sample of the server's per-model counters (and of the model it serves);
+        False when it is not reachable."""
+        self.served_model = served_model_id(self.settings.api_url) or ""
         values = scrape(self.settings.api_url)
         if values is None:
             return False
@@ -45,11 +59,13 @@ class Studio:
         return True
 
     def _sample(self) -> None:
-        while not self._stop.wait(self.settings.metrics_seconds):
+        while True:
             try:
                 self.sample_metrics()
             except Exception:  # monitoring must never take the studio down
                 log.exception("sampling the server's metrics failed")
+            if self._stop.wait(self.settings.metrics_seconds):
+                return
 
 
 _studio: Studio | None = None

@@ -21,7 +21,7 @@ from persian_chat.studio.datasets import add_dataset
 from persian_chat.studio.downloads import signed
 from persian_chat.studio.monitoring import rates
 from persian_chat.studio.service import Studio, get_studio
-from persian_chat.studio.serving import SwitchError, served_model_id, switch_model
+from persian_chat.studio.serving import SwitchError
 from persian_chat.studio.templates import TEMPLATES, Recipe, recipe_for
 from persian_chat.studio.trial import TrialError
 from persian_chat.studio.uploads import Preview, UploadError, check_mapping, inspect_upload
@@ -366,7 +366,7 @@ class StudioState(rx.State):
         self.eta_text = duration_fa(progress["eta_s"]) if progress["eta_s"] is not None else ""
 
     def _versions(self, studio: Studio) -> None:
-        self.served_model = served_model_id(studio.settings.api_url) or ""
+        self.served_model = studio.served_model
         rows = []
         for v in studio.store.versions():
             evaluation, parity, recipe = v["evaluation"], v["parity"], v["recipe"]
@@ -429,9 +429,7 @@ class StudioState(rx.State):
                 return
             self.serving, self.serve_message = True, f"در حال بارگذاری {version['name']}…"
         try:
-            answer = await asyncio.to_thread(switch_model, studio.settings.api_url,
-                                             studio.settings.admin_key,
-                                             Path(version["served"]))  # fmt: skip
+            answer = await asyncio.to_thread(studio.serve, Path(version["served"]))
             message = f"اکنون {answer['model']} پاسخ می‌دهد (پیش از این {answer['previous']})"
         except SwitchError as exc:
             message = str(exc)
