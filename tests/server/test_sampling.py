@@ -180,3 +180,20 @@ def test_token_logprobs_are_the_models_log_softmax_with_the_best_first() -> None
     assert [t for t, _ in top] == [3, 0, 2]
     assert [lp for _, lp in top] == pytest.approx([expected[3], expected[0], expected[2]])
     assert token_logprobs(logits, 4, 0) == (-np.inf, ())  # NaN is impossible, never chosen
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    weights=st.lists(st.floats(0, 1e6), min_size=1, max_size=300).filter(lambda w: sum(w) > 0),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_draw_picks_what_numpy_choice_picks_for_the_same_seed(
+    weights: list[float], seed: int
+) -> None:
+    """The faster draw keeps every seed's tokens: the same index as Generator.choice."""
+    from persian_chat.server.sampling import _draw
+
+    probs = np.array(weights) / sum(weights)
+    ours, theirs = np.random.default_rng(seed), np.random.default_rng(seed)
+    for _ in range(5):
+        assert _draw(probs, ours) == int(theirs.choice(probs.size, p=probs))
