@@ -4,7 +4,12 @@ concurrent streaming clients (async httpx), each level bounded in requests and t
 Reports per level: aggregate generated tokens/s, time to first token p50/p95, inter-token
 latency p50/p95 (between streamed events), errors; and for the server: start-up time, RSS at
 idle and peak RSS under load, and the served model's fp32/int8 sizes from logs/export.json.
-Prompts are the user turns of datasets/test.jsonl.
+Prompts are the first user turns of datasets/test.jsonl, a different one for every request
+of the run, so no level is helped by the prompt cache remembering an earlier level's.
+
+Then multi-turn chats, one client: each conversation resends its history every turn, as
+the web UI does; time to first token by turn with the server's prompt cache on (default),
+then again with a server started with `--prompt-cache-mb 0`.
 
     persian-chat bench serving [--model models/persian-chat-onnx-int8] [--levels 1 4 8 16]
 """
@@ -31,6 +36,7 @@ from persian_chat.benchmarks.common import (
     write_result,
 )
 
+TURNS_HEADER = ["prompt cache", "turn", "prompt tokens p50", "TTFT p50 ms", "TTFT p95 ms"]
 HEADER = ["clients", "requests", "errors", "aggregate tok/s", "TTFT p50 ms", "TTFT p95 ms",
           "ITL p50 ms", "ITL p95 ms"]  # fmt: skip
 
@@ -172,7 +178,7 @@ def engine_alone(
     model = load_served_model(model_dir)
     settings = ServerSettings(model_dir=model_dir, threads=threads, max_batch=max_batch)
     engine = build_engine(model, load_decoder(model.onnx_path, threads), max_batch, 16,
-                          system_prefix(model, settings))  # fmt: skip
+                          system_prefix(model, settings), settings.prompt_cache_mb)  # fmt: skip
     engine.start()
 
     async def run(ids: list[int], seed: int, tokens: int) -> int:
@@ -194,12 +200,72 @@ def engine_alone(
             "tokens_per_sec": generated / wall}  # fmt: skip
 
 
-def start_server(model: Path, port: int, threads: int, max_batch: int) -> tuple[Any, float]:
+async def conversations(
+    url: str, openers: list[str], follow_ups: list[str], turns: int, max_tokens: int
+) -> list[list[dict[str, float]]]:
+    """One client, chats of `turns` turns (an opener, then follow-up questions), each turn
+    sending the whole history: per chat and turn, the prompt tokens and the TTFT."""
+    import httpx
+
+    chats = []
+    async with httpx.AsyncClient(timeout=300) as client:
+        for number, opener in enumerate(openers):
+            messages: list[dict[str, str]] = []
+            record = []
+            for turn in range(turns):
+                question = opener if turn == 0 else follow_ups[(number + turn) % len(follow_ups)]
+                messages.append({"role": "user", "content": question})
+                body = {"messages": messages, "max_tokens": max_tokens, "seed": number,
+                        "stream": True}  # fmt: skip
+                start, first, text, prompt_tokens = time.perf_counter(), None, [], 0
+                async with client.stream("POST", f"{url}/api/chat", json=body) as response:
+                    response.raise_for_status()
+                    async for line in response.aiter_lines():
+                        if not line.startswith("data: "):
+                            continue
+                        event = json.loads(line[6:])
+                        if "token" in event:
+                            first = first or time.perf_counter()
+                            text.append(event["token"])
+                        elif event.get("done"):
+                            prompt_tokens = int(event["usage"]["prompt_tokens"])
+                messages.append({"role": "assistant", "content": "".join(text) or "."})
+                record.append({"prompt_tokens": prompt_tokens,
+                               "ttft_s": (first or time.perf_counter()) - start})  # fmt: skip
+            chats.append(record)
+    return chats
+
+
+def turn_rows(label: str, chats: list[list[dict[str, float]]]) -> list[dict[str, Any]]:
+    """Per turn: median prompt tokens and TTFT p50 over the chats."""
+    rows = []
+    for turn in range(len(chats[0])):
+        ttfts = [chat[turn]["ttft_s"] for chat in chats]
+        tokens = sorted(chat[turn]["prompt_tokens"] for chat in chats)
+        rows.append({"prompt_cache": label, "turn": turn + 1,
+                     "prompt_tokens_p50": tokens[len(tokens) // 2],
+                     "ttft_p50_s": percentile(ttfts, 0.5),
+                     "ttft_p95_s": percentile(ttfts, 0.95)})  # fmt: skip
+    return rows
+
+
+FOLLOW_UPS = [  # a user's usual next turns, written for this benchmark
+    "می‌شود کمی بیشتر توضیح بدهی؟",
+    "یک مثال هم بزن.",
+    "خلاصه‌اش را در یک جمله بگو.",
+    "چرا؟",
+    "ممنون. یک نکتهٔ دیگر هم بگو.",
+]
+
+
+def start_server(
+    model: Path, port: int, threads: int, max_batch: int, extra: tuple[str, ...] = ()
+) -> tuple[Any, float]:
     import httpx
 
     command = [sys.executable, "-m", "persian_chat.cli", "serve", "--model", str(model),
                "--port", str(port), "--threads", str(threads), "--max-batch", str(max_batch),
-               "--max-waiting", "256", "--rate-limit", "0"]  # fmt: skip
+               "--max-waiting", "256", "--rate-limit", "0", *extra]  # fmt: skip
     env = {**os.environ, "PERSIAN_CHAT_API_KEYS": ""}
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -251,9 +317,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-batch", type=int, default=16)
     parser.add_argument("--port", type=int, default=8931)
     parser.add_argument("--name", default="serving_load")
+    parser.add_argument("--chats", type=int, default=8, help="multi-turn chats (0: none)")
+    parser.add_argument("--turns", type=int, default=4)
     args = parser.parse_args(argv)
 
-    prompts = user_prompts(args.data_dir, 64)
+    per_level = [clients * args.requests_per_client for clients in args.levels]
+    prompts = user_prompts(args.data_dir, 1 + sum(per_level) + args.chats)
+    firsts = list(itertools.accumulate([1, *per_level]))  # prompt 0 is the warm-up's
+    openers = prompts[firsts[-1] :]
     load_before = load_average()
     process, startup = start_server(args.model, args.port, args.threads, args.max_batch)
     sampler = RssSampler(process.pid)
@@ -263,16 +334,37 @@ def main(argv: list[str] | None = None) -> None:
     url = f"http://127.0.0.1:{args.port}"
     levels = []
     try:
-        single_ids = asyncio.run(prompt_ids(url, prompts[: args.requests_per_client]))
-        asyncio.run(level(url, 1, prompts, 1, 8, 60))  # warm-up
-        for clients in args.levels:
+        one = args.levels.index(1) if 1 in args.levels else None
+        alone_prompts = prompts[firsts[one] : firsts[one + 1]] if one is not None else prompts[1:2]
+        single_ids = asyncio.run(prompt_ids(url, alone_prompts))
+        asyncio.run(level(url, 1, prompts[:1], 1, 8, 60))  # warm-up
+        for number, clients in enumerate(args.levels):
             print(f"{clients} clients", flush=True)
-            levels.append(asyncio.run(level(url, clients, prompts, args.requests_per_client,
+            own = prompts[firsts[number] : firsts[number + 1]]
+            levels.append(asyncio.run(level(url, clients, own, args.requests_per_client,
                                             args.max_tokens, args.time_limit)))  # fmt: skip
+        turns = []
+        if args.chats:
+            print(f"{args.chats} chats of {args.turns} turns, prompt cache on", flush=True)
+            chats = asyncio.run(conversations(url, openers, FOLLOW_UPS, args.turns,
+                                              args.max_tokens))  # fmt: skip
+            turns += turn_rows("on", chats)
     finally:
         sampler.running = False
         process.terminate()
         process.wait(60)
+    if args.chats:
+        print("the same chats, prompt cache off", flush=True)
+        process, _ = start_server(args.model, args.port, args.threads, args.max_batch,
+                                  ("--prompt-cache-mb", "0"))  # fmt: skip
+        try:
+            asyncio.run(level(url, 1, prompts[:1], 1, 8, 60))  # warm-up
+            chats = asyncio.run(conversations(url, openers, FOLLOW_UPS, args.turns,
+                                              args.max_tokens))  # fmt: skip
+            turns += turn_rows("off", chats)
+        finally:
+            process.terminate()
+            process.wait(60)
     print("the engine alone, the one-client requests", flush=True)
     alone = engine_alone(args.model, single_ids, args.max_tokens, args.threads, args.max_batch)
     single = next((lv for lv in levels if lv["clients"] == 1), None)
@@ -298,6 +390,10 @@ def main(argv: list[str] | None = None) -> None:
         if export
         else ""
     )
+    turns_title = (f"Multi-turn chats: time to first token by turn ({args.chats} chats, one "
+                   "client, the whole history resent each turn)")  # fmt: skip
+    turn_table = [[t["prompt_cache"], str(t["turn"]), str(t["prompt_tokens_p50"]),
+                   ms(t["ttft_p50_s"]), ms(t["ttft_p95_s"])] for t in turns]  # fmt: skip
     plot(levels, RESULTS / f"{args.name}.png")
     result = {
         "title": f"Serving under load ({args.model.name})",
@@ -327,6 +423,7 @@ def main(argv: list[str] | None = None) -> None:
         "rss_peak_bytes": sampler.peak,
         "model_sizes": export,
         "levels": levels,
+        "multi_turn": turns,
         "table": {
             "header": [
                 "clients",
@@ -340,9 +437,11 @@ def main(argv: list[str] | None = None) -> None:
             ],
             "rows": rows,
         },
-    }
+        "tables": [{"title": turns_title, "header": TURNS_HEADER, "rows": turn_table}] if turns
+        else [],
+    }  # fmt: skip
     print(f"wrote {write_result(args.name, result)}")
-    for row in rows:
+    for row in rows + turn_table:
         print("  ".join(row))
 
 

@@ -129,6 +129,8 @@ class ChatStream:
             for gap in s.inter_token_latencies:
                 metrics.inter_token_latency.observe(gap)
             metrics.generated_tokens.labels(self.model).inc(s.completion_tokens)
+            if self.sequence is not None:
+                metrics.prompt_cached_tokens.labels(self.model).inc(self.sequence.cached_tokens)
             metrics.request_duration.labels(self.model).observe(time.monotonic() - s.started)
         if self.sequence is not None and self.model is not None:
             outcome = "ok" if status < 500 else "error"

@@ -5,7 +5,9 @@ time, batch 1, so a prompt costs exactly its own tokens; with a GroupQueryAttent
 chunks, with a decode step for the running rows between chunks and between newcomers, and
 from the stored KV of the default system prompt), adds them as rows of the batch's KV
 cache, then decodes one token for every row in a single `session.run`.
-Finished and cancelled rows leave at the next boundary. `session.run` releases the GIL, so
+Finished and cancelled rows leave at the next boundary, their KV kept in a PromptCache
+(server/prompt_cache.py) when one is given, so the next turn of that conversation prefills
+only its new message. `session.run` releases the GIL, so
 the asyncio event loop keeps serving while the model works; tokens cross over with
 `loop.call_soon_threadsafe`. Each request samples with its own seeded generator, so its
 text does not depend on what else is in the batch.
@@ -21,6 +23,7 @@ from collections import deque
 
 from persian_chat.server.kv_batch import Array, KVBatch
 from persian_chat.server.onnx_model import Decoder
+from persian_chat.server.prompt_cache import PromptCache
 from persian_chat.server.sampling import next_token, token_logprobs
 from persian_chat.server.sequence import Finished, GenerationRequest, Sequence, TokenLogprob
 from persian_chat.server.slot_cache import GqaDecoder, SlotBatch
@@ -31,10 +34,13 @@ log = logging.getLogger("persian_chat.server.engine")
 SHUTDOWN_MESSAGE = "server shutting down"
 
 
-def new_batch(decoder: Decoder, prefix: list[int] | None = None) -> KVBatch | SlotBatch:
-    """The batch kind the graph needs: in-place slots for GroupQueryAttention graphs."""
+def new_batch(
+    decoder: Decoder, prefix: list[int] | None = None, cache: PromptCache | None = None
+) -> KVBatch | SlotBatch:
+    """The batch kind the graph needs: in-place slots for GroupQueryAttention graphs (the
+    only kind with a prefix and a prompt cache)."""
     if isinstance(decoder, GqaDecoder):
-        return SlotBatch(decoder, prefix)
+        return SlotBatch(decoder, prefix, cache)
     return KVBatch(decoder)
 
 
@@ -57,6 +63,7 @@ class Engine:
         max_waiting: int = 16,
         guard: Utf8Guard | None = None,
         prefix: list[int] | None = None,
+        prompt_cache_bytes: int = 0,
     ) -> None:
         if max_batch < 1 or max_waiting < 0:
             raise ValueError("max_batch must be >= 1 and max_waiting >= 0")
@@ -72,6 +79,7 @@ class Engine:
         self.max_waiting = max_waiting
         self.guard = guard  # keeps answers valid UTF-8 (None: the tokenizer needs none)
         self.prefix = prefix  # tokens most prompts start with: their KV is computed once
+        self.prompt_cache = PromptCache(prompt_cache_bytes) if prompt_cache_bytes > 0 else None
         self.failure: str | None = None  # why the loop died, if it did
         self._waiting: deque[Sequence] = deque()
         self._rows: list[Sequence] = []
@@ -152,7 +160,7 @@ class Engine:
 
     def _new_batch(self) -> KVBatch | SlotBatch:
         if self._first_batch is None:  # the shared prefix is computed once
-            self._first_batch = new_batch(self.decoder, self.prefix)
+            self._first_batch = new_batch(self.decoder, self.prefix, self.prompt_cache)
         first = self._first_batch
         return first.emptied() if isinstance(first, SlotBatch) else KVBatch(first.decoder)
 
@@ -228,6 +236,7 @@ class Engine:
 
             try:
                 logits = batch.prefill(sequence.request.prompt, between)
+                sequence.cached_tokens = batch.reused if isinstance(batch, SlotBatch) else 0
                 finished = self._accept(sequence, logits)
                 if finished is None:
                     self._rows.append(sequence)
@@ -245,6 +254,10 @@ class Engine:
         if not ends:
             return
         dropped = [(self._rows[i], end) for i, end in sorted(ends.items())]
+        if isinstance(batch, SlotBatch):
+            for i, (sequence, end) in zip(sorted(ends), dropped, strict=True):
+                if end.reason != "error":
+                    batch.remember(i, sequence.context)
         batch.remove(sorted(ends))
         self._rows = [s for i, s in enumerate(self._rows) if i not in ends]
         for sequence, end in dropped:

@@ -55,6 +55,11 @@ class Metrics:
         self.prompt_tokens = Counter(
             "persian_chat_prompt_tokens", "Prompt tokens processed", ["model"], registry=r
         )
+        self.prompt_cached_tokens = Counter(
+            "persian_chat_prompt_cached_tokens", "Prompt tokens whose KV was reused (the "
+            "default system prompt's, or an earlier turn's from the prompt cache), not computed",
+            ["model"], registry=r,
+        )  # fmt: skip
         self.generated_tokens = Counter(
             "persian_chat_generated_tokens", "Tokens generated", ["model"], registry=r
         )

@@ -53,13 +53,15 @@ def build_engine(
     max_batch: int = 8,
     max_waiting: int = 16,
     prefix: list[int] | None = None,
+    prompt_cache_mb: int = 0,
 ) -> Engine:
     """The engine for a served model, with the UTF-8 guard of its tokenizer (so no answer
     shows U+FFFD); not started."""
     guard = Utf8Guard.for_table(model.byte_table)
     if guard is None:
         log.warning("%s: unknown tokenizer byte scheme, answers are not UTF-8 guarded", model.path)
-    return Engine(decoder, model.context_length, max_batch, max_waiting, guard, prefix)
+    return Engine(decoder, model.context_length, max_batch, max_waiting, guard, prefix,
+                  prompt_cache_mb * 1024 * 1024)  # fmt: skip
 
 
 def release_free_heap() -> None:
@@ -75,7 +77,8 @@ def load_runtime(settings: ServerSettings) -> Runtime:
     decoder = load_decoder(model.onnx_path, threads=settings.threads)
     normalize = make_normalizer(model)
     prefix = system_prefix(model, settings)
-    engine = build_engine(model, decoder, settings.max_batch, settings.max_waiting, prefix)
+    engine = build_engine(model, decoder, settings.max_batch, settings.max_waiting, prefix,
+                          settings.prompt_cache_mb)  # fmt: skip
     engine.start()
     release_free_heap()
     seconds = time.monotonic() - start

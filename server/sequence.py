@@ -54,6 +54,7 @@ class Sequence:
     # engine-thread state
     context: list[int] = field(default_factory=list)
     generated: int = 0
+    cached_tokens: int = 0  # prompt tokens whose KV came from the prefix or prompt cache
     pending: int = -1  # the sampled token the next decode step feeds
     rng: np.random.Generator = field(default_factory=np.random.default_rng)
     history: AnswerHistory = field(default_factory=AnswerHistory)

@@ -62,6 +62,10 @@ class ServerSettings(BaseModel):
     threads: int = Field(default_factory=default_threads, ge=1)
     max_batch: int = Field(8, ge=1, description="sequences decoded together")
     max_waiting: int = Field(16, ge=0, description="requests queued beyond the batch; more get 429")
+    prompt_cache_mb: int = Field(
+        64, ge=0, description="MiB of finished answers' KV kept so a conversation's next turn "
+        "prefills only its new message; 0: off"
+    )  # fmt: skip
     # request limits
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="largest request body (413)")
     max_json_depth: int = Field(32, ge=4, description="deepest JSON nesting in a body")

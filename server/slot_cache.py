@@ -22,6 +22,7 @@ import numpy as np
 import onnxruntime as ort
 
 from persian_chat.server.onnx_model import Array, cache_spec
+from persian_chat.server.prompt_cache import PromptCache
 
 SLIDING_WINDOW_KEY = "persian_chat.sliding_window"  # written by export/gqa_graph.py
 WINDOWED_LAYERS_KEY = "persian_chat.windowed_layers"
@@ -187,15 +188,21 @@ class GqaDecoder:
 class SlotBatch:
     """The engine's rows in slots 0..n-1 of a GqaDecoder, with an optional shared prefix:
     the KV of a token prefix most prompts start with (the default system prompt), computed
-    once and copied into a newcomer's slot instead of being recomputed."""
+    once and copied into a newcomer's slot instead of being recomputed; and an optional
+    PromptCache of finished sequences, which the next turn of a conversation starts with."""
 
-    def __init__(self, decoder: GqaDecoder, prefix: list[int] | None = None) -> None:
+    def __init__(
+        self, decoder: GqaDecoder, prefix: list[int] | None = None,
+        cache: PromptCache | None = None,
+    ) -> None:  # fmt: skip
         self.decoder = decoder
         self.buffers = SlotBuffers(decoder)
         self.lengths: list[int] = []
         self._filling: list[int] | None = None  # [slot, positions done] of a prompt in prefill
         self.prefix: list[int] = []
         self._prefix_kv: list[Array] = []
+        self.cache = cache
+        self.reused = 0  # prompt tokens the last prefill took from the prefix or the cache
         if prefix:
             decoder.prefill(self.buffers, 0, prefix)
             self.prefix, self._prefix_kv = list(prefix), self.buffers.copy_out(0, len(prefix))
@@ -206,7 +213,7 @@ class SlotBatch:
 
     def emptied(self) -> SlotBatch:
         """A batch with no rows that shares this one's decoder and prefix."""
-        empty = SlotBatch(self.decoder)
+        empty = SlotBatch(self.decoder, cache=self.cache)
         empty.buffers = self.buffers  # reused: this batch is done with them
         empty.prefix, empty._prefix_kv = self.prefix, self._prefix_kv
         return empty
@@ -226,17 +233,38 @@ class SlotBatch:
             shared += 1
         return shared
 
+    def _stored(self, prompt: list[int]) -> tuple[list[Array], int, int]:
+        """The stored KV that covers the most leading tokens of `prompt`: the shared prefix
+        or a cached sequence. Returns (its KV, tokens of the prompt it covers, its length)."""
+        best = (self._prefix_kv, self.shared_prefix(prompt), len(self.prefix))
+        chosen = None
+        for entry, shared in self.cache.candidates(prompt) if self.cache else []:
+            whole = shared == entry.tokens.size
+            if shared > best[1] and (whole or entry.tokens.size <= self._window_capacity()):
+                best, chosen = (entry.kv, shared, int(entry.tokens.size)), entry
+        if chosen is not None and self.cache is not None:
+            self.cache.used(chosen)
+        return best
+
+    def remember(self, row: int, tokens: list[int]) -> None:
+        """Keep a finishing row's KV in the cache; `tokens` are its prompt and answer, of
+        which the KV holds the first `lengths[row]` (a last sampled token was never fed)."""
+        if self.cache is not None and self.cache.budget_bytes > 0:
+            total = self.lengths[row]
+            self.cache.add(tokens[:total], self.buffers.copy_out(row, total))
+
     def prefill(self, prompt: list[int], between: Callable[[], None] | None = None) -> Array:
         """Add a row for `prompt`; returns its next-token logits (vocab,). The prompt runs
         in chunks of PREFILL_CHUNK tokens in the slot after the rows, and `between` (the
         engine's decode step for the other rows) runs after each chunk but the last, so a
         long prompt never stalls the running answers for more than one chunk."""
-        shared = self.shared_prefix(prompt)
+        stored, shared, total = self._stored(prompt)
         self.buffers.reserve(self.size + 1, len(prompt) + 1)
-        if shared and shared == len(self.prefix):
-            self.buffers.copy_in(self.size, self._prefix_kv, shared)
-        elif shared:  # the prefix fits the windowed caches: position i is row i everywhere
-            self.buffers.copy_in(self.size, [kv[:, :shared] for kv in self._prefix_kv], shared)
+        if shared and shared == total:
+            self.buffers.copy_in(self.size, stored, shared)
+        elif shared:  # it fits the windowed caches: position i is row i everywhere
+            self.buffers.copy_in(self.size, [kv[:, :shared] for kv in stored], shared)
+        self.reused = shared
         self._filling = filling = [self.size, shared]
         try:
             for begin in range(shared, len(prompt), PREFILL_CHUNK):
