@@ -164,7 +164,8 @@ def engine_alone(
     model_dir: Path, prompts: list[list[int]], max_tokens: int, threads: int, max_batch: int
 ) -> dict[str, Any]:
     """The one-client level without the server: the same prompt ids, sampling settings and
-    seeds through an in-process engine built as the server builds it, one after another."""
+    seeds through an in-process engine built as the server builds it (for the levels: no
+    prompt cache), one after another."""
     from dataclasses import replace
 
     from persian_chat.server.onnx_model import load_decoder
@@ -178,7 +179,7 @@ def engine_alone(
     model = load_served_model(model_dir)
     settings = ServerSettings(model_dir=model_dir, threads=threads, max_batch=max_batch)
     engine = build_engine(model, load_decoder(model.onnx_path, threads), max_batch, 16,
-                          system_prefix(model, settings), settings.prompt_cache_mb)  # fmt: skip
+                          system_prefix(model, settings), prompt_cache_mb=0)  # fmt: skip
     engine.start()
 
     async def run(ids: list[int], seed: int, tokens: int) -> int:
@@ -326,7 +327,9 @@ def main(argv: list[str] | None = None) -> None:
     firsts = list(itertools.accumulate([1, *per_level]))  # prompt 0 is the warm-up's
     openers = prompts[firsts[-1] :]
     load_before = load_average()
-    process, startup = start_server(args.model, args.port, args.threads, args.max_batch)
+    no_cache = ("--prompt-cache-mb", "0")  # the levels measure the engine on distinct prompts
+    process, startup = start_server(args.model, args.port, args.threads, args.max_batch,
+                                    no_cache)  # fmt: skip
     sampler = RssSampler(process.pid)
     time.sleep(1)
     idle_rss = sampler.current()
@@ -345,24 +348,28 @@ def main(argv: list[str] | None = None) -> None:
                                             args.max_tokens, args.time_limit)))  # fmt: skip
         turns = []
         if args.chats:
-            print(f"{args.chats} chats of {args.turns} turns, prompt cache on", flush=True)
+            print(f"{args.chats} chats of {args.turns} turns, prompt cache off", flush=True)
             chats = asyncio.run(conversations(url, openers, FOLLOW_UPS, args.turns,
                                               args.max_tokens))  # fmt: skip
-            turns += turn_rows("on", chats)
+            turns += turn_rows("off", chats)
     finally:
         sampler.running = False
         process.terminate()
         process.wait(60)
+    cache_peak = None
     if args.chats:
-        print("the same chats, prompt cache off", flush=True)
-        process, _ = start_server(args.model, args.port, args.threads, args.max_batch,
-                                  ("--prompt-cache-mb", "0"))  # fmt: skip
+        print("the same chats, a server with its default prompt cache", flush=True)
+        process, _ = start_server(args.model, args.port, args.threads, args.max_batch)
+        cache_sampler = RssSampler(process.pid)
+        cache_sampler.start()
         try:
             asyncio.run(level(url, 1, prompts[:1], 1, 8, 60))  # warm-up
             chats = asyncio.run(conversations(url, openers, FOLLOW_UPS, args.turns,
                                               args.max_tokens))  # fmt: skip
-            turns += turn_rows("off", chats)
+            turns = turn_rows("on", chats) + turns
         finally:
+            cache_sampler.running = False
+            cache_peak = cache_sampler.peak
             process.terminate()
             process.wait(60)
     print("the engine alone, the one-client requests", flush=True)
@@ -399,7 +406,10 @@ def main(argv: list[str] | None = None) -> None:
         "title": f"Serving under load ({args.model.name})",
         "description": (
             f"`persian-chat serve` on loopback, {args.threads} threads, max batch "
-            f"{args.max_batch}; each client streams {args.requests_per_client} requests "
+            f"{args.max_batch}, prompt cache off (`--prompt-cache-mb 0`: every request's prompt "
+            f"is a different test-set question, and the test set's templated questions would "
+            f"share long prefixes no real traffic shares); each client streams "
+            f"{args.requests_per_client} requests "
             f"(user turns of the test set, up to {args.max_tokens} new tokens, temperature "
             f"0.3, seeded) one after another, at most {args.time_limit:.0f} s per level. "
             f"{sizes}server start-up {startup:.1f} s, RSS idle {idle_rss / mib:.0f} MiB, peak "
@@ -410,6 +420,9 @@ def main(argv: list[str] | None = None) -> None:
             + (f"; served one client = {served_share:.0%} of it" if served_share else "")
             + (f"; 16 clients = {scaling:.1f}x one client" if scaling else "")
             + "."
+            + (f" The multi-turn chats with the default prompt cache: peak RSS "
+               f"{cache_peak / mib:.0f} MiB (first turns may reuse the templated prefix of an "
+               f"earlier chat's question)." if cache_peak else "")
         ),
         "engine_alone": alone,
         "served_share_of_engine": served_share,

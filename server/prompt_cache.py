@@ -21,7 +21,7 @@ import numpy as np
 from persian_chat.server.onnx_model import Array
 
 
-@dataclass
+@dataclass(eq=False)  # entries are found by identity: comparing arrays has no truth value
 class CachedSequence:
     tokens: Array  # int64, the tokens whose KV is stored
     kv: list[Array]  # one (kv_heads, held, head_dim) per KV buffer, as SlotBuffers.copy_out

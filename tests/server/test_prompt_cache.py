@@ -39,9 +39,10 @@ def test_the_cache_keeps_the_newest_turn_and_stays_within_its_budget() -> None:
     cache.add([1, 2, 3, 4, 5], kv(5))  # the next turn of the same chat holds the first
     assert [e.tokens.tolist() for e in cache.entries] == [[1, 2, 3, 4, 5]]
     cache.add([7, 8, 9], kv(3))
-    cache.add([6, 6, 6, 6], kv(4))  # 12 tokens > 10: the least recently used goes
-    assert [e.tokens.tolist() for e in cache.entries] == [[7, 8, 9], [6, 6, 6, 6]]
-    cache.used(cache.entries[0])  # [7, 8, 9] was just reused: [6, 6, 6, 6] goes first
+    cache.add([6, 6, 6], kv(3))
+    assert [e.tokens.tolist() for e in cache.entries] == [[7, 8, 9], [6, 6, 6]]
+    cache.used(cache.entries[1])
+    cache.used(cache.entries[0])  # [7, 8, 9] was just reused: [6, 6, 6] goes first
     cache.add([5, 5, 5], kv(3))
     cache.add([4, 4], kv(2))
     assert [e.tokens.tolist() for e in cache.entries] == [[7, 8, 9], [5, 5, 5], [4, 4]]
