@@ -31,11 +31,16 @@ Event = dict[str, Any] | str
 Close = Callable[[int, str | None, str], None]
 
 
+# characters JSON leaves as they are but line readers split at (Python's str.splitlines, so
+# httpx's iter_lines and the UI's client): escaped, an event stays one line for every reader
+LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
 def sse(data: Event) -> str:
     text = (
         data
         if isinstance(data, str)
-        else json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        else json.dumps(data, ensure_ascii=False, separators=(",", ":")).translate(LINE_BREAKS)
     )
     return f"data: {text}\n\n"
 

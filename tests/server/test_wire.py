@@ -75,3 +75,12 @@ def test_an_engine_failure_ends_the_stream_with_one_error_event_and_the_text_so_
     assert events[0] == {"token": "سلام"}
     assert events[-1]["error"]["code"] == "generation_failed" and len(events) == 2
     assert closed == [(500, "decode failed", "سلام")]
+
+
+def test_an_event_stays_one_line_for_readers_that_split_at_unicode_line_breaks() -> None:
+    """A token may decode to U+2028, U+2029 or U+0085 (a random tiny model emits them):
+    httpx's iter_lines (the UI's client) splits lines there, so they are sent escaped."""
+    text = "یک\u2028دو\x85سه\u2029"
+    event = sse({"token": text})
+    lines = [line for line in event.splitlines() if line]
+    assert len(lines) == 1 and json.loads(lines[0].removeprefix("data: ")) == {"token": text}
