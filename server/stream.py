@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from typing import Any
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -24,6 +25,7 @@ class StreamStats:
 
     prompt_tokens: int
     completion_tokens: int = 0
+    cached_tokens: int = 0  # prompt tokens whose KV was reused (OpenAI's usage field)
     finish_reason: str | None = None
     started: float = field(default_factory=time.monotonic)
     token_times: list[float] = field(default_factory=list)
@@ -48,11 +50,12 @@ class StreamStats:
             "decode_tokens_per_s": (len(self.token_times) - 1) / decode if decode else None,
         }
 
-    def usage(self) -> dict[str, int]:
+    def usage(self) -> dict[str, Any]:
         return {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": self.cached_tokens},
         }
 
 
@@ -86,4 +89,5 @@ async def stream_text(
         stats.finish_reason = "stop" if matcher.stopped else (finish.reason if finish else None)
     finally:
         sequence.cancel()
+        stats.cached_tokens = sequence.cached_tokens  # set by the engine before any token
         stats.finished = time.monotonic()

@@ -131,3 +131,32 @@ def test_an_engine_with_a_prompt_cache_answers_turn_two_as_one_without(
     assert with_cache == without
     assert none == [0, 0] and cached[0] == 0
     assert cached[1] >= len(turn_one) + len(with_cache[0]) - 1  # the last token may be unfed
+
+
+def test_the_api_reports_the_reused_tokens_as_openai_does(tiny_gemma_served_dir: Path) -> None:
+    """usage.prompt_tokens_details.cached_tokens, and the /metrics counter: turn two of a
+    chat reuses turn one's prompt and answer."""
+    from starlette.testclient import TestClient
+
+    from persian_chat.server.app import create_app
+    from persian_chat.server.settings import ServerSettings
+
+    from .test_app import wait_ready
+
+    settings = ServerSettings(model_dir=tiny_gemma_served_dir, threads=1, rate_limit_per_minute=0)
+    with TestClient(create_app(settings)) as client:
+        wait_ready(client)
+        messages = [{"role": "user", "content": "سلام، حالت چطور است؟"}]
+        body = {"messages": messages, "max_tokens": 6, "temperature": 0}
+        first = client.post("/v1/chat/completions", json=body).json()
+        answer = first["choices"][0]["message"]["content"]
+        messages += [{"role": "assistant", "content": answer},
+                     {"role": "user", "content": "بیشتر بگو."}]  # fmt: skip
+        second = client.post("/v1/chat/completions", json=body).json()
+        metrics = client.get("/metrics").text
+    one, two = first["usage"], second["usage"]
+    assert one["prompt_tokens_details"]["cached_tokens"] < one["prompt_tokens"]
+    assert two["prompt_tokens_details"]["cached_tokens"] >= one["prompt_tokens"]  # its past
+    total = one["prompt_tokens_details"]["cached_tokens"] + two["prompt_tokens_details"][
+        "cached_tokens"]  # fmt: skip
+    assert f'persian_chat_prompt_cached_tokens_total{{model="{first["model"]}"}} {total}.0' in metrics
