@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import itertools
 import time
-from typing import Any
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from persian_chat.server.detokenizer import IncrementalDecoder
 from persian_chat.server.sequence import Sequence, TokenLogprob

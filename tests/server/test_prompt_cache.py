@@ -157,6 +157,6 @@ def test_the_api_reports_the_reused_tokens_as_openai_does(tiny_gemma_served_dir:
     one, two = first["usage"], second["usage"]
     assert one["prompt_tokens_details"]["cached_tokens"] < one["prompt_tokens"]
     assert two["prompt_tokens_details"]["cached_tokens"] >= one["prompt_tokens"]  # its past
-    total = one["prompt_tokens_details"]["cached_tokens"] + two["prompt_tokens_details"][
-        "cached_tokens"]  # fmt: skip
-    assert f'persian_chat_prompt_cached_tokens_total{{model="{first["model"]}"}} {total}.0' in metrics
+    total = sum(u["prompt_tokens_details"]["cached_tokens"] for u in (one, two))
+    series = f'persian_chat_prompt_cached_tokens_total{{model="{first["model"]}"}}'
+    assert f"{series} {total}.0" in metrics
