@@ -1,7 +1,8 @@
 """Quantization settings side by side on the graph `persian-chat export` serves: block-wise
 weight-only int8 (MatMulNBits, block 32 / 128), int4 variants (symmetric block 32 as
 onnxruntime-genai's builder makes it, asymmetric block 16, and int4 only in the MLP or its
-gate/up projection with the rest int8) and, on Optimum's graph (ORTQuantizer cannot type the
+gate/up projection with the rest int8; the MLP also in blocks of 32 and 64, and with HQQ's
+fitted scales) and, on Optimum's graph (ORTQuantizer cannot type the
 GroupQueryAttention graph), Optimum's dynamic int8 (per-channel vs per-tensor weights,
 reduce_range on/off).
 
@@ -62,6 +63,14 @@ def main(argv: list[str] | None = None) -> None:
                            int4_symmetric=False),
         QuantizationChoice("blockwise", "avx512_vnni", int4_nodes=("gate_up",),
                            int4_symmetric=False),
+        # the MLP in int4 with the larger blocks its fast kernels need, and HQQ's fitted
+        # scales and zero points (no calibration data) instead of rounding to nearest
+        QuantizationChoice("blockwise", "avx512_vnni", int4_nodes=("gate_up", "down_proj"),
+                           int4_symmetric=False, int4_block_size=32),
+        QuantizationChoice("blockwise", "avx512_vnni", int4_nodes=("gate_up", "down_proj"),
+                           int4_symmetric=False, int4_block_size=64),
+        QuantizationChoice("blockwise", "avx512_vnni", int4_nodes=("gate_up", "down_proj"),
+                           int4_symmetric=False, int4_block_size=64, int4_algorithm="hqq"),
     ]  # fmt: skip
     dynamic = [
         QuantizationChoice("dynamic", "avx512_vnni", per_channel=True, reduce_range=False),
@@ -98,6 +107,7 @@ def main(argv: list[str] | None = None) -> None:
                 name, settings = "int8 blockwise", f"block {choice.block_size}"
             else:
                 kind = "symmetric" if choice.int4_symmetric else "asymmetric"
+                kind += ", HQQ" if choice.int4_algorithm == "hqq" else ""
                 nodes = " + ".join(choice.int4_nodes) or "every MatMul"
                 name = "int4 blockwise"
                 settings = f"{kind} block {choice.int4_block_size} in {nodes}; the rest int8"

@@ -94,12 +94,13 @@ class QuantizationChoice:
     int4_nodes: tuple[str, ...] | None = None
     int4_symmetric: bool = True
     int4_block_size: int = 16
+    int4_algorithm: Literal["rtn", "hqq"] = "rtn"  # round to nearest, or HQQ's fitted scales
 
     def describe(self) -> dict[str, Any]:
         if self.method == "blockwise":
             int4 = {} if self.int4_nodes is None else {"int4": {
                 "nodes": list(self.int4_nodes) or "all", "symmetric": self.int4_symmetric,
-                "block_size": self.int4_block_size}}  # fmt: skip
+                "block_size": self.int4_block_size, "algorithm": self.int4_algorithm}}  # fmt: skip
             return {
                 **int4,
                 "method": "weight-only int8, block-wise (onnxruntime MatMulNBits)",
@@ -237,13 +238,18 @@ def quantize_int8(onnx_dir: Path, output: Path, choice: QuantizationChoice) -> P
         import onnx
         from onnxruntime.quantization.matmul_nbits_quantizer import (
             DefaultWeightOnlyQuantConfig,
+            HQQWeightOnlyQuantConfig,
             MatMulNBitsQuantizer,
         )
 
-        def quantize(model: Any, bits: int, block: int, symmetric: bool, skip: list[str]) -> Any:
-            config = DefaultWeightOnlyQuantConfig(
-                block_size=block, is_symmetric=symmetric, accuracy_level=4, bits=bits
-            )
+        def quantize(
+            model: Any, bits: int, block: int, symmetric: bool, skip: list[str], hqq: bool = False
+        ) -> Any:  # fmt: skip
+            config: Any = (
+                HQQWeightOnlyQuantConfig(block_size=block, bits=bits) if hqq
+                else DefaultWeightOnlyQuantConfig(
+                    block_size=block, is_symmetric=symmetric, accuracy_level=4, bits=bits)
+            )  # fmt: skip
             quantizer = MatMulNBitsQuantizer(
                 model, bits=bits, block_size=block, is_symmetric=symmetric, accuracy_level=4,
                 algo_config=config, nodes_to_exclude=skip,
@@ -258,7 +264,8 @@ def quantize_int8(onnx_dir: Path, output: Path, choice: QuantizationChoice) -> P
             matmuls = [node.name for node in model.graph.node if node.op_type == "MatMul"]
             wanted = choice.int4_nodes
             skip = [n for n in matmuls if wanted and not any(part in n for part in wanted)]
-            model = quantize(model, 4, choice.int4_block_size, choice.int4_symmetric, skip).model
+            model = quantize(model, 4, choice.int4_block_size, choice.int4_symmetric, skip,
+                             choice.int4_algorithm == "hqq").model  # fmt: skip
         quantized = quantize(model, 8, choice.block_size, True, [])
         quantized.save_model_to_file(str(path), use_external_data_format=False)
     else:
