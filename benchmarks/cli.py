@@ -3,6 +3,7 @@
 decode        decode tokens/s: PyTorch, Optimum ORT and our engine; TTFT; bandwidth ceiling
 serving       a live server under 1/4/8/16 streaming clients; RSS, start-up, sizes
 quantization  int8 settings: perplexity, size and speed
+lookup        prompt-lookup decoding on and off, one request at a time
 session       onnxruntime session options (threads, spinning, optimization level)
 train         training step time with and without vocabulary trimming and LoRA
 recipes       training recipes on the same time budget, by held-out loss
@@ -15,11 +16,12 @@ from __future__ import annotations
 import argparse
 import importlib
 
-HELP = "run a benchmark (decode, serving, quantization, session, train, recipes)"
+HELP = "run a benchmark (decode, serving, quantization, lookup, session, train, recipes)"
 MODULES = {
     "decode": "persian_chat.benchmarks.decode_throughput",
     "serving": "persian_chat.benchmarks.serving_load",
     "quantization": "persian_chat.benchmarks.quantization",
+    "lookup": "persian_chat.benchmarks.prompt_lookup",
     "session": "persian_chat.benchmarks.session_options",
     "train": "persian_chat.benchmarks.train_throughput",
     "recipes": "persian_chat.benchmarks.train_recipes",

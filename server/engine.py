@@ -24,6 +24,7 @@ from collections import deque
 from persian_chat.server.kv_batch import Array, KVBatch
 from persian_chat.server.onnx_model import Decoder
 from persian_chat.server.prompt_cache import PromptCache
+from persian_chat.server.prompt_lookup import draft_tokens
 from persian_chat.server.sampling import next_token, token_logprobs
 from persian_chat.server.sequence import Finished, GenerationRequest, Sequence, TokenLogprob
 from persian_chat.server.slot_cache import GqaDecoder, SlotBatch
@@ -64,6 +65,7 @@ class Engine:
         guard: Utf8Guard | None = None,
         prefix: list[int] | None = None,
         prompt_cache_bytes: int = 0,
+        lookup_tokens: int = 0,
     ) -> None:
         if max_batch < 1 or max_waiting < 0:
             raise ValueError("max_batch must be >= 1 and max_waiting >= 0")
@@ -80,6 +82,8 @@ class Engine:
         self.guard = guard  # keeps answers valid UTF-8 (None: the tokenizer needs none)
         self.prefix = prefix  # tokens most prompts start with: their KV is computed once
         self.prompt_cache = PromptCache(prompt_cache_bytes) if prompt_cache_bytes > 0 else None
+        self.lookup_tokens = lookup_tokens  # prompt-lookup draft length at batch 1; 0: off
+        self.drafted = self.accepted = 0  # draft tokens fed, and those kept (for the bench)
         self.failure: str | None = None  # why the loop died, if it did
         self._waiting: deque[Sequence] = deque()
         self._rows: list[Sequence] = []
@@ -195,6 +199,53 @@ class Engine:
             if self._rows:
                 batch = self._decode(batch)
 
+    def _draft(self, batch: KVBatch | SlotBatch) -> list[int]:
+        """A prompt-lookup draft for the one running row, when it may take one: batch 1
+        (GroupQueryAttention steps several tokens with a past only for one row), nobody
+        waiting, and room before a windowed cache evicts."""
+        if not self.lookup_tokens or len(self._rows) != 1 or self._waiting:
+            return []
+        if not isinstance(batch, SlotBatch) or not batch.can_step_ahead(self.lookup_tokens + 1):
+            return []
+        sequence = self._rows[0]
+        room = sequence.request.max_tokens - sequence.generated
+        return draft_tokens(sequence.context, min(self.lookup_tokens, room - 1))
+
+    def _decode(self, batch: KVBatch | SlotBatch) -> KVBatch | SlotBatch:
+        draft = self._draft(batch)
+        if draft and isinstance(batch, SlotBatch):
+            return self._decode_ahead(batch, draft)
+        return self._decode_one(batch)
+
+    def _decode_ahead(self, batch: SlotBatch, draft: list[int]) -> KVBatch | SlotBatch:
+        """One step over the pending token and a draft, then the request's own sampler at
+        each position in turn: a sampled token equal to the draft's keeps the next position,
+        the first that differs is the new pending token (prompt_lookup.py's exactness)."""
+        sequence = self._rows[0]
+        start = batch.lengths[0]
+        try:
+            logits = batch.step_ahead([sequence.pending, *draft])
+        except Exception:  # nothing was kept: decode one token the usual way
+            log.exception("a step ahead failed; decoding one token")
+            batch.rewind(start)
+            return self._decode_one(batch)
+        self.steps += 1
+        self.drafted += len(draft)
+        end, used = None, 0
+        for used in range(len(draft) + 1):
+            try:
+                end = self._accept(sequence, logits[used])
+            except Exception as exc:
+                log.exception("sampling failed for one sequence")
+                end = Finished("error", f"sampling failed: {type(exc).__name__}")
+            if end is not None or used == len(draft) or sequence.pending != draft[used]:
+                break
+        self.accepted += used
+        batch.rewind(start + used + 1)  # the pending token and the draft tokens kept
+        if end is not None:
+            self._drop(batch, {0: end})
+        return batch
+
     def _finish(self, sequence: Sequence, finished: Finished) -> None:
         sequence.deliver(finished)
 
@@ -263,7 +314,7 @@ class Engine:
         for sequence, end in dropped:
             self._finish(sequence, end)
 
-    def _decode(self, batch: KVBatch | SlotBatch) -> KVBatch | SlotBatch:
+    def _decode_one(self, batch: KVBatch | SlotBatch) -> KVBatch | SlotBatch:
         try:
             logits = batch.step([s.pending for s in self._rows])
         except Exception as exc:

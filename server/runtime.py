@@ -54,6 +54,7 @@ def build_engine(
     max_waiting: int = 16,
     prefix: list[int] | None = None,
     prompt_cache_mb: int = 0,
+    lookup_tokens: int = 0,
 ) -> Engine:
     """The engine for a served model, with the UTF-8 guard of its tokenizer (so no answer
     shows U+FFFD); not started."""
@@ -61,7 +62,7 @@ def build_engine(
     if guard is None:
         log.warning("%s: unknown tokenizer byte scheme, answers are not UTF-8 guarded", model.path)
     return Engine(decoder, model.context_length, max_batch, max_waiting, guard, prefix,
-                  prompt_cache_mb * 1024 * 1024)  # fmt: skip
+                  prompt_cache_mb * 1024 * 1024, lookup_tokens)  # fmt: skip
 
 
 def release_free_heap() -> None:
@@ -78,7 +79,7 @@ def load_runtime(settings: ServerSettings) -> Runtime:
     normalize = make_normalizer(model)
     prefix = system_prefix(model, settings)
     engine = build_engine(model, decoder, settings.max_batch, settings.max_waiting, prefix,
-                          settings.prompt_cache_mb)  # fmt: skip
+                          settings.prompt_cache_mb, settings.lookup_tokens)  # fmt: skip
     engine.start()
     release_free_heap()
     seconds = time.monotonic() - start

@@ -66,6 +66,10 @@ class ServerSettings(BaseModel):
         64, ge=0, description="MiB of finished answers' KV kept so a conversation's next turn "
         "prefills only its new message; 0: off"
     )  # fmt: skip
+    lookup_tokens: int = Field(
+        0, ge=0, le=8, description="prompt-lookup draft tokens checked in one step when one "
+        "answer runs alone (same text, fewer weight reads); 0: off"
+    )  # fmt: skip
     # request limits
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="largest request body (413)")
     max_json_depth: int = Field(32, ge=4, description="deepest JSON nesting in a body")

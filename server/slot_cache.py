@@ -286,6 +286,23 @@ class SlotBatch:
         self.lengths = [length + 1 for length in self.lengths]
         return logits[:, -1]
 
+    def can_step_ahead(self, tokens: int) -> bool:
+        """Whether the one row may take `tokens` tokens in a step and later go back: only
+        while no windowed cache would evict (past its capacity the kernel shifts them)."""
+        return self.size == 1 and self.lengths[0] + tokens <= self._window_capacity()
+
+    def step_ahead(self, tokens: list[int]) -> Array:
+        """Feed several tokens to the one row; returns logits after each (tokens, vocab)."""
+        logits = self.decoder.step(self.buffers, 0, np.array([tokens]), np.array(self.lengths))
+        self.lengths[0] += len(tokens)
+        ahead: Array = logits[0]
+        return ahead
+
+    def rewind(self, length: int) -> None:
+        """Keep only the first `length` positions of the one row (what a step ahead wrote
+        after them is overwritten by the next step)."""
+        self.lengths[0] = self.buffers.totals[0] = length
+
     def remove(self, rows: list[int]) -> None:
         """Drop rows and move the ones after them down, so rows stay in slots 0..n-1."""
         gone, old_size = set(rows), self.size
