@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 import persian_chat.server.slot_cache as slot_cache
-from persian_chat.export.gqa_graph import build_gqa_graph
 from persian_chat.server.engine import Engine
 from persian_chat.server.onnx_model import load_decoder
 from persian_chat.server.prompt_cache import PromptCache, common_prefix
@@ -19,7 +18,7 @@ from persian_chat.server.sampling import SamplingParams
 from persian_chat.server.sequence import GenerationRequest
 from persian_chat.server.served_model import load_served_model
 from persian_chat.server.slot_cache import GqaDecoder, SlotBatch
-from tests.export.test_gqa_graph import torch_logits, windowed_model
+from tests.export.test_gqa_graph import torch_logits
 
 
 def kv(tokens: int, width: int = 4) -> list[Any]:
@@ -51,14 +50,6 @@ def test_the_cache_keeps_the_newest_turn_and_stays_within_its_budget() -> None:
     # the last prompt token always runs: a prompt equal to an entry shares one less
     assert [n for _, n in cache.candidates([7, 8, 9])] == [2, 0, 0]
     assert [n for _, n in cache.candidates([7, 8, 9, 1])] == [3, 0, 0]
-
-
-@pytest.fixture(scope="module")
-def windowed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, GqaDecoder]:
-    model = windowed_model(window=8)
-    decoder = load_decoder(build_gqa_graph(model, tmp_path_factory.mktemp("gqa"), 128))
-    assert isinstance(decoder, GqaDecoder)
-    return model, decoder
 
 
 def answer(batch: SlotBatch, prompt: list[int], tokens: int) -> list[int]:

@@ -15,14 +15,6 @@ from persian_chat.server.slot_cache import GqaDecoder, SlotBatch, resident
 from tests.export.test_gqa_graph import torch_logits, windowed_model
 
 
-@pytest.fixture(scope="module")
-def windowed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, GqaDecoder]:
-    model = windowed_model(window=8)
-    decoder = load_decoder(build_gqa_graph(model, tmp_path_factory.mktemp("gqa"), 128))
-    assert isinstance(decoder, GqaDecoder)
-    return model, decoder
-
-
 def test_rows_join_leave_and_grow_the_buffers_without_changing_a_logit(
     windowed: tuple[Any, GqaDecoder], monkeypatch: pytest.MonkeyPatch
 ) -> None:
