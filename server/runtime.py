@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from persian_chat.server.batch_tuning import tune_max_batch
 from persian_chat.server.engine import Engine
 from persian_chat.server.onnx_model import Decoder, load_decoder
 from persian_chat.server.prompt import system_prefix
@@ -78,7 +79,10 @@ def load_runtime(settings: ServerSettings) -> Runtime:
     decoder = load_decoder(model.onnx_path, threads=settings.threads)
     normalize = make_normalizer(model)
     prefix = system_prefix(model, settings)
-    engine = build_engine(model, decoder, settings.max_batch, settings.max_waiting, prefix,
+    max_batch = settings.max_batch
+    if max_batch is None:
+        max_batch, _ = tune_max_batch(decoder, prefix, model.context_length)
+    engine = build_engine(model, decoder, max_batch, settings.max_waiting, prefix,
                           settings.prompt_cache_mb, settings.lookup_tokens)  # fmt: skip
     engine.start()
     release_free_heap()
@@ -86,6 +90,6 @@ def load_runtime(settings: ServerSettings) -> Runtime:
     log.info(
         "loaded %s in %.1f s: %d threads (%s), batch up to %d", model.model_id, seconds,
         settings.threads, ", ".join(f"{k} {v}" for k, v in cpu_budget().items()),
-        settings.max_batch,
+        max_batch,
     )  # fmt: skip
     return Runtime(model, engine, normalize, seconds)

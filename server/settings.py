@@ -60,7 +60,10 @@ class ServerSettings(BaseModel):
 
     model_dir: Path
     threads: int = Field(default_factory=default_threads, ge=1)
-    max_batch: int = Field(8, ge=1, description="sequences decoded together")
+    max_batch: int | None = Field(
+        None, ge=1, description="sequences decoded together (default: measured at start-up, "
+        "the fewest rows within 5 percent of the best throughput that memory allows)"
+    )  # fmt: skip
     max_waiting: int = Field(16, ge=0, description="requests queued beyond the batch; more get 429")
     prompt_cache_mb: int = Field(
         64, ge=0, description="MiB of finished answers' KV kept so a conversation's next turn "
