@@ -233,11 +233,7 @@ class Engine:
         self.drafted += len(draft)
         end, used = None, 0
         for used in range(len(draft) + 1):
-            try:
-                end = self._accept(sequence, logits[used])
-            except Exception as exc:
-                log.exception("sampling failed for one sequence")
-                end = Finished("error", f"sampling failed: {type(exc).__name__}")
+            end = self._accept_or_fail(sequence, logits[used])
             if end is not None or used == len(draft) or sequence.pending != draft[used]:
                 break
         self.accepted += used
@@ -274,6 +270,15 @@ class Engine:
         if sequence.generated >= request.max_tokens or len(sequence.context) >= self.context_length:
             return Finished("length")
         return None
+
+    def _accept_or_fail(self, sequence: Sequence, logits: Array) -> Finished | None:
+        """_accept, where one request's failure (sampling, a bad value) ends that request
+        only."""
+        try:
+            return self._accept(sequence, logits)
+        except Exception as exc:
+            log.exception("sampling failed for one sequence")
+            return Finished("error", f"sampling failed: {type(exc).__name__}")
 
     def _prefill(self, sequence: Sequence, batch: KVBatch | SlotBatch) -> None:
         finished: Finished | None = None
@@ -329,11 +334,7 @@ class Engine:
         self.steps += 1
         ends = {}
         for i, sequence in enumerate(self._rows):
-            try:  # one request's failure (sampling, a bad value) ends that request only
-                end = self._accept(sequence, logits[i])
-            except Exception as exc:
-                log.exception("sampling failed for one sequence")
-                end = Finished("error", f"sampling failed: {type(exc).__name__}")
+            end = self._accept_or_fail(sequence, logits[i])
             if end is not None:
                 ends[i] = end
         self._drop(batch, ends)
