@@ -22,7 +22,7 @@ import numpy as np
 import onnxruntime as ort
 
 from persian_chat.server.onnx_model import Array, cache_spec
-from persian_chat.server.prompt_cache import PromptCache
+from persian_chat.server.prompt_cache import PromptCache, common_prefix
 
 SLIDING_WINDOW_KEY = "persian_chat.sliding_window"  # written by export/gqa_graph.py
 WINDOWED_LAYERS_KEY = "persian_chat.windowed_layers"
@@ -222,16 +222,18 @@ class SlotBatch:
     def size(self) -> int:
         return len(self.lengths)
 
+    def _usable(self, shared: int, length: int) -> int:
+        """How many of the `shared` leading tokens of a stored sequence of `length` tokens
+        its KV can give: all of it always, a part only if its windowed caches evicted
+        nothing (a part would need positions they no longer hold)."""
+        return shared if shared == length or length <= self._window_capacity() else 0
+
     def shared_prefix(self, prompt: list[int]) -> int:
         """How many leading tokens of `prompt` the stored prefix covers (at least one
         token is always left to run, for the next-token logits)."""
-        limit = min(len(self.prefix), len(prompt) - 1)
-        if limit < len(self.prefix) and len(self.prefix) > self._window_capacity():
-            return 0  # a part of it would need positions its windowed caches evicted
-        shared = 0
-        while shared < limit and self.prefix[shared] == prompt[shared]:
-            shared += 1
-        return shared
+        ids = np.array(prompt[:-1], dtype=np.int64)
+        shared = common_prefix(np.array(self.prefix, dtype=np.int64), ids)
+        return self._usable(shared, len(self.prefix))
 
     def _stored(self, prompt: list[int]) -> tuple[list[Array], int, int]:
         """The stored KV that covers the most leading tokens of `prompt`: the shared prefix
@@ -239,9 +241,9 @@ class SlotBatch:
         best = (self._prefix_kv, self.shared_prefix(prompt), len(self.prefix))
         chosen = None
         for entry, shared in self.cache.candidates(prompt) if self.cache else []:
-            whole = shared == entry.tokens.size
-            if shared > best[1] and (whole or entry.tokens.size <= self._window_capacity()):
-                best, chosen = (entry.kv, shared, int(entry.tokens.size)), entry
+            usable = self._usable(shared, int(entry.tokens.size))
+            if usable > best[1]:
+                best, chosen = (entry.kv, usable, int(entry.tokens.size)), entry
         if chosen is not None and self.cache is not None:
             self.cache.used(chosen)
         return best

@@ -66,6 +66,7 @@ def test_a_long_prefix_is_shared_only_whole(
     prefix = [int(t) for t in np.random.default_rng(5).integers(3, 300, 14)]
     batch = SlotBatch(decoder, prefix)
     assert batch.shared_prefix([*prefix[:9], 4, 4]) == 0
+    assert batch.shared_prefix([*prefix[:9], *[4] * 10]) == 0  # longer, but leaves it at 9
     whole = [*prefix, 7, 8, 9]
     assert batch.shared_prefix(whole) == 14
     np.testing.assert_allclose(batch.prefill(whole), torch_logits(model, whole)[-1], atol=1e-4)
