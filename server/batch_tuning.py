@@ -40,13 +40,11 @@ def available_memory(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
 
 
 def slot_bytes(decoder: GqaDecoder, context_length: int) -> int:
-    """KV bytes one row may need: full-length layers to the context, windowed ones to
-    their window-sized capacity (slot_cache.py)."""
-    from persian_chat.server.slot_cache import WINDOW_SLACK
-
-    per_position = 2 * decoder.kv_heads * decoder.head_dim * 4  # key and value, fp32
-    return sum(per_position * (w + WINDOW_SLACK if w else context_length)
-               for w in decoder.windows)  # fmt: skip
+    """KV bytes one row may need: every key and value buffer, full-length ones to the
+    context, windowed ones to their window-sized capacity (slot_cache.py)."""
+    per_position = decoder.kv_heads * decoder.head_dim * 4  # fp32
+    return sum(per_position * decoder.positions(index, context_length)
+               for index in range(len(decoder.windows)))  # fmt: skip
 
 
 def rates_by_rows(

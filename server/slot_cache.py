@@ -59,10 +59,6 @@ class SlotBuffers:
         self.totals: list[int] = []  # tokens each slot has taken (what growth must copy)
         self._bound: dict[tuple[int, int], ort.IOBinding] = {}
 
-    def _capacity(self, index: int, full: int) -> int:
-        window = self.decoder.windows[index]
-        return window + WINDOW_SLACK if window else full
-
     def reserve(self, slots: int, length: int) -> None:
         """Make room for `slots` rows of `length` positions, keeping what is stored."""
         if slots <= self.slots and length <= self.capacity:
@@ -75,7 +71,7 @@ class SlotBuffers:
             capacity *= 2
         grown = []
         for index in range(len(self.decoder.past_names)):
-            shape = (new_slots, self.decoder.kv_heads, self._capacity(index, capacity),
+            shape = (new_slots, self.decoder.kv_heads, self.decoder.positions(index, capacity),
                      self.decoder.head_dim)  # fmt: skip
             new = np.zeros(shape, dtype=np.float32)  # pages stay untouched until written
             for slot, total in enumerate(self.totals if self.arrays else []):
@@ -137,6 +133,11 @@ class GqaDecoder:
         windowed = {int(i) for i in metadata.get(WINDOWED_LAYERS_KEY, "").split(",") if i}
         # per buffer: the window of its layer's window-sized cache, 0 for a full-length one
         self.windows = [window if layer in windowed else 0 for layer in cache.layers]
+
+    def positions(self, index: int, full: int) -> int:
+        """Positions buffer `index` holds per row when full-length ones hold `full`."""
+        window = self.windows[index]
+        return window + WINDOW_SLACK if window else full
 
     @property
     def can_batch(self) -> bool:

@@ -10,7 +10,7 @@ import pytest
 import persian_chat.server.batch_tuning as tuning
 from persian_chat.server.onnx_model import load_decoder
 from persian_chat.server.served_model import load_served_model
-from persian_chat.server.slot_cache import WINDOW_SLACK, GqaDecoder
+from persian_chat.server.slot_cache import WINDOW_SLACK, GqaDecoder, SlotBuffers
 
 
 def test_the_fewest_rows_within_five_percent_of_the_best_are_chosen(
@@ -30,10 +30,12 @@ def test_rates_are_measured_on_the_real_slots(windowed: tuple[Any, GqaDecoder]) 
     _, decoder = windowed
     rates = tuning.rates_by_rows(decoder, [2, 3, 4], sizes=(1, 2, 4), steps=2)
     assert list(rates) == [1, 2, 4] and all(rate > 0 for rate in rates.values())
-    # one row: every layer's key and value, full-length ones to the context
-    per_position = 2 * decoder.kv_heads * decoder.head_dim * 4
-    expected = sum(per_position * (w + WINDOW_SLACK if w else 128) for w in decoder.windows)
-    assert tuning.slot_bytes(decoder, 128) == expected
+    # one row: what SlotBuffers allocates for it (every key and value buffer, the
+    # full-length ones at 256 positions, the least they start with)
+    buffers = SlotBuffers(decoder)
+    buffers.reserve(1, 256)
+    assert tuning.slot_bytes(decoder, 256) == sum(a.nbytes for a in buffers.arrays)
+    assert any(w + WINDOW_SLACK != 256 for w in decoder.windows if w)  # both kinds count
 
 
 def test_an_optimum_graph_keeps_the_default(tiny_served_dir: Path) -> None:
