@@ -15,9 +15,7 @@ on the served graph too. Settings interleave within each repeat.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,21 +24,6 @@ from persian_chat.benchmarks.common import load_average, machine_info, write_res
 
 HEADER = ["sampling", "draft tokens", "tok/s (median)", "vs off", "drafted", "kept",
           "same answers as off"]  # fmt: skip
-
-
-def run_prompts(engine: Any, prompts: list[list[int]], params: Any, tokens: int,
-                stop_ids: frozenset[int]) -> tuple[list[list[int]], float]:  # fmt: skip
-    """Every prompt in turn (seed = its index); the answers and the wall time."""
-    from persian_chat.server.sequence import GenerationRequest
-
-    async def ask(ids: list[int], seed: int) -> list[int]:
-        request = GenerationRequest(ids, replace(params, seed=seed), tokens, stop_ids)
-        sequence = engine.submit(request, asyncio.get_running_loop())
-        return [int(t) async for t in sequence.tokens()]
-
-    start = time.perf_counter()
-    answers = [asyncio.run(ask(ids, seed)) for seed, ids in enumerate(prompts)]
-    return answers, time.perf_counter() - start
 
 
 def step_difference(decoder: Any, prompt: list[int], tokens: list[int]) -> float:
@@ -73,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--name", default="prompt_lookup")
     args = parser.parse_args(argv)
 
-    from persian_chat.benchmarks.serving_load import user_prompts
+    from persian_chat.benchmarks.serving_load import run_prompts, user_prompts
     from persian_chat.server.api_schema import ChatRequest
     from persian_chat.server.onnx_model import load_decoder
     from persian_chat.server.prompt import build_prompt, system_prefix

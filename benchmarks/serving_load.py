@@ -25,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,20 @@ def user_prompts(data: Path, count: int) -> list[str]:
     return prompts
 
 
+class RefusedError(Exception):
+    """The server answered a chat request with a status other than 200."""
+
+
+async def chat_events(client: Any, url: str, body: dict[str, Any]) -> AsyncIterator[Any]:
+    """The SSE events of one streamed POST /api/chat, as JSON."""
+    async with client.stream("POST", f"{url}/api/chat", json=body) as response:
+        if response.status_code != 200:
+            raise RefusedError(f"HTTP {response.status_code}")
+        async for line in response.aiter_lines():
+            if line.startswith("data: "):
+                yield json.loads(line[6:])
+
+
 async def one_request(
     client: Any, url: str, prompt: str, max_tokens: int, seed: int
 ) -> dict[str, Any]:
@@ -98,19 +113,15 @@ async def one_request(
     times: list[float] = []
     tokens = 0
     try:
-        async with client.stream("POST", f"{url}/api/chat", json=body) as response:
-            if response.status_code != 200:
-                return {"error": f"HTTP {response.status_code}"}
-            async for line in response.aiter_lines():
-                if not line.startswith("data: "):
-                    continue
-                event = json.loads(line[6:])
-                if "token" in event:
-                    times.append(time.perf_counter())
-                elif event.get("done"):
-                    tokens = int(event["usage"]["completion_tokens"])
-                elif "error" in event:
-                    return {"error": event["error"]["message"]}
+        async for event in chat_events(client, url, body):
+            if "token" in event:
+                times.append(time.perf_counter())
+            elif event.get("done"):
+                tokens = int(event["usage"]["completion_tokens"])
+            elif "error" in event:
+                return {"error": event["error"]["message"]}
+    except RefusedError as exc:
+        return {"error": str(exc)}
     except Exception as exc:  # connection errors count as errors, the run goes on
         return {"error": type(exc).__name__}
     return {
@@ -166,19 +177,34 @@ async def prompt_ids(url: str, prompts: list[str]) -> list[list[int]]:
         return ids
 
 
+def run_prompts(engine: Any, prompts: list[list[int]], params: Any, tokens: int,
+                stop_ids: frozenset[int]) -> tuple[list[list[int]], float]:  # fmt: skip
+    """Every prompt in turn through an in-process engine (seed = its index); the answers
+    and the wall time."""
+    from dataclasses import replace
+
+    from persian_chat.server.sequence import GenerationRequest
+
+    async def ask(ids: list[int], seed: int) -> list[int]:
+        request = GenerationRequest(ids, replace(params, seed=seed), tokens, stop_ids)
+        sequence = engine.submit(request, asyncio.get_running_loop())
+        return [int(t) async for t in sequence.tokens()]
+
+    start = time.perf_counter()
+    answers = [asyncio.run(ask(ids, seed)) for seed, ids in enumerate(prompts)]
+    return answers, time.perf_counter() - start
+
+
 def engine_alone(
     model_dir: Path, prompts: list[list[int]], max_tokens: int, threads: int, max_batch: int
 ) -> dict[str, Any]:
     """The one-client level without the server: the same prompt ids, sampling settings and
     seeds through an in-process engine built as the server builds it (for the levels: no
     prompt cache), one after another."""
-    from dataclasses import replace
-
     from persian_chat.server.onnx_model import load_decoder
     from persian_chat.server.prompt import system_prefix
     from persian_chat.server.runtime import build_engine
     from persian_chat.server.sampling import DEFAULT_SAMPLING
-    from persian_chat.server.sequence import GenerationRequest
     from persian_chat.server.served_model import load_served_model
     from persian_chat.server.settings import ServerSettings
 
@@ -187,19 +213,11 @@ def engine_alone(
     engine = build_engine(model, load_decoder(model.onnx_path, threads), max_batch, 16,
                           system_prefix(model, settings), prompt_cache_mb=0)  # fmt: skip
     engine.start()
-
-    async def run(ids: list[int], seed: int, tokens: int) -> int:
-        params = replace(DEFAULT_SAMPLING, seed=seed)
-        request = GenerationRequest(ids, params, tokens, model.stop_ids)
-        sequence = engine.submit(request, asyncio.get_running_loop())
-        return len([token async for token in sequence.tokens()])
-
-    try:
-        asyncio.run(run(prompts[0], 0, 8))  # warm-up, as the served run has one
-        start, generated = time.perf_counter(), 0
-        for seed, ids in enumerate(prompts):  # level 1's seeds: client 0, request k -> k
-            generated += asyncio.run(run(ids, seed, max_tokens))
-        wall = time.perf_counter() - start
+    try:  # a warm-up, as the served run has one; then level 1's seeds: request k -> k
+        run_prompts(engine, prompts[:1], DEFAULT_SAMPLING, 8, model.stop_ids)
+        answers, wall = run_prompts(engine, prompts, DEFAULT_SAMPLING, max_tokens,
+                                    model.stop_ids)  # fmt: skip
+        generated = sum(map(len, answers))
     finally:
         engine.shutdown(0)
         engine.join(10)
@@ -225,17 +243,12 @@ async def conversations(
                 body = {"messages": messages, "max_tokens": max_tokens, "seed": number,
                         "stream": True}  # fmt: skip
                 start, first, text, prompt_tokens = time.perf_counter(), None, [], 0
-                async with client.stream("POST", f"{url}/api/chat", json=body) as response:
-                    response.raise_for_status()
-                    async for line in response.aiter_lines():
-                        if not line.startswith("data: "):
-                            continue
-                        event = json.loads(line[6:])
-                        if "token" in event:
-                            first = first or time.perf_counter()
-                            text.append(event["token"])
-                        elif event.get("done"):
-                            prompt_tokens = int(event["usage"]["prompt_tokens"])
+                async for event in chat_events(client, url, body):
+                    if "token" in event:
+                        first = first or time.perf_counter()
+                        text.append(event["token"])
+                    elif event.get("done"):
+                        prompt_tokens = int(event["usage"]["prompt_tokens"])
                 messages.append({"role": "assistant", "content": "".join(text) or "."})
                 record.append({"prompt_tokens": prompt_tokens,
                                "ttft_s": (first or time.perf_counter()) - start})  # fmt: skip
