@@ -71,6 +71,9 @@ class SamplingFields(BaseModel):
     stop: Text | list[Text] | None = None
     # our extension: numbered events, resumable with Last-Event-ID after a dropped connection
     resumable: StrictBool = False
+    # vLLM's: the prompt cache is already per API key; an app serving many end users behind
+    # one key sends one salt per end user, so they never reuse each other's cached prompts
+    cache_salt: Text | None = Field(None, min_length=1, max_length=256)
 
     @field_validator("stop")
     @classmethod

@@ -23,7 +23,7 @@ from persian_chat.server.api_errors import ApiError
 from persian_chat.server.api_schema import ChatRequest, OpenAIChatRequest
 from persian_chat.server.app_state import AppState
 from persian_chat.server.engine import EngineClosedError, EngineFullError
-from persian_chat.server.gate import check_model
+from persian_chat.server.gate import cache_scope, check_model
 from persian_chat.server.prompt import Prompt, PromptError, build_prompt
 from persian_chat.server.replay import Replay, parse_event_id
 from persian_chat.server.request_log import log_request
@@ -59,12 +59,13 @@ class ChatStream:
     sequence: Sequence | None = None
     closed: bool = False
 
-    async def start(self, runtime: Runtime, body: ChatBody) -> None:
+    async def start(self, runtime: Runtime, body: ChatBody, scope: str) -> None:
+        """Prompt the request and submit it; `scope` is its prompt-cache partition."""
         settings, self.model = self.state.settings, runtime.model.model_id
         try:
             self.prompt = await asyncio.to_thread(
                 build_prompt, body, body.requested_max_tokens, runtime.model, settings,
-                runtime.normalize,
+                runtime.normalize, scope,
             )  # fmt: skip
         except PromptError as exc:
             raise ApiError(400, exc.message, param=exc.param, code=exc.code) from None
@@ -171,9 +172,10 @@ async def _respond(
         resumed = _resume(state, stream.key, last_event_id)
         stream.closed = True  # a reconnection: the original request logs itself
         return resumed
+    scope = cache_scope(state.gate.client(request, stream.key), body.cache_salt)
     while True:  # more than once only if a model switch ends between prompt and submit
         try:
-            await stream.start(runtime, body)
+            await stream.start(runtime, body, scope)
             break
         except ModelSwitchedError:
             runtime = state.ready()

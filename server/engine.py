@@ -291,7 +291,8 @@ class Engine:
                     self._decode(batch)
 
             try:
-                logits = batch.prefill(sequence.request.prompt, between)
+                request = sequence.request
+                logits = batch.prefill(request.prompt, between, request.cache_scope)
                 sequence.cached_tokens = batch.reused if isinstance(batch, SlotBatch) else 0
                 finished = self._accept(sequence, logits)
                 if finished is None:
@@ -313,7 +314,7 @@ class Engine:
         if isinstance(batch, SlotBatch):
             for i, (sequence, end) in zip(sorted(ends), dropped, strict=True):
                 if end.reason != "error":
-                    batch.remember(i, sequence.context)
+                    batch.remember(i, sequence.context, sequence.request.cache_scope)
         batch.remove(sorted(ends))
         self._rows = [s for i, s in enumerate(self._rows) if i not in ends]
         for sequence, end in dropped:

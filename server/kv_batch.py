@@ -58,10 +58,12 @@ class KVBatch:
             for rows, row in zip(self.past, past, strict=True)
         ]
 
-    def prefill(self, prompt: list[int], between: Callable[[], None] | None = None) -> Array:
+    def prefill(
+        self, prompt: list[int], between: Callable[[], None] | None = None, scope: str = ""
+    ) -> Array:
         """Run a newcomer's prompt alone (batch 1: it costs exactly its own tokens) and add
         it as a row; returns its next-token logits (vocab,). The whole prompt runs in one
-        pass (`between` is for the chunked SlotBatch and is not called)."""
+        pass (`between` and `scope` are for the chunked, cached SlotBatch: unused here)."""
         ids = np.array([prompt], dtype=np.int64)
         logits, past = self.decoder.step(ids, np.ones_like(ids), self.decoder.empty_cache(1))
         self.add(past)

@@ -26,7 +26,7 @@ SAMPLING_FIELDS = {f.name for f in fields(SamplingParams)}
 class PromptError(ValueError):
     """The request cannot become a prompt; `param` names the field to fix."""
 
-    def __init__(self, message: str, param: str, code: str | None = None) -> None:
+    def __init__(self, message: str, param: str, code: str = "invalid_value") -> None:
         super().__init__(message)
         self.message, self.param, self.code = message, param, code
 
@@ -139,7 +139,10 @@ def build_prompt(
     model: ServedModel,
     settings: ServerSettings,
     normalize: Callable[[str], str],
+    cache_scope: str = "",
 ) -> Prompt:
+    """The engine request for a chat body; `cache_scope` names whose prompt-cache entries
+    it may reuse (the caller's, server/prompt_cache.py)."""
     check_limits(body, settings, max_tokens)
     messages = model_messages(body.messages, model, settings, normalize)
     reply_tokens = max_tokens or settings.default_max_tokens
@@ -158,6 +161,11 @@ def build_prompt(
     ids, kept = fitted
     params = sampling_params(body)
     request = GenerationRequest(
-        ids, params, reply_tokens, model.stop_ids, logprobs=body.requested_logprobs
+        ids,
+        params,
+        reply_tokens,
+        model.stop_ids,
+        logprobs=body.requested_logprobs,
+        cache_scope=cache_scope,
     )
     return Prompt(request, body.stops, kept, len(messages) - len(kept))

@@ -25,6 +25,7 @@ class GenerationRequest:
     max_tokens: int
     stop_ids: frozenset[int]
     logprobs: int | None = None  # None: off; N: the chosen token's and the N most likely
+    cache_scope: str = ""  # whose prompt-cache entries it may reuse and adds to (its key's)
 
 
 @dataclass(frozen=True)

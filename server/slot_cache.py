@@ -236,12 +236,13 @@ class SlotBatch:
         shared = common_prefix(np.array(self.prefix, dtype=np.int64), ids)
         return self._usable(shared, len(self.prefix))
 
-    def _stored(self, prompt: list[int]) -> tuple[list[Array], int, int]:
+    def _stored(self, prompt: list[int], scope: str) -> tuple[list[Array], int, int]:
         """The stored KV that covers the most leading tokens of `prompt`: the shared prefix
-        or a cached sequence. Returns (its KV, tokens of the prompt it covers, its length)."""
+        or a cached sequence of `scope`. Returns (its KV, tokens of the prompt it covers, its
+        length)."""
         best = (self._prefix_kv, self.shared_prefix(prompt), len(self.prefix))
         chosen = None
-        for entry, shared in self.cache.candidates(prompt) if self.cache else []:
+        for entry, shared in self.cache.candidates(prompt, scope) if self.cache else []:
             usable = self._usable(shared, int(entry.tokens.size))
             if usable > best[1]:
                 best, chosen = (entry.kv, usable, int(entry.tokens.size)), entry
@@ -249,19 +250,23 @@ class SlotBatch:
             self.cache.used(chosen)
         return best
 
-    def remember(self, row: int, tokens: list[int]) -> None:
-        """Keep a finishing row's KV in the cache; `tokens` are its prompt and answer, of
-        which the KV holds the first `lengths[row]` (a last sampled token was never fed)."""
+    def remember(self, row: int, tokens: list[int], scope: str = "") -> None:
+        """Keep a finishing row's KV in the cache under `scope`; `tokens` are its prompt and
+        answer, of which the KV holds the first `lengths[row]` (a last sampled token was
+        never fed)."""
         if self.cache is not None and self.cache.budget_bytes > 0:
             total = self.lengths[row]
-            self.cache.add(tokens[:total], self.buffers.copy_out(row, total))
+            self.cache.add(tokens[:total], self.buffers.copy_out(row, total), scope)
 
-    def prefill(self, prompt: list[int], between: Callable[[], None] | None = None) -> Array:
-        """Add a row for `prompt`; returns its next-token logits (vocab,). The prompt runs
+    def prefill(
+        self, prompt: list[int], between: Callable[[], None] | None = None, scope: str = ""
+    ) -> Array:
+        """Add a row for `prompt`, reusing the prefix or a cached sequence of `scope`;
+        returns its next-token logits (vocab,). The prompt runs
         in chunks of PREFILL_CHUNK tokens in the slot after the rows, and `between` (the
         engine's decode step for the other rows) runs after each chunk but the last, so a
         long prompt never stalls the running answers for more than one chunk."""
-        stored, shared, total = self._stored(prompt)
+        stored, shared, total = self._stored(prompt, scope)
         self.buffers.reserve(self.size + 1, len(prompt) + 1)
         if shared and shared == total:
             self.buffers.copy_in(self.size, stored, shared)

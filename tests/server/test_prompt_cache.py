@@ -25,6 +25,17 @@ def kv(tokens: int, width: int = 4) -> list[Any]:
     return [np.zeros((1, tokens, width), dtype=np.float32) for _ in range(2)]  # 32 B/token
 
 
+def test_entries_are_only_found_by_their_own_scope() -> None:
+    cache = PromptCache(budget_bytes=32 * 10)
+    cache.add([1, 2, 3], kv(3), scope="key-a")
+    cache.add([1, 2, 3, 4], kv(4), scope="key-b")  # extends a's turn, but does not hold it
+    assert [e.scope for e in cache.entries] == ["key-a", "key-b"]
+    assert [n for _, n in cache.candidates([1, 2, 3, 9], "key-a")] == [3]
+    assert [n for _, n in cache.candidates([1, 2, 3, 9], "key-c")] == []
+    cache.add([5, 6, 7, 8], kv(4), scope="key-c")  # the budget is one for all scopes
+    assert [e.scope for e in cache.entries] == ["key-b", "key-c"]
+
+
 def test_common_prefix_counts_leading_equal_tokens() -> None:
     a = np.array([1, 2, 3, 4])
     assert common_prefix(a, np.array([1, 2, 9])) == 2
@@ -151,3 +162,63 @@ def test_the_api_reports_the_reused_tokens_as_openai_does(tiny_gemma_served_dir:
     total = sum(u["prompt_tokens_details"]["cached_tokens"] for u in (one, two))
     series = f'persian_chat_prompt_cached_tokens_total{{model="{first["model"]}"}}'
     assert f"{series} {total}.0" in metrics
+
+
+SECRET = "شماره‌ی کارت بانکی من این است: ۸۳۱۵۹۲"
+DIGITS = "۰۱۲۳۴۵۶۷۸۹"
+
+
+def test_one_key_never_reuses_or_reveals_another_keys_cache(tiny_gemma_served_dir: Path) -> None:
+    """Issue 25's attack: key B replays key A's chat, then guesses A's secret digit by digit
+    from cached_tokens. B only ever sees the public system prefix reused; A (and B with a
+    cache_salt of its own) still reuses its own turns."""
+    from starlette.testclient import TestClient
+
+    from persian_chat.server.app import create_app
+    from persian_chat.server.settings import ServerSettings
+
+    from .test_app import wait_ready
+
+    key_a, key_b = "key-a-0123456789abcdef", "key-b-0123456789abcdef"
+    settings = ServerSettings(
+        model_dir=tiny_gemma_served_dir,
+        threads=1,
+        rate_limit_per_minute=0,
+        api_keys=frozenset({key_a, key_b}),
+    )
+
+    def cached(client: TestClient, key: str, text: str, **extra: Any) -> int:
+        body = {
+            "messages": [{"role": "user", "content": text}],
+            "max_tokens": 1,
+            "temperature": 0,
+            **extra,
+        }
+        reply = client.post(
+            "/v1/chat/completions", json=body, headers={"authorization": f"Bearer {key}"}
+        )
+        assert reply.status_code == 200, reply.text
+        return int(reply.json()["usage"]["prompt_tokens_details"]["cached_tokens"])
+
+    def guess(client: TestClient, key: str, **extra: Any) -> str:
+        """The digits whose candidate alone reused the most tokens ('?' where none did)."""
+        found = ""
+        for position in range(6):
+            counts = [
+                cached(client, key, SECRET[: len(SECRET) - 6 + position] + d, **extra)
+                for d in DIGITS
+            ]
+            best = max(counts)
+            found += DIGITS[counts.index(best)] if counts.count(best) == 1 else "?"
+        return found
+
+    with TestClient(create_app(settings)) as client:
+        wait_ready(client)
+        unseen = cached(client, key_b, "جمله‌ای که هیچ‌کس نفرستاده است و بلند است: ۱۲۳۴۵۶")
+        cached(client, key_a, SECRET, max_tokens=4)
+        assert cached(client, key_b, SECRET) == unseen  # A's exact chat: the prefix only
+        assert guess(client, key_b) == "??????"  # the attack learns nothing
+        assert cached(client, key_a, SECRET) > unseen  # A's own cache still works
+        own_salt = guess(client, key_a, cache_salt="another end user of key a")
+        assert own_salt == "??????"  # a salt is a partition of its own within the key
+        assert guess(client, key_a) != "??????"  # the attack itself works where allowed
