@@ -50,7 +50,7 @@ API_PORT ?= 8000
 UI_PORT ?= 3000
 up: install system-deps
 	@export PERSIAN_CHAT_ADMIN_KEY=$${PERSIAN_CHAT_ADMIN_KEY:-$$($(BIN)/python -c "import secrets; print(secrets.token_urlsafe(24))")}; \
-	$(BIN)/persian-chat serve --port $(API_PORT) & server=$$!; trap "kill $$server" EXIT; \
+	$(BIN)/persian-chat serve --port $(API_PORT) --trusted-proxy 127.0.0.1 & server=$$!; trap "kill $$server" EXIT; \
 	until curl -sf http://127.0.0.1:$(API_PORT)/health >/dev/null; do \
 	  kill -0 $$server 2>/dev/null || exit 1; sleep 1; done; \
 	echo "API: http://127.0.0.1:$(API_PORT)  (check it: scripts/validate_api.sh)"; \

@@ -30,7 +30,7 @@ log = logging.getLogger("persian_chat.server")
 # the PERSIAN_CHAT_* variables that are not a tunable setting's (those come from TUNABLE)
 OTHER_VARIABLES = frozenset({
     "MODEL", "HOST", "PORT", "THREADS", "API_KEYS_FILE", "API_KEYS", "CORS_ORIGINS",
-    "SYSTEM_PROMPT", "LOG_USER_TEXT", "ADMIN_KEY", "ADMIN_KEY_FILE",
+    "SYSTEM_PROMPT", "LOG_USER_TEXT", "ADMIN_KEY", "ADMIN_KEY_FILE", "TRUSTED_PROXIES",
 })  # fmt: skip
 
 
@@ -63,6 +63,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
              "without a restart (without it, 403)")  # fmt: skip
     add("--cors-origin", action="append", default=None,
         help="allowed browser origin, repeatable (PERSIAN_CHAT_CORS_ORIGINS: a,b)")  # fmt: skip
+    add("--trusted-proxy", action="append", default=None,
+        help="address or network of a proxy whose X-Forwarded-For names the client, "
+             "repeatable (PERSIAN_CHAT_TRUSTED_PROXIES: a,b; default: none, the header is "
+             "ignored)")  # fmt: skip
     add("--system-prompt", default=_env("SYSTEM_PROMPT"),
         help="system prompt added when a client sends none (default: the model's)")  # fmt: skip
     add("--log-user-text", action="store_true", default=bool(_env("LOG_USER_TEXT")),
@@ -97,14 +101,21 @@ def settings_from_args(args: argparse.Namespace) -> Any:
     if admin_key is not None and admin_key in keys:  # every client could switch the model
         raise UserError("the admin key must not also be an API key")
     origins = args.cors_origin or [o for o in (_env("CORS_ORIGINS") or "").split(",") if o]
+    proxies = args.trusted_proxy or [
+        p.strip() for p in (_env("TRUSTED_PROXIES") or "").split(",") if p.strip()
+    ]
     fields: dict[str, Any] = {
         "model_dir": args.model, "api_keys": keys, "cors_origins": tuple(origins),
         "system_prompt": args.system_prompt, "log_user_text": args.log_user_text,
         "admin_key": admin_key, **{name: getattr(args, name) for name in TUNABLE},
     }  # fmt: skip
+    fields["trusted_proxies"] = tuple(proxies)
     if args.threads:
         fields["threads"] = int(args.threads)
-    return ServerSettings(**fields)
+    try:
+        return ServerSettings(**fields)
+    except ValueError as exc:  # pydantic's ValidationError: name the setting, not a trace
+        raise UserError(str(exc)) from None
 
 
 def configure_server_logging() -> None:
@@ -115,6 +126,24 @@ def configure_server_logging() -> None:
     handler.setFormatter(logging.Formatter("%(message)s"))  # JSON lines as they are
     requests.addHandler(handler)
     requests.propagate = False
+
+
+def uvicorn_config(app: Any, settings: ServerSettings, **options: Any) -> Any:
+    """uvicorn's settings for the app: no proxy headers (the gate believes X-Forwarded-For
+    only from --trusted-proxy), and our HTTP protocol with a deadline for request headers."""
+    import uvicorn
+
+    from persian_chat.server.http_protocol import protocol_with_header_timeout
+
+    return uvicorn.Config(
+        app,
+        access_log=False,
+        log_level="warning",
+        proxy_headers=False,
+        http=protocol_with_header_timeout(settings.header_timeout_seconds),
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 5,
+        **options,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -140,10 +169,7 @@ def run(args: argparse.Namespace) -> int:
                 runtime.engine.shutdown(settings.shutdown_grace_seconds)
             super().handle_exit(sig, frame)
 
-    config = uvicorn.Config(
-        app, host=args.host, port=args.port, access_log=False, log_level="warning",
-        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 5,
-    )  # fmt: skip
+    config = uvicorn_config(app, settings, host=args.host, port=args.port)
     server = GracefulServer(config)
 
     def fatal() -> None:  # the engine died, or the model could not load: nothing to serve

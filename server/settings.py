@@ -6,10 +6,11 @@ serve --help`, the systemd environment file and the tests all speak of the same 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 def cgroup_cpu_quota(root: Path = Path("/sys/fs/cgroup")) -> float | None:
@@ -94,7 +95,16 @@ class ServerSettings(BaseModel):
         120, ge=0, description="requests per minute per API key (or client IP without keys); 0: off"
     )
     auth_failures_per_minute: int = Field(
-        10, ge=0, description="failed authentications per minute per client IP before 429; 0: off"
+        10,
+        ge=0,
+        description="failed authentications per minute per client address (and per presented "
+        "key prefix) before 429; a valid key is never refused; 0: off",
+    )
+    # addresses or networks of proxies whose X-Forwarded-For is believed (nginx, the UI's
+    # back end); from anyone else the header is ignored
+    trusted_proxies: tuple[str, ...] = ()
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, description="seconds a connection may take to send a request's headers"
     )
     # operations
     system_prompt: str | None = None  # None: the one recorded with the model
@@ -113,6 +123,16 @@ class ServerSettings(BaseModel):
     # comes from PERSIAN_CHAT_ADMIN_KEY or --admin-key-file, and repr never shows it
     admin_key: str | None = Field(None, min_length=MIN_KEY_CHARS, repr=False)
     verify_model: bool = True
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for proxy in value:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"trusted proxy {proxy!r} is not an address or network") from None
+        return value
 
 
 # the settings `serve` exposes as --options and PERSIAN_CHAT_* variables, generated from above

@@ -73,6 +73,8 @@ async def stream_text(
             stats.token_times.append(time.monotonic())
             stats.completion_tokens += 1
             text = matcher.feed(detokenizer.push(token))
+            if matcher.stopped and stats.logprobs:  # the token that completed the stop string
+                del stats.logprobs[-1]  # is cut with its text: no log-probability for it
             if text:
                 yield text
             if matcher.stopped:

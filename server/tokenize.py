@@ -34,7 +34,8 @@ def _tokenize(body: TokenizeRequest, runtime: Runtime, state: AppState) -> list[
         return prompt_ids(model, messages, body.add_generation_prompt)
     assert body.prompt is not None
     if len(body.prompt) > settings.max_total_chars:
-        raise ApiError(400, f"at most {settings.max_total_chars} characters", param="prompt")
+        raise ApiError(400, f"at most {settings.max_total_chars} characters", param="prompt",
+                       code="invalid_value")  # fmt: skip
     return list(model.tokenizer.encode(body.prompt, add_special_tokens=False).ids)
 
 
@@ -64,7 +65,7 @@ async def _answer(
 
 def _tokenize_answer(body: TokenizeRequest, runtime: Runtime, state: AppState) -> dict[str, Any]:
     if (body.prompt is None) == (body.messages is None):
-        raise ApiError(400, "send either prompt or messages", param="prompt")
+        raise ApiError(400, "send either prompt or messages", param="prompt", code="invalid_value")
     ids = _tokenize(body, runtime, state)
     return {"count": len(ids), "max_model_len": runtime.model.context_length, "tokens": ids}
 
@@ -76,11 +77,11 @@ def _detokenize_answer(
     size = tokenizer.get_vocab_size()
     limit = runtime.model.context_length
     if len(body.tokens) > limit:
-        raise ApiError(400, f"at most {limit} tokens", param="tokens")
+        raise ApiError(400, f"at most {limit} tokens", param="tokens", code="invalid_value")
     for index, token in enumerate(body.tokens):
         if token >= size:
             raise ApiError(400, f"token id {token} is not below the vocabulary size {size}",
-                           param=f"tokens.{index}")  # fmt: skip
+                           param=f"tokens.{index}", code="invalid_value")  # fmt: skip
     return {"prompt": tokenizer.decode(body.tokens, skip_special_tokens=False)}
 
 

@@ -21,6 +21,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def clean_environment() -> dict[str, str]:
+    """This process's environment without PERSIAN_CHAT_* settings: a developer's shell
+    (an exported API key, say) must not change the server a test starts. The suite's own
+    run mark (tests/conftest.py) stays: it finds processes that outlive the suite."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PERSIAN_CHAT_") or k == "PERSIAN_CHAT_TEST_RUN"
+    }
+
+
 @dataclass
 class LiveServer:
     process: subprocess.Popen[bytes]
@@ -46,7 +57,10 @@ def start_server(
     started = time.monotonic()
     log_file = log_path.open("wb")
     process = subprocess.Popen(
-        command, stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        command,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        env={**clean_environment(), **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
     server = LiveServer(process, url, log_path, 0.0)
@@ -65,6 +79,14 @@ def start_server(
         time.sleep(0.1)
     server.started_in = time.monotonic() - started
     return server
+
+
+def wait_ready(client: Any, timeout: float = 60) -> None:
+    """Wait until a TestClient's app answers /health with 200."""
+    deadline = time.monotonic() + timeout
+    while client.get("/health").status_code != 200:
+        assert time.monotonic() < deadline, client.get("/health").json()
+        time.sleep(0.05)
 
 
 @dataclass
@@ -92,12 +114,13 @@ def start_in_process(
 
     from persian_chat.server.app import create_app
     from persian_chat.server.runtime import load_runtime
+    from persian_chat.server.serve import uvicorn_config
     from persian_chat.server.settings import ServerSettings
 
     app = create_app(ServerSettings(model_dir=model_dir, threads=1, **settings),
                      loader or load_runtime)  # fmt: skip
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn_config(app, app.state.app_state.settings, port=port))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"

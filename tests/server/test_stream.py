@@ -30,11 +30,15 @@ def served(tiny_served_dir: Path) -> Iterator[tuple[ServedModel, Engine]]:
 
 
 def generate(
-    served: tuple[ServedModel, Engine], max_tokens: int, stop: tuple[str, ...] = ()
+    served: tuple[ServedModel, Engine],
+    max_tokens: int,
+    stop: tuple[str, ...] = (),
+    logprobs: int | None = None,
 ) -> tuple[StreamStats, list[str]]:
     model, engine = served
     prompt = prompt_ids(model, MESSAGES)
-    request = GenerationRequest(prompt, SamplingParams(temperature=0), max_tokens, model.stop_ids)
+    params = SamplingParams(temperature=0)
+    request = GenerationRequest(prompt, params, max_tokens, model.stop_ids, logprobs=logprobs)
 
     async def main() -> tuple[StreamStats, list[str]]:
         sequence = engine.submit(request, asyncio.get_running_loop())
@@ -91,3 +95,17 @@ def test_stop_string_ends_the_text_before_it(guarded: tuple[ServedModel, Engine]
     generation, pieces = generate(guarded, 40, stop=(stop,))
     assert "".join(pieces) == full[: full.find(stop)]
     assert generation.finish_reason == "stop"
+
+
+def test_a_stop_string_cuts_the_log_probability_of_its_token(
+    guarded: tuple[ServedModel, Engine],
+) -> None:
+    model, _ = guarded
+    _, pieces = generate(guarded, 40)
+    full = "".join(pieces)
+    stop = full[4:7]
+    generation, pieces = generate(guarded, 40, stop=(stop,), logprobs=0)
+    tokens = [entry.token for entry in generation.logprobs]
+    assert len(tokens) == generation.completion_tokens - 1  # all but the one that stopped
+    assert stop not in model.tokenizer.decode(tokens)
+    assert model.tokenizer.decode(tokens).startswith("".join(pieces)[:1])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from ..server.live_server import free_port
+from ..server.live_server import clean_environment, free_port
 
 
 @contextlib.contextmanager
@@ -28,8 +28,8 @@ def running_ui(
         process = subprocess.Popen(
             [sys.executable, "-m", "persian_chat.cli", command, "--port", str(port),
              "--host", host, *args],
-            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=cwd,
-            start_new_session=True,
+            stdout=out, stderr=subprocess.STDOUT, env={**clean_environment(), **(env or {})},
+            cwd=cwd, start_new_session=True,
         )  # fmt: skip
     url = f"http://{host}:{port}"
     try:

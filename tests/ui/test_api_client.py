@@ -97,3 +97,31 @@ def test_a_stream_broken_mid_answer_is_reported(tiny_served_dir: Path) -> None:
         server.stop()
     assert received >= 3 and error is not None
     assert error.kind == "broken" and "قطع شد" in error.message_fa
+
+
+def test_the_users_address_is_forwarded_to_a_server_that_trusts_the_ui(
+    tiny_served_dir: Path,
+) -> None:
+    """Every UI user comes from the UI's back end: with its users' addresses forwarded, one
+    user's wrong keys slow that user down, not everyone behind the same back end."""
+    live = start_in_process(
+        tiny_served_dir, api_keys=frozenset({KEY}), auth_failures_per_minute=3,
+        trusted_proxies=("127.0.0.1",),
+    )  # fmt: skip
+
+    def kind(address: str, key: str = "wrong-key-0123456789") -> str:
+        async def main() -> str:
+            with pytest.raises(ChatError) as caught:
+                async for _ in stream_chat(HISTORY, settings(live.url, key=key),
+                                           client_address=address):  # fmt: skip
+                    pass
+            return caught.value.kind
+
+        return asyncio.run(main())
+
+    try:
+        assert [kind("198.51.100.1") for _ in range(4)] == ["auth", "auth", "auth", "busy"]
+        # another user of the same back end, with a wrong key of their own
+        assert kind("198.51.100.2", key="typo-key-0123456789") == "auth"
+    finally:
+        live.stop()

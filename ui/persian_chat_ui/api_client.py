@@ -123,13 +123,17 @@ async def _one_connection(
 
 
 async def stream_chat(
-    history: list[dict[str, str]], settings: ChatSettings
+    history: list[dict[str, str]], settings: ChatSettings, client_address: str = ""
 ) -> AsyncGenerator[dict[str, Any], None]:
     """Yield the server's events ({"token"} ... {"done"}); raise ChatError on any failure.
     A dropped connection is resumed; closing the iterator early cancels the answer on the
-    server (DELETE /api/chat/{id}), which stops generation."""
+    server (DELETE /api/chat/{id}), which stops generation. `client_address` (the browser's)
+    goes in X-Forwarded-For as a proxy sends it: a server that trusts this back end then
+    limits each user by their own address, not all users by the back end's."""
     base = settings.endpoint.rstrip("/")
     headers = {"Accept": "text/event-stream"}
+    if client_address:
+        headers["X-Forwarded-For"] = client_address
     if settings.api_key.strip():
         headers["Authorization"] = f"Bearer {settings.api_key.strip()}"
     timeout = httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)

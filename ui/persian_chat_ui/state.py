@@ -282,7 +282,7 @@ class ChatState(rx.State):
             self.announcement = "دستیار در حال نوشتن پاسخ است"
         pending, received, question, failure = "", "", "", None
         last_flush = time.monotonic()
-        stream = stream_chat(history, settings)
+        stream = stream_chat(history, settings, self.router.session.client_ip)
         try:
             async for event in stream:
                 pending += str(event.get("token", ""))
