@@ -3,11 +3,14 @@ columns, with a preview of its first rows.
 
 Problems are told in Persian with the line they are on, and nothing is written for a bad
 file. The file is read with prepare's own readers (training/data/readers.py), so the studio
-and `persian-chat prepare` accept and refuse the same files.
+and `persian-chat prepare` accept and refuse the same files. Rows are read one at a time and
+only the first few are kept, so a 50 MB file of short rows costs memory for a preview, not
+for its millions of rows (the UI runs this in a worker thread: it takes seconds).
 """
 
 from __future__ import annotations
 
+import math
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +23,7 @@ from persian_chat.training.data.records import BadRow
 
 SUFFIXES = (".csv", ".jsonl", ".json")
 PREVIEW_ROWS = 5
+COLUMN_ROWS = 100  # rows whose keys make up the columns offered for mapping
 BAD_ROW_EXAMPLES = 5
 MIB = 1024 * 1024
 # column names a question/answer file is likely to use, first match wins
@@ -62,12 +66,24 @@ def _guess(columns: list[str], names: tuple[str, ...], fallback: int) -> str:
     return columns[fallback] if len(columns) > fallback else ""
 
 
+def _megabytes(size: int) -> str:
+    """A size in MB with one decimal, rounded up: a file one byte over 50 MB is «۵۰٫۱»."""
+    tenths = math.ceil(size * 10 / MIB)
+    return persian_digits(f"{tenths // 10}" + (f"٫{tenths % 10}" if tenths % 10 else ""))
+
+
 def _problem(exc: InputError) -> UploadError:
     problem = exc.problem
     if problem.startswith("not valid UTF-8"):
         return UploadError("کدگذاری پرونده UTF-8 نیست؛ آن را با کدگذاری UTF-8 ذخیره کنید", exc.line)
+    if problem == "malformed JSON: nested too deep":
+        return UploadError("JSON بیش از اندازه تودرتو است", exc.line)
     if problem.startswith("malformed JSON"):
         return UploadError(f"JSON نادرست است: {problem.removeprefix('malformed JSON: ')}", exc.line)
+    if problem.startswith("unreadable CSV"):
+        return UploadError(
+            "CSV خوانده نشد: خانه‌ای بیش از اندازه بلند است یا نویسه‌ی نامعتبر دارد", exc.line
+        )
     if problem.startswith("expected a JSON array"):
         return UploadError("پروندهٔ JSON باید آرایه‌ای از شیءها باشد", exc.line)
     return UploadError(f"پرونده خوانده نشد: {problem}", exc.line)
@@ -78,8 +94,8 @@ def inspect_upload(name: str, data: bytes, max_bytes: int) -> Preview:
     suffix = Path(name).suffix.lower()
     if len(data) > max_bytes:
         raise UploadError(
-            f"حجم پرونده {persian_digits(round(len(data) / MIB))} مگابایت است؛ بیشترین حجم "
-            f"پذیرفتنی {persian_digits(round(max_bytes / MIB))} مگابایت است"
+            f"حجم پرونده {_megabytes(len(data))} مگابایت است؛ بیشترین حجم "
+            f"پذیرفتنی {_megabytes(max_bytes)} مگابایت است"
         )
     if suffix not in SUFFIXES:
         raise UploadError(
@@ -91,9 +107,9 @@ def inspect_upload(name: str, data: bytes, max_bytes: int) -> Preview:
         path = Path(tmp) / f"upload{suffix}"
         path.write_bytes(data)
         try:
-            rows: list[dict[str, Any]] = []
+            rows: list[dict[str, Any]] = []  # the first COLUMN_ROWS good rows
+            row_count = bad_count = 0
             bad: list[str] = []
-            bad_count = 0
             for item in read_rows(path):
                 if isinstance(item, BadRow):
                     bad_count += 1
@@ -101,7 +117,9 @@ def inspect_upload(name: str, data: bytes, max_bytes: int) -> Preview:
                         line = item.origin.removeprefix(str(path)).lstrip(":#")
                         bad.append(f"{persian_digits(line)}: {item.problem}")
                     continue
-                rows.append(item[1])
+                row_count += 1
+                if len(rows) < COLUMN_ROWS:
+                    rows.append(item[1])
         except InputError as exc:
             raise _problem(exc) from None
     if not rows:
@@ -111,8 +129,8 @@ def inspect_upload(name: str, data: bytes, max_bytes: int) -> Preview:
                                                        for m in row["messages"]
                                                        if isinstance(m, dict)))}
                         for row in rows[:PREVIEW_ROWS]]  # fmt: skip
-        return Preview(name, "chat", ["messages"], preview_rows, len(rows), bad, bad_count)
-    columns = list(dict.fromkeys(key for row in rows[:100] for key in row))
+        return Preview(name, "chat", ["messages"], preview_rows, row_count, bad, bad_count)
+    columns = list(dict.fromkeys(key for row in rows for key in row))
     if len(columns) < 2:
         header = "، ".join(f"«{c}»" for c in columns) or "هیچ ستونی"
         raise UploadError(
@@ -121,7 +139,7 @@ def inspect_upload(name: str, data: bytes, max_bytes: int) -> Preview:
     preview = [{c: _short(row.get(c, "")) for c in columns} for row in rows[:PREVIEW_ROWS]]
     question = _guess(columns, QUESTION_NAMES, 0)
     answer = _guess([c for c in columns if c != question], ANSWER_NAMES, 0)
-    return Preview(name, "qa", columns, preview, len(rows), bad, bad_count,
+    return Preview(name, "qa", columns, preview, row_count, bad, bad_count,
                    {"question": question, "answer": answer})  # fmt: skip
 
 

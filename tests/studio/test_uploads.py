@@ -81,3 +81,51 @@ def test_mapping_needs_two_existing_distinct_columns() -> None:
         check_mapping(preview, "پرسش", "answer")
     with pytest.raises(UploadError, match="متفاوت"):
         check_mapping(preview, "پرسش", "پرسش")
+
+
+def test_a_file_just_over_the_limit_says_by_how_much() -> None:
+    with pytest.raises(UploadError) as caught:
+        inspect_upload("big.csv", b"a" * (LIMIT + 1), LIMIT)
+    assert "۵۰٫۱ مگابایت است؛" in caught.value.message  # never "50 MB; the maximum is 50 MB"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "words", "line"),
+    [
+        # a cell over the csv module's field limit stopped the reader with _csv.Error
+        ("faq.csv", "پرسش,پاسخ\nسلام,درود\nبلند,".encode() + b"x" * 200_000 + b"\n", "CSV", 3),
+        # 100,000-deep JSON raised RecursionError
+        ("faq.json", b"[" * 100_000 + b"]" * 100_000, "تودرتو", None),
+    ],
+)
+def test_unreadable_files_get_a_persian_message(
+    name: str, data: bytes, words: str, line: int | None
+) -> None:
+    with pytest.raises(UploadError) as caught:
+        inspect_upload(name, data, LIMIT)
+    assert words in caught.value.message and caught.value.line == line
+
+
+def test_a_deep_jsonl_row_is_a_bad_row_not_a_crash() -> None:
+    good = json.dumps({"پرسش": "سلام", "پاسخ": "درود"}, ensure_ascii=False)
+    data = f"{good}\n".encode() + b"[" * 100_000 + b"\n" + f"{good}\n".encode()
+    preview = inspect_upload("faq.jsonl", data, LIMIT)
+    assert preview.row_count == 2 and preview.bad_row_count == 1
+    assert preview.bad_rows[0].startswith("۲:")
+
+
+def test_a_large_file_of_short_rows_keeps_only_a_preview() -> None:
+    """A million short rows (the outside test's 48 MB file, scaled down) are counted
+    without being kept: the memory a preview needs, not the file's rows."""
+    import tracemalloc
+
+    rows = 1_000_000
+    data = b"question,answer\n" + b"q,a\n" * rows
+    tracemalloc.start()
+    try:
+        preview = inspect_upload("faq.csv", data, LIMIT)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert preview.row_count == rows and len(preview.rows) == 5
+    assert peak < 5 * 1024 * 1024, peak  # the rows as dicts would take hundreds of MB

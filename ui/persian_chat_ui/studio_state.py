@@ -169,7 +169,9 @@ class StudioState(rx.State):
         self.upload_name, self.columns, self.preview_rows, self.bad_rows = name, [], [], []
         self.dataset_counts, self.dropped, self.dataset_id = [], [], -1
         try:
-            preview = inspect_upload(name, data, studio.settings.max_upload_bytes)
+            # a worker thread: a large file takes seconds, and this loop serves every browser
+            limit = studio.settings.max_upload_bytes
+            preview = await asyncio.to_thread(inspect_upload, name, data, limit)
         except UploadError as exc:
             self.upload_error = f"{name}: {exc.message}"
             return rx.toast.error(self.upload_error, duration=8000)
