@@ -92,7 +92,8 @@ def llama_cpp_source(work: Path) -> Path:
         return target
     download = work / "sdist"
     subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+        # the sdist of this package only: ':all:' would build its build tools from source too
+        [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", "llama-cpp-python",
          "-d", str(download), f"llama-cpp-python=={version}"],
         check=True,
     )  # fmt: skip

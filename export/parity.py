@@ -7,15 +7,19 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from persian_chat import chat_template
 from persian_chat.chat_format import Conversation, Message
 from persian_chat.server.onnx_model import Array, Decoder
+
+log = logging.getLogger("persian_chat.export")
 
 # Chosen from measurement (see the export issue note): ORT's fused fp32 kernels differ from
 # PyTorch by ~1e-5 to 1e-4 on these models; int8 costs well under 3% perplexity.
@@ -82,12 +86,16 @@ def torch_greedy(model: Any, ids: list[int], steps: int) -> list[int]:
 
 
 def onnx_perplexity(
-    decoder: Decoder, tokenizer: Any, conversations: list[Conversation], max_length: int
+    decoder: Decoder,
+    tokenizer: Any,
+    conversations: list[Conversation],
+    max_length: int,
+    label: str = "onnx",
 ) -> float:
     from persian_chat.training.chat_data import IGNORE_INDEX, encode_conversation
 
     nll, count = 0.0, 0
-    for conversation in conversations:
+    for conversation in tqdm(conversations, desc=f"perplexity ({label})", unit="conversation"):
         encoded = encode_conversation(tokenizer, conversation, max_length)
         logits = decoder.sequence_logits(encoded.input_ids)[:-1].astype(np.float64)
         targets = np.array(encoded.labels[1:])
@@ -115,6 +123,7 @@ def check_parity(
 
     report = ParityReport()
     prompts = [prompt_ids(tokenizer, p) for p in PARITY_PROMPTS]
+    log.info("parity 1/4: fp32 ONNX logits against PyTorch on %d prompts", len(prompts))
     report.fp32_max_abs_logit_diff = max(
         float(np.abs(torch_logits(model, ids) - fp32.sequence_logits(ids)).max()) for ids in prompts
     )
@@ -123,18 +132,21 @@ def check_parity(
             f"fp32 ONNX logits differ from PyTorch by {report.fp32_max_abs_logit_diff:.2e} "
             f"(> {FP32_MAX_LOGIT_DIFF:.0e})"
         )
+    count = len(conversations)
+    log.info("parity 2/4: perplexity on %d test conversations (PyTorch, fp32 ONNX)", count)
     report.perplexity["pytorch"] = round(
         score(model, tokenizer, conversations, max_length).perplexity, 4
     )
     report.perplexity["onnx_fp32"] = round(
-        onnx_perplexity(fp32, tokenizer, conversations, max_length), 4
+        onnx_perplexity(fp32, tokenizer, conversations, max_length, "onnx fp32"), 4
     )
+    log.info("parity 3/4: greedy agreement over %d steps", GREEDY_STEPS)
     checked = {"fp32": fp32} if int8 is None else {"fp32": fp32, "int8": int8}
+    references = [torch_greedy(model, ids, GREEDY_STEPS) for ids in tqdm(prompts, "greedy (torch)")]
     for name, decoder in checked.items():
         matches, first_divergence = 0, []
         total = 0
-        for ids in prompts:
-            expected = torch_greedy(model, ids, GREEDY_STEPS)
+        for ids, expected in tqdm(list(zip(prompts, references, strict=True)), f"greedy ({name})"):
             actual = decoder.greedy(ids, GREEDY_STEPS, stop_ids=set())
             total += len(expected)
             matches += sum(a == b for a, b in zip(expected, actual, strict=True))
@@ -149,7 +161,8 @@ def check_parity(
             "first_divergence": first_divergence,
         }
     if int8 is not None:
-        ppl8 = onnx_perplexity(int8, tokenizer, conversations, max_length)
+        log.info("parity 4/4: int8 perplexity")
+        ppl8 = onnx_perplexity(int8, tokenizer, conversations, max_length, "onnx int8")
         report.perplexity["onnx_int8"] = round(ppl8, 4)
         increase = ppl8 / report.perplexity["onnx_fp32"] - 1
         report.perplexity["int8_increase_over_fp32"] = round(increase, 5)
