@@ -348,6 +348,17 @@ def tiny_gemma_served_dir(
     return served_dir(gemma_checkpoint, tiny_dataset, tmp_path_factory.mktemp("served-gemma"))
 
 
+@pytest.fixture(scope="session")
+def tiny_gemma_fp32_served_dir(
+    gemma_checkpoint: Path, tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The same tiny Gemma-3 exported in fp32: for claims of exactness between a one-token
+    and a several-token step, which hold in fp32 only (int8's MatMulNBits takes another
+    kernel path for several rows, on AMX machines far from the last bits)."""
+    work = tmp_path_factory.mktemp("served-gemma-fp32")
+    return served_dir(gemma_checkpoint, tiny_dataset, work, "fp32")
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """With PERSIAN_CHAT_TEST_SUMMARY set (`make test` sets it), write the run's counts as
     JSON for `persian-chat report`."""

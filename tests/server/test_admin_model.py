@@ -301,7 +301,7 @@ def test_stopping_the_server_stops_an_old_model_still_draining(
     # the client left; the answer goes on (resumable) on the old engine after the switch
     assert switch(live, second_dir).status_code == 200
     assert old.engine.active == 1 and len(state_of(live).draining) == 1
-    started = time.monotonic()
     live.stop()
-    assert not live.thread.is_alive() and time.monotonic() - started < 20
+    assert not live.thread.is_alive()
     assert old.engine.join(0) and not state_of(live).tasks
+    assert old.engine.steps < 1000  # the old answer was ended, not waited for to its end

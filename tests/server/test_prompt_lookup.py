@@ -30,9 +30,9 @@ def test_the_draft_follows_the_latest_occurrence_of_the_longest_tail() -> None:
     [SamplingParams(temperature=0), DEFAULT_SAMPLING, SamplingParams(temperature=1.0, top_k=20)],
 )
 def test_lookup_decoding_gives_the_same_tokens_as_one_at_a_time(
-    tiny_gemma_served_dir: Path, params: SamplingParams
+    tiny_gemma_fp32_served_dir: Path, params: SamplingParams
 ) -> None:
-    model = load_served_model(tiny_gemma_served_dir)
+    model = load_served_model(tiny_gemma_fp32_served_dir)
     # prompts that repeat themselves, so drafts exist and some are right
     prompts = [[*range(20, 32)] * 3, [40, 41, 42, 43] * 6 + [40, 41], [5, 6, 7, 8, 9] * 4]
 

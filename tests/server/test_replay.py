@@ -84,16 +84,32 @@ def test_after_the_grace_period_the_generation_is_cancelled(server: InProcessSer
     assert 'route="/api/chat",status="499"' in httpx.get(f"{server.url}/metrics").text
 
 
-def test_delete_stops_a_resumable_stream_at_once(server: InProcessServer) -> None:
-    first = read_some(server.url, {**BODY, "max_tokens": 400}, 2)
-    request_id = first[0][0].rsplit(":", 1)[0]
-    assert httpx.delete(f"{server.url}/api/chat/{request_id}").json() == {
-        "id": request_id, "cancelled": True,
-    }  # fmt: skip
-    wait_idle(server)
-    assert httpx.delete(f"{server.url}/api/chat/{request_id}").status_code == 404
-    bad = httpx.post(f"{server.url}/api/chat", json=BODY, headers={"Last-Event-ID": "nonsense"})
-    assert bad.status_code == 404
+def test_delete_stops_a_resumable_stream_at_once(tiny_served_dir: Path) -> None:
+    """With a grace period far longer than the answer, only the DELETE can stop it: the
+    engine takes at most two more decoding steps after the DELETE is answered."""
+    server = start_in_process(
+        tiny_served_dir, 0.02, rate_limit_per_minute=0, resume_grace_seconds=120.0
+    )
+    try:
+        body = {**BODY, "max_tokens": 400}
+        first = read_some(server.url, body, 2)
+        request_id = first[0][0].rsplit(":", 1)[0]
+        time.sleep(0.2)  # the abandoned answer goes on: the grace period keeps it
+        assert server.runtime.engine.active == 1
+        reply = httpx.delete(f"{server.url}/api/chat/{request_id}")
+        steps_at_delete = server.runtime.engine.steps
+        assert reply.json() == {"id": request_id, "cancelled": True}
+        wait_idle(server)
+        assert server.runtime.engine.steps - steps_at_delete <= 2
+        assert httpx.delete(f"{server.url}/api/chat/{request_id}").status_code == 404
+        late = httpx.post(
+            f"{server.url}/api/chat", json=BODY, headers={"Last-Event-ID": first[-1][0]}
+        )
+        assert late.status_code == 404
+        bad = httpx.post(f"{server.url}/api/chat", json=BODY, headers={"Last-Event-ID": "nonsense"})
+        assert bad.status_code == 404
+    finally:
+        server.stop()
 
 
 def test_event_ids_parse_and_replay_serves_late_readers() -> None:

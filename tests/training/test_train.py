@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -16,6 +16,7 @@ from persian_chat.errors import UserError
 from persian_chat.training.train import TrainConfig, train
 
 from ..conftest import TinyGemma
+from ..server.live_server import clean_environment
 
 
 def config(model: Path, data: Path, out: Path, **overrides: object) -> TrainConfig:
@@ -163,20 +164,40 @@ def test_resume_after_kill_ends_like_an_uninterrupted_run(
         torch.testing.assert_close(a[name], b[name], rtol=0, atol=1e-6)
 
 
-def test_two_process_data_parallel_with_gloo(
-    tiny_gpt2_dir: Path, tiny_dataset: Path, tmp_path: Path
+def test_two_processes_split_the_data_and_end_like_one_on_the_combined_batches(
+    tiny_gemma: TinyGemma, tiny_dataset: Path, tmp_path: Path
 ) -> None:
-    args = _train_args(tiny_gpt2_dir, tiny_dataset, tmp_path, 4)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-         "-m", "persian_chat.cli", *args],
-        capture_output=True, text=True, timeout=600, env=env,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    manifest = json.loads((tmp_path / "model/training_manifest.json").read_text(encoding="utf-8"))
-    assert manifest["hyperparameters"]["world_size"] == 2
-    assert manifest["steps"] == 4
+    """torchrun with two gloo processes of batch 2 each: every step the processes take the
+    two halves of what one process of batch 4 takes (packed batches, the same seeded order),
+    and the averaged gradients leave the same weights. Processes that saw the same data, or
+    did not synchronise, would end elsewhere."""
+    env = {**clean_environment(), "OMP_NUM_THREADS": "1"}
+
+    def run(out: Path, processes: int, batch: int) -> dict[str, Any]:
+        args = _train_args(tiny_gemma.model_dir, tiny_dataset, out, 4)
+        args[args.index("--batch-size") + 1] = str(batch)
+        launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node"]
+        command = [sys.executable, *launcher, str(processes), "-m", "persian_chat.cli"]
+        result = subprocess.run(
+            [*command, *args, "--packing", "--lr-scheduler", "constant"],
+            capture_output=True, text=True, timeout=600, env=env,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-3000:]
+        manifest: dict[str, Any] = json.loads((out / "model/training_manifest.json").read_text())
+        return manifest
+
+    two = run(tmp_path / "two", 2, 2)
+    one = run(tmp_path / "one", 1, 4)
+    assert two["hyperparameters"]["world_size"] == 2 and two["steps"] == one["steps"] == 4
+    assert two["tokens_seen"] == one["tokens_seen"]  # both halves, no example twice
+    a, b = weights(tmp_path / "two/model"), weights(tmp_path / "one/model")
+    for name in a:  # the order of float sums differs (gloo's all-reduce): 2e-5 seen
+        torch.testing.assert_close(a[name], b[name], rtol=0, atol=1e-4)
+    # and the equality says something: a process alone on its half ends far from both
+    half = run(tmp_path / "half", 1, 2)
+    c = weights(tmp_path / "half/model")
+    assert max(float((a[n] - c[n]).abs().max()) for n in a) > 1e-3
+    assert half["tokens_seen"] < one["tokens_seen"]
 
 
 def test_cli_help_lists_every_option(repo: Path) -> None:
@@ -233,9 +254,8 @@ def test_time_budget_stops_the_run_and_the_manifest_has_the_loss_trend(
 ) -> None:
     budget = config(tiny_gpt2_dir, tiny_dataset, tmp_path, max_steps=10_000,
                     time_budget_minutes=0.05, logging_steps=1)  # fmt: skip
-    started = time.monotonic()
     manifest = train(budget)
-    assert manifest["steps"] < 10_000 and time.monotonic() - started < 120
+    assert manifest["steps"] < 10_000
     trend = manifest["smoothed_loss"]
     assert trend is not None and trend["ratio"] == pytest.approx(
         trend["end"] / trend["start"], abs=1e-3

@@ -84,6 +84,18 @@ def send(page: Any, text: str) -> None:
     page.press("#chat-input", "Enter")
 
 
+# records the answer's length at each change of the page while it streams
+WATCH_ANSWER = """(() => {
+  window.answerLengths = [];
+  const answer = () => {
+    const b = document.querySelectorAll('.bubble.assistant .markdown');
+    return b.length ? b[b.length - 1].innerText.length : 0;
+  };
+  new MutationObserver(() => window.answerLengths.push(answer()))
+    .observe(document.body, {subtree: true, childList: true, characterData: true});
+})()"""
+
+
 def last_answer(page: Any) -> str:
     return str(page.evaluate(
         "(() => { const b = document.querySelectorAll('.bubble.assistant .markdown');"
@@ -156,13 +168,11 @@ def test_stream_stop_reload_theme_and_screenshots(page: Any, api: tuple[str, Any
     url, runtime = api
     settings(page, **{"endpoint-input": url, "api-key-input": KEY, "max-tokens-input": "64"})
     send(page, QUESTION)
-    lengths = []
-    for _ in range(30):
-        lengths.append(len(last_answer(page)))
-        time.sleep(0.1)
-    growing = sorted(set(lengths))
-    assert len(growing) >= 3, lengths  # tokens arrived over time, not all at once
+    page.wait_for_selector(".bubble.assistant .markdown", timeout=30000)
+    page.evaluate(WATCH_ANSWER)
     page.wait_for_selector("#send-button", timeout=30000)  # the answer finished
+    lengths = page.evaluate("window.answerLengths")
+    assert len(set(lengths)) >= 3, lengths  # the text grew piece by piece, not all at once
     answer = last_answer(page)
     assert answer
     assert_readable(page)
