@@ -7,6 +7,7 @@ lookup        prompt-lookup decoding on and off, one request at a time
 session       onnxruntime session options (threads, spinning, optimization level)
 train         training step time with and without vocabulary trimming and LoRA
 recipes       training recipes on the same time budget, by held-out loss
+retrieval     knowledge retrieval: recall, the "nothing relevant" line, latency at 1M passages
 
 Results go to benchmarks/results/NAME*.json (+ .png) and into report.md.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-HELP = "run a benchmark (decode, serving, quantization, lookup, session, train, recipes)"
+HELP = "run a benchmark (decode, serving, quantization, lookup, session, train, recipes, retrieval)"
 MODULES = {
     "decode": "persian_chat.benchmarks.decode_throughput",
     "serving": "persian_chat.benchmarks.serving_load",
@@ -25,6 +26,7 @@ MODULES = {
     "session": "persian_chat.benchmarks.session_options",
     "train": "persian_chat.benchmarks.train_throughput",
     "recipes": "persian_chat.benchmarks.train_recipes",
+    "retrieval": "persian_chat.benchmarks.retrieval",
 }
 
 

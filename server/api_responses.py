@@ -43,6 +43,13 @@ class Timings(BaseModel):
     decode_tokens_per_s: float | None
 
 
+class Source(BaseModel):
+    """A knowledge passage the answer was given (our extension on both chat routes)."""
+
+    id: str
+    title: str
+
+
 class ChatResponse(BaseModel):
     """POST /api/chat with "stream": false."""
 
@@ -53,6 +60,7 @@ class ChatResponse(BaseModel):
     timings: Timings
     model: str
     id: str
+    sources: list[Source]
 
 
 class TopLogprob(BaseModel):
@@ -85,6 +93,7 @@ class ChatCompletion(BaseModel):
     model: str
     choices: list[Choice]
     usage: Usage
+    sources: list[Source]  # our extension: the knowledge passages the answer was given
 
 
 class ModelEntry(BaseModel):
@@ -132,7 +141,25 @@ class ModelSwitchResponse(BaseModel):
     load_seconds: float
 
 
+class KnowledgeHit(BaseModel):
+    id: str
+    title: str
+    text: str
+    source: str
+    domain: str
+    coverage: float  # share of the question's information the passage holds
+    bm25: float  # SQLite's bm25(): lower is better
+
+
+class KnowledgeSearchResponse(BaseModel):
+    """POST /knowledge/search: what the chat would retrieve."""
+
+    passages: int
+    min_coverage: float
+    hits: list[KnowledgeHit]
+
+
 MODELS: list[type[BaseModel]] = [
     ErrorBody, ChatResponse, ChatCompletion, ModelList, Health, TokenizeResponse,
-    DetokenizeResponse, CancelResponse, ModelSwitchResponse,
+    DetokenizeResponse, CancelResponse, ModelSwitchResponse, KnowledgeSearchResponse,
 ]  # fmt: skip

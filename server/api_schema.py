@@ -74,6 +74,8 @@ class SamplingFields(BaseModel):
     # vLLM's: the prompt cache is already per API key; an app serving many end users behind
     # one key sends one salt per end user, so they never reuse each other's cached prompts
     cache_salt: Text | None = Field(None, min_length=1, max_length=256)
+    # our extension: false answers without the knowledge base's passages
+    knowledge: StrictBool = True
 
     @field_validator("stop")
     @classmethod
@@ -169,3 +171,12 @@ class ModelSwitchRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
     model_dir: Text = Field(min_length=1, max_length=4096)
+
+
+class KnowledgeSearchRequest(ModelNamed):
+    """POST /knowledge/search: what the chat would retrieve for a question."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    query: Text = Field(min_length=1, max_length=2000)
+    k: int = Field(3, ge=1, le=20)
+    min_coverage: float | None = Field(None, ge=0, le=1)

@@ -29,6 +29,7 @@ from persian_chat.server.api_errors import ApiError
 from persian_chat.server.api_schema import ChatRequest, OpenAIChatRequest
 from persian_chat.server.app_state import AppState
 from persian_chat.server.chat_service import cancel_chat, chat_response
+from persian_chat.server.knowledge_route import knowledge_search
 from persian_chat.server.openapi import build_openapi
 from persian_chat.server.runtime import Runtime, load_runtime
 from persian_chat.server.settings import ServerSettings
@@ -161,6 +162,7 @@ ROUTES = [
     Route("/v1/models", models, methods=["GET"]),
     Route("/tokenize", tokenize, methods=["POST"]),
     Route("/detokenize", detokenize, methods=["POST"]),
+    Route("/knowledge/search", knowledge_search, methods=["POST"]),
     Route("/health", health, methods=["GET"]),
     Route("/metrics", metrics, methods=["GET"]),
     Route("/openapi.json", openapi, methods=["GET"]),

@@ -65,11 +65,15 @@ class ChatStream:
         try:
             self.prompt = await asyncio.to_thread(
                 build_prompt, body, body.requested_max_tokens, runtime.model, settings,
-                runtime.normalize, scope,
+                runtime.normalize, scope, runtime.knowledge,
             )  # fmt: skip
         except PromptError as exc:
             raise ApiError(400, exc.message, param=exc.param, code=exc.code) from None
         self.stats = StreamStats(prompt_tokens=len(self.prompt.request.prompt))
+        self.stats.sources = [{"id": p.id, "title": p.title} for p in self.prompt.sources]
+        if runtime.knowledge is not None and body.knowledge:
+            found = "found" if self.prompt.sources else "empty"
+            self.state.metrics.knowledge_retrievals.labels(found).inc()
         try:
             self.sequence = runtime.engine.submit(self.prompt.request, asyncio.get_running_loop())
         except EngineFullError:

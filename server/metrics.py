@@ -60,6 +60,12 @@ class Metrics:
             "default system prompt's, or an earlier turn's from the prompt cache), not computed",
             ["model"], registry=r,
         )  # fmt: skip
+        self.knowledge_retrievals = Counter(
+            "persian_chat_knowledge_retrievals",
+            "Chat requests that searched the knowledge base, by whether a passage was relevant",
+            ["outcome"],
+            registry=r,
+        )
         self.generated_tokens = Counter(
             "persian_chat_generated_tokens", "Tokens generated", ["model"], registry=r
         )

@@ -17,6 +17,7 @@ from persian_chat.server.api_responses import (
     DetokenizeResponse,
     ErrorBody,
     Health,
+    KnowledgeSearchResponse,
     ModelList,
     ModelSwitchResponse,
     TokenizeResponse,
@@ -24,6 +25,7 @@ from persian_chat.server.api_responses import (
 from persian_chat.server.api_schema import (
     ChatRequest,
     DetokenizeRequest,
+    KnowledgeSearchRequest,
     ModelSwitchRequest,
     OpenAIChatRequest,
     TokenizeRequest,
@@ -103,6 +105,7 @@ def build_openapi(settings: ServerSettings) -> dict[str, Any]:
         (OpenAIChatRequest, "validation"),
         (TokenizeRequest, "validation"),
         (DetokenizeRequest, "validation"),
+        (KnowledgeSearchRequest, "validation"),
         (ModelSwitchRequest, "validation"),
         *((m, "serialization") for m in MODELS),
     ]
@@ -187,6 +190,9 @@ def build_openapi(settings: ServerSettings) -> dict[str, Any]:
             },
             "/tokenize": post(TokenizeRequest, TokenizeResponse, (404,), "the token ids"),
             "/detokenize": post(DetokenizeRequest, DetokenizeResponse, (404,), "the text"),
+            "/knowledge/search": post(
+                KnowledgeSearchRequest, KnowledgeSearchResponse, (404,), "the passages found"
+            ),
             "/v1/models": {
                 "get": {
                     "security": security,

@@ -14,7 +14,9 @@ from dataclasses import dataclass, fields, replace
 
 from persian_chat import chat_template
 from persian_chat.chat_format import Message
+from persian_chat.knowledge import Passage, with_passages
 from persian_chat.server.api_schema import ChatMessageIn, SamplingFields
+from persian_chat.server.knowledge import Retriever
 from persian_chat.server.sampling import DEFAULT_SAMPLING, SamplingParams
 from persian_chat.server.sequence import GenerationRequest
 from persian_chat.server.served_model import ServedModel
@@ -47,6 +49,7 @@ class Prompt:
     stops: tuple[str, ...]
     messages: list[Message]  # as the model sees them (normalized, system prompt first)
     dropped_messages: int  # oldest turns left out to fit the context
+    sources: tuple[Passage, ...] = ()  # knowledge passages put in front of the question
 
 
 def check_messages(sent: Sequence[ChatMessageIn], settings: ServerSettings) -> None:
@@ -79,6 +82,10 @@ def check_limits(body: SamplingFields, settings: ServerSettings, max_tokens: int
         raise PromptError(
             f"stop strings may have at most {settings.max_stop_chars} characters", "stop"
         )
+
+
+def _count_tokens(model: ServedModel, text: str) -> int:
+    return len(model.tokenizer.encode(text, add_special_tokens=False).ids)
 
 
 def _fit(
@@ -140,17 +147,27 @@ def build_prompt(
     settings: ServerSettings,
     normalize: Callable[[str], str],
     cache_scope: str = "",
+    knowledge: Retriever | None = None,
 ) -> Prompt:
     """The engine request for a chat body; `cache_scope` names whose prompt-cache entries
-    it may reuse (the caller's, server/prompt_cache.py)."""
+    it may reuse (the caller's, server/prompt_cache.py); `knowledge` retrieves passages for
+    the last user turn unless the body turns it off."""
     check_limits(body, settings, max_tokens)
-    messages = model_messages(body.messages, model, settings, normalize)
+    plain = model_messages(body.messages, model, settings, normalize)
+    found: list[Passage] = []
+    if knowledge is not None and body.knowledge:
+        found = knowledge.for_messages(plain, lambda text: _count_tokens(model, text))
     reply_tokens = max_tokens or settings.default_max_tokens
     context = model.context_length
     prompt_limit = min(settings.max_prompt_tokens or context - 1, context - 1)
-    fitted = _fit(model, messages, max(1, min(prompt_limit, context - reply_tokens)))
-    if fitted is None:  # keep the reply budget only as far as possible
-        fitted = _fit(model, messages, prompt_limit)
+    # the passages are the first to go when the last turn does not fit with them
+    for count in range(len(found), -1, -1):
+        sources, messages = found[:count], with_passages(plain, found[:count])
+        fitted = _fit(model, messages, max(1, min(prompt_limit, context - reply_tokens)))
+        if fitted is None:  # keep the reply budget only as far as possible
+            fitted = _fit(model, messages, prompt_limit)
+        if fitted is not None:
+            break
     if fitted is None:
         raise PromptError(
             f"the last message does not fit the model's context of {context} tokens "
@@ -168,4 +185,4 @@ def build_prompt(
         logprobs=body.requested_logprobs,
         cache_scope=cache_scope,
     )
-    return Prompt(request, body.stops, kept, len(messages) - len(kept))
+    return Prompt(request, body.stops, kept, len(messages) - len(kept), tuple(sources))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from persian_chat.server.batch_tuning import tune_max_batch
 from persian_chat.server.engine import Engine
+from persian_chat.server.knowledge import Retriever, load_retriever
 from persian_chat.server.onnx_model import Decoder, load_decoder
 from persian_chat.server.prompt import system_prefix
 from persian_chat.server.served_model import ServedModel, load_served_model
@@ -31,6 +32,7 @@ class Runtime:
     engine: Engine
     normalize: Callable[[str], str]
     load_seconds: float
+    knowledge: Retriever | None = None
     loaded_at: float = field(default_factory=time.time)  # the model's `created` in /v1/models
 
 
@@ -84,6 +86,14 @@ def load_runtime(settings: ServerSettings) -> Runtime:
         max_batch, _ = tune_max_batch(decoder, prefix, model.context_length)
     engine = build_engine(model, decoder, max_batch, settings.max_waiting, prefix,
                           settings.prompt_cache_mb, settings.lookup_tokens)  # fmt: skip
+    knowledge = None
+    if settings.knowledge is not None:
+        knowledge = load_retriever(
+            settings.knowledge,
+            settings.knowledge_passages,
+            settings.knowledge_tokens,
+            settings.knowledge_min_coverage,
+        )
     engine.start()
     release_free_heap()
     seconds = time.monotonic() - start
@@ -92,4 +102,4 @@ def load_runtime(settings: ServerSettings) -> Runtime:
         settings.threads, ", ".join(f"{k} {v}" for k, v in cpu_budget().items()),
         max_batch,
     )  # fmt: skip
-    return Runtime(model, engine, normalize, seconds)
+    return Runtime(model, engine, normalize, seconds, knowledge=knowledge)

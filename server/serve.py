@@ -22,6 +22,7 @@ from persian_chat.errors import UserError
 from persian_chat.server.settings import TUNABLE, ServerSettings
 
 HELP = "serve the exported model over HTTP with token streaming"
+DEFAULT_KNOWLEDGE = Path("datasets/knowledge/passages.jsonl")
 # short option names kept from before the limits became options
 OPTION_NAMES = {"rate_limit_per_minute": "rate-limit", "shutdown_grace_seconds": "shutdown-grace"}
 log = logging.getLogger("persian_chat.server")
@@ -31,6 +32,7 @@ log = logging.getLogger("persian_chat.server")
 OTHER_VARIABLES = frozenset({
     "MODEL", "HOST", "PORT", "THREADS", "API_KEYS_FILE", "API_KEYS", "CORS_ORIGINS",
     "SYSTEM_PROMPT", "LOG_USER_TEXT", "ADMIN_KEY", "ADMIN_KEY_FILE", "TRUSTED_PROXIES",
+    "KNOWLEDGE",
 })  # fmt: skip
 
 
@@ -67,6 +69,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="address or network of a proxy whose X-Forwarded-For names the client, "
              "repeatable (PERSIAN_CHAT_TRUSTED_PROXIES: a,b; default: none, the header is "
              "ignored)")  # fmt: skip
+    knowledge = parser.add_mutually_exclusive_group()
+    knowledge.add_argument(
+        "--knowledge",
+        type=Path,
+        default=_env("KNOWLEDGE"),
+        help="knowledge base whose passages are retrieved into each prompt: a passages.jsonl "
+        f"or a folder holding one (PERSIAN_CHAT_KNOWLEDGE; default: {DEFAULT_KNOWLEDGE} "
+        "when it exists)",
+    )
+    knowledge.add_argument(
+        "--no-knowledge", action="store_true", help="answer without a knowledge base"
+    )
     add("--system-prompt", default=_env("SYSTEM_PROMPT"),
         help="system prompt added when a client sends none (default: the model's)")  # fmt: skip
     add("--log-user-text", action="store_true", default=bool(_env("LOG_USER_TEXT")),
@@ -86,6 +100,20 @@ def environment_variables() -> set[str]:
     it); `_env` refuses any other name, so this list cannot fall behind the code."""
     tunable = {_option(name)[1] for name in TUNABLE}
     return {f"PERSIAN_CHAT_{name}" for name in OTHER_VARIABLES | tunable}
+
+
+def knowledge_setting(path: Path | None, off: bool) -> Path | None:
+    """The knowledge base to serve: the one named (it must exist), else the project's when
+    there is one (a served model without the checkout answers without passages)."""
+    if off:
+        return None
+    if path is None:
+        return DEFAULT_KNOWLEDGE if DEFAULT_KNOWLEDGE.is_file() else None
+    from persian_chat.server.knowledge import knowledge_file
+
+    if not knowledge_file(path).is_file():
+        raise UserError(f"{path}: no knowledge base here (a passages.jsonl or a folder with one)")
+    return path
 
 
 def settings_from_args(args: argparse.Namespace) -> Any:
@@ -110,6 +138,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         "admin_key": admin_key, **{name: getattr(args, name) for name in TUNABLE},
     }  # fmt: skip
     fields["trusted_proxies"] = tuple(proxies)
+    fields["knowledge"] = knowledge_setting(args.knowledge, args.no_knowledge)
     if args.threads:
         fields["threads"] = int(args.threads)
     try:

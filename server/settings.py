@@ -74,6 +74,21 @@ class ServerSettings(BaseModel):
         0, ge=0, le=8, description="prompt-lookup draft tokens checked in one step when one "
         "answer runs alone (same text, fewer weight reads); 0: off"
     )  # fmt: skip
+    # knowledge: passages retrieved for each request (None: no knowledge base)
+    knowledge: Path | None = None
+    knowledge_passages: int = Field(
+        3, ge=1, le=20, description="passages retrieved for a request at most"
+    )
+    knowledge_tokens: int = Field(
+        384, ge=16, description="prompt tokens the retrieved passages may take at most"
+    )
+    knowledge_min_coverage: float = Field(
+        0.4,
+        ge=0,
+        le=1,
+        description="share of the question's information a passage must hold to be used "
+        "(below it: nothing relevant, the model is told so)",
+    )
     # request limits
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="largest request body (413)")
     max_json_depth: int = Field(32, ge=4, description="deepest JSON nesting in a body")

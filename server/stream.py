@@ -31,6 +31,7 @@ class StreamStats:
     token_times: list[float] = field(default_factory=list)
     finished: float | None = None
     logprobs: list[TokenLogprob] = field(default_factory=list)  # when the request asks
+    sources: list[dict[str, str]] = field(default_factory=list)  # passages used: id, title
 
     @property
     def time_to_first_token(self) -> float | None:

@@ -42,7 +42,7 @@ def _tokenize(body: TokenizeRequest, runtime: Runtime, state: AppState) -> list[
 Body = TypeVar("Body", bound=ModelNamed)
 
 
-async def _answer(
+async def gated_answer(
     request: Request, route: str, schema: type[Body],
     work: Callable[[Body, Runtime, AppState], dict[str, Any]],
 ) -> Response:  # fmt: skip
@@ -86,8 +86,8 @@ def _detokenize_answer(
 
 
 async def tokenize(request: Request) -> Response:
-    return await _answer(request, "/tokenize", TokenizeRequest, _tokenize_answer)
+    return await gated_answer(request, "/tokenize", TokenizeRequest, _tokenize_answer)
 
 
 async def detokenize(request: Request) -> Response:
-    return await _answer(request, "/detokenize", DetokenizeRequest, _detokenize_answer)
+    return await gated_answer(request, "/detokenize", DetokenizeRequest, _detokenize_answer)

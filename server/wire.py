@@ -59,6 +59,7 @@ class Wire:
         return {
             "done": True, "finish_reason": s.finish_reason, "usage": s.usage(),
             "timings": s.timings(), "model": self.model_id, "id": self.request_id,
+            "sources": s.sources,
         }  # fmt: skip
 
     def reply(self, text: str) -> dict[str, Any]:
@@ -124,9 +125,9 @@ class OpenAIWire(Wire):
         choice = {"index": 0, "message": {"role": "assistant", "content": text},
                   "finish_reason": self.reason(), "logprobs": self.logprobs()}  # fmt: skip
         return {**self.base, "object": "chat.completion", "choices": [choice],
-                "usage": self.stats.usage()}  # fmt: skip
+                "usage": self.stats.usage(), "sources": self.stats.sources}  # fmt: skip
 
-    def chunk(self, delta: dict[str, str], finish_reason: str | None) -> Event:
+    def chunk(self, delta: dict[str, str], finish_reason: str | None) -> dict[str, Any]:
         logprobs = self.logprobs() if delta.get("content") or finish_reason else None
         choice = {"index": 0, "delta": delta, "finish_reason": finish_reason,
                   "logprobs": logprobs}  # fmt: skip
@@ -139,7 +140,8 @@ class OpenAIWire(Wire):
         return self.chunk({"content": text}, None)
 
     def closing(self) -> list[Event]:
-        events = [self.chunk({}, self.reason())]
+        # our extension, as on the whole answer: the passages the answer was given
+        events: list[Event] = [{**self.chunk({}, self.reason()), "sources": self.stats.sources}]
         if self.include_usage:
             events.append({**self.base, "object": "chat.completion.chunk", "choices": [],
                            "usage": self.stats.usage()})  # fmt: skip

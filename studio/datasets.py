@@ -39,7 +39,8 @@ def prepare_config(
 ) -> str:
     """prepare's TOML config: the uploaded source (plus a template's extra sources)."""
     lines = [f"output_dir = {toml_string(str(output_dir))}",
-             f"blocklist = {toml_string(str(settings.repo / BLOCKLIST))}"]  # fmt: skip
+             f"blocklist = {toml_string(str(settings.repo / BLOCKLIST))}",
+             "knowledge = false"]  # fmt: skip
     if system_prompt:
         lines.append(f"system_prompt = {toml_string(system_prompt)}")
     lines += ["", "[[sources]]", f"path = {toml_string(str(source))}"]

@@ -73,6 +73,10 @@ class ChatEvalConfig:
     examples: int = 1  # worst answers per category and mode in errors.txt
     # sampling modes: name -> request fields (e.g. {"frequency_penalty": 0.5} to try a default)
     modes: dict[str, dict[str, Any]] = field(default_factory=lambda: dict(MODES))
+    # the knowledge part (training/knowledge_eval.py): the served knowledge base, None: skipped
+    knowledge: Path | None = None
+    tables: Path = Path("datasets/sources/tables")
+    eval_sources: Path = Path("datasets/sources/eval")
 
     def __post_init__(self) -> None:
         for name in (self.label, *self.modes):
@@ -209,6 +213,44 @@ def examples_text(config: ChatEvalConfig, scores: Sequence[AnswerScore]) -> str:
     return "\n".join(lines)
 
 
+def _knowledge_part(
+    config: ChatEvalConfig, model: ServedModel, settings: ServerSettings, engine: Engine
+) -> dict[str, Any]:
+    """Grounded questions with retrieval on and off and unanswerable ones, on `engine`."""
+    from persian_chat.server.knowledge import load_retriever
+    from persian_chat.training.knowledge_eval import engine_answerer, knowledge_eval
+
+    assert config.knowledge is not None
+    retriever = load_retriever(
+        config.knowledge,
+        settings.knowledge_passages,
+        settings.knowledge_tokens,
+        settings.knowledge_min_coverage,
+    )
+    with tqdm(desc=f"knowledge eval {config.label}", unit="answer") as bar:
+        result = knowledge_eval(
+            model,
+            settings,
+            retriever,
+            engine_answerer(engine, model, bar),
+            make_normalizer(model),
+            config.tables,
+            config.eval_sources,
+            config.max_tokens,
+            config.seed,
+        )
+    grounded, unanswerable = result["grounded"], result["unanswerable"]
+    log.info(
+        "knowledge: grounded exact match %s with retrieval, %s without; retrieval recall %s; "
+        "unanswerable answered 'I don't know' %s",
+        grounded["exact_match_with_retrieval"],
+        grounded["exact_match_without_retrieval"],
+        grounded["retrieval_recall"],
+        unanswerable["dont_know_rate"],
+    )
+    return result
+
+
 def run_chat_eval(config: ChatEvalConfig) -> dict[str, Any]:
     """Score the served model on the held-out prompts; returns the label's results entry."""
     from persian_chat.normalize import PersianNormalizer
@@ -242,12 +284,16 @@ def run_chat_eval(config: ChatEvalConfig) -> dict[str, Any]:
         config.threads,
     )  # fmt: skip
     decoder = load_decoder(model.onnx_path, threads=config.threads)
-    engine = build_engine(model, decoder, config.max_batch, max_waiting=len(planned))
+    # every answer is submitted at once, the knowledge part's ones too: no queue limit
+    engine = build_engine(model, decoder, config.max_batch, max_waiting=1 << 20)
     engine.start()
     generating = time.monotonic()
+    knowledge: dict[str, Any] | None = None
     try:
         with tqdm(total=len(planned), desc=f"chat eval {config.label}", unit="answer") as bar:
             answers = generate_answers(engine, model, [p.job for p in planned], bar)
+        if config.knowledge is not None:
+            knowledge = _knowledge_part(config, model, settings, engine)
     finally:
         engine.shutdown(0)
         engine.join(30)
@@ -293,6 +339,8 @@ def run_chat_eval(config: ChatEvalConfig) -> dict[str, Any]:
         "generation_s": round(generation_s, 1),
         "modes": modes,
     }
+    if knowledge is not None:
+        entry["knowledge"] = knowledge
     entry["wall_time_s"] = round(time.monotonic() - started, 1)
     merge_results(config.logs_dir / "chat_eval.json", config.label, entry)
     replace_section(

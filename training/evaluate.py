@@ -287,6 +287,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="at least this many per category scored by exact match, sentiment or chrF",
     )
     add("--chat-max-tokens", type=int, default=128, help="new tokens per answer at most")
+    knowledge = chat.add_mutually_exclusive_group()
+    knowledge.add_argument(
+        "--knowledge",
+        type=Path,
+        default=None,
+        help="knowledge base for the grounded and unanswerable questions (default: "
+        "datasets/knowledge/passages.jsonl when it exists)",
+    )
+    knowledge.add_argument(
+        "--no-knowledge", action="store_true", help="skip the knowledge questions"
+    )
     add("--chat-seed", type=int, default=13, help="selection order and sampling seeds")
     add(
         "--chat-examples",
@@ -320,6 +331,7 @@ def parse_mode(text: str) -> tuple[str, dict[str, Any]]:
 
 
 def run_chat(args: argparse.Namespace) -> dict[str, Any]:
+    from persian_chat.server.serve import knowledge_setting
     from persian_chat.training.chat_eval import MODES, ChatEvalConfig, run_chat_eval
 
     config = ChatEvalConfig(
@@ -335,6 +347,7 @@ def run_chat(args: argparse.Namespace) -> dict[str, Any]:
         max_batch=args.max_batch,
         examples=args.chat_examples,
         modes={**MODES, **dict(parse_mode(m) for m in args.sampling_mode)},
+        knowledge=knowledge_setting(args.knowledge, args.no_knowledge),
     )
     entry = run_chat_eval(config)
     log.info("chat evaluation (label %s) -> %s", args.label, args.logs_dir / "chat_eval.json")

@@ -52,8 +52,11 @@ def start_server(
     model_dir: Path, log_path: Path, env: dict[str, str] | None = None, *args: str
 ) -> LiveServer:
     port = free_port()
+    # the project's knowledge base only where a test names one: the tiny models' prompts
+    # stay what each test expects
+    knowledge = [] if "--knowledge" in args else ["--no-knowledge"]
     command = [sys.executable, "-m", "persian_chat.cli", "serve", "--model", str(model_dir),
-               "--port", str(port), "--threads", "1", *args]  # fmt: skip
+               "--port", str(port), "--threads", "1", *knowledge, *args]  # fmt: skip
     started = time.monotonic()
     log_file = log_path.open("wb")
     process = subprocess.Popen(

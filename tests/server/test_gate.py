@@ -175,3 +175,19 @@ def test_freezing_bodies_are_refused_at_once_while_a_stream_flows(tiny_served_di
     around = before + [t for t in arrivals if sent_at <= t <= done_at] + after
     gaps = [b - a for a, b in itertools.pairwise(around)]
     assert max(gaps) < 0.1, gaps
+
+
+def test_a_connection_that_never_finishes_its_headers_is_closed(tiny_served_dir: Path) -> None:
+    import socket
+
+    server = start_in_process(tiny_served_dir, header_timeout_seconds=0.5)
+    host, port = server.url.removeprefix("http://").split(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=10) as slow:
+            slow.sendall(b"POST /api/chat HTTP/1.1\r\nHost: x\r\n")  # and nothing more
+            assert slow.recv(1024) == b""  # closed by the server, well before the 10 s
+        with socket.create_connection((host, int(port)), timeout=10) as prompt:
+            prompt.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert prompt.recv(1024).startswith(b"HTTP/1.1 200")
+    finally:
+        server.stop()

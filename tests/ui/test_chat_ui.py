@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
+from persian_chat.knowledge import Passage
+
 from ..server.live_server import start_in_process
 from .live_ui import running_ui
 
@@ -23,6 +25,9 @@ CHROMIUM = "/usr/bin/chromium"
 KEY = "ui-test-key-0123456789abcdef"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
 QUESTION = "سلام! لطفاً دربارهٔ حافظ بگو."
+HAFEZ = Passage(
+    "poets:hafez", "حافظ شیرازی", "حافظ شاعر غزل‌سرای شیراز است.", "handwritten", "culture"
+)
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists() or shutil.which("npm") is None,
@@ -31,11 +36,22 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def api(tiny_served_dir: Path) -> Iterator[tuple[str, Any]]:
+def api(
+    tiny_served_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Any]]:
     """The real server app on loopback, each decoding step slowed to 20 ms so that an answer
-    streams for a few seconds and can be stopped."""
-    server = start_in_process(tiny_served_dir, 0.02, api_keys=frozenset({KEY}),
-                              rate_limit_per_minute=0)  # fmt: skip
+    streams for a few seconds and can be stopped; its knowledge base has a passage on Hafez,
+    so the first question's answer has a source (a one-passage base gives the words it lacks
+    most of the idf: a low line)."""
+    knowledge = tmp_path_factory.mktemp("knowledge") / "passages.jsonl"
+    knowledge.write_text(json.dumps(HAFEZ.as_dict(), ensure_ascii=False) + "\n", encoding="utf-8")
+    server = start_in_process(
+        tiny_served_dir, 0.02, api_keys=frozenset({KEY}), rate_limit_per_minute=0,
+        knowledge=knowledge, knowledge_tokens=128, knowledge_min_coverage=0.1,
+    )  # fmt: skip
+    found = httpx.post(f"{server.url}/knowledge/search", json={"query": QUESTION},
+                       headers={"authorization": f"Bearer {KEY}"}).json()  # fmt: skip
+    assert [hit["id"] for hit in found["hits"]] == [HAFEZ.id], found
     yield server.url, server.runtime
     server.stop()
 
@@ -175,6 +191,11 @@ def test_stream_stop_reload_theme_and_screenshots(page: Any, api: tuple[str, Any
     assert len(set(lengths)) >= 3, lengths  # the text grew piece by piece, not all at once
     answer = last_answer(page)
     assert answer
+    sources = page.locator(".bubble.assistant details.sources").first
+    assert sources.get_attribute("dir") == "rtl" and sources.get_attribute("lang") == "fa"
+    assert not sources.locator("li").first.is_visible()  # folded until asked
+    sources.locator("summary").click()
+    assert sources.locator("li").first.inner_text() == "حافظ شیرازی"
     assert_readable(page)
     shoot(page, "desktop-light")
 

@@ -47,6 +47,7 @@ from persian_chat.chat_format import (
 )
 from persian_chat.checksums import format_sha256sums, sha256_bytes, sha256_file
 from persian_chat.errors import UserError
+from persian_chat.knowledge import Passage
 from persian_chat.logs import configure_logging
 from persian_chat.normalize import PersianNormalizer
 from persian_chat.settings import DEFAULT_SYSTEM_PROMPT, NormalizerSettings
@@ -60,10 +61,18 @@ from persian_chat.training.data.cleaning import (
     remove_noise,
     split_group,
 )
+from persian_chat.training.data.knowledge import (
+    DEFAULT_HANDWRITTEN,
+    KNOWLEDGE_FILE,
+    build_knowledge,
+    knowledge_counts,
+    knowledge_jsonl,
+)
 from persian_chat.training.data.mixture import MixRow, over_share, shares, totals
 from persian_chat.training.data.records import BadRow, Example
 from persian_chat.training.data.sources import (
     DEFAULT_DOMAINS,
+    DEFAULT_TABLES,
     TASK_NAMES,
     ChatFileSource,
     HafezSource,
@@ -126,6 +135,10 @@ class PrepareConfig(BaseModel):
     blocklist: Path = DEFAULT_BLOCKLIST
     strict: bool = False
     normalizer: NormalizerSettings = NormalizerSettings()
+    # the knowledge base (datasets/knowledge/passages.jsonl): tables, conversations, Hafez and
+    # the hand-written passages of this folder; off: no knowledge file is written
+    knowledge: bool = True
+    knowledge_dir: Path = DEFAULT_HANDWRITTEN
     # source name (as in the manifest: "hafez", "chat:PATH", "task:facts") -> largest share
     # of tokens it may have, in train and in test alike
     max_share: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_MAX_SHARE))
@@ -164,6 +177,7 @@ class PrepareResult:
     train: list[Record]
     test: list[Record]
     manifest: dict[str, Any]
+    knowledge: list[Passage] = field(default_factory=list)
 
 
 @dataclass
@@ -400,13 +414,23 @@ def prepare(config: PrepareConfig) -> PrepareResult:
             "examples": pipeline.repeated_questions[:SAMPLES_PER_REASON],
         },
     }
+    knowledge: list[Passage] = []
+    if config.knowledge:
+        knowledge = build_knowledge(
+            DEFAULT_TABLES,
+            DEFAULT_CONVERSATIONS,
+            config.knowledge_dir,
+            pipeline.normalizer.normalize,
+        )
+        manifest["knowledge"] = knowledge_counts(knowledge)
+        log.info("knowledge base: %d passages", len(knowledge))
     if pipeline.repeated_questions:
         log.info(
             "%d kept conversations open with a question seen before (e.g. %s)",
             len(pipeline.repeated_questions),
             pipeline.repeated_questions[0],
         )
-    return PrepareResult(train, test, manifest)
+    return PrepareResult(train, test, manifest, knowledge)
 
 
 def _jsonl(records: list[Record]) -> bytes:
@@ -416,6 +440,8 @@ def _jsonl(records: list[Record]) -> bytes:
 def write_outputs(result: PrepareResult, output_dir: Path) -> dict[str, str]:
     """Write train/test JSONL, manifest.json and SHA256SUMS; all or nothing replaced."""
     data = {"train.jsonl": _jsonl(result.train), "test.jsonl": _jsonl(result.test)}
+    if result.knowledge:
+        data[KNOWLEDGE_FILE] = knowledge_jsonl(result.knowledge)
     manifest = dict(result.manifest)
     manifest["files"] = {
         name: {

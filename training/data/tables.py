@@ -60,6 +60,8 @@ def unique(rows: Sequence[TableRow], column: str) -> None:
     seen: dict[str, int] = {}
     for row in rows:
         value = row.cells[column]
+        if not value:  # an optional cell left empty names no entity
+            continue
         if value in seen:
             raise InputError(
                 str(row.path), row.line, f"{column} {value!r} repeats line {seen[value]}"

@@ -121,28 +121,29 @@ def _ask(
 
 
 def country_examples(row: TableRow) -> Iterator[Example]:
-    """Capital (twice), country of the capital, and continent and currency where known."""
+    """Capital (twice) and the country of the capital, continent and currency, where known."""
     cells = row.cells
     group = f"country:{cells['country']}"
-    yield from _ask(
-        row,
-        "capital",
-        CAPITAL_PROMPTS,
-        CAPITAL_ANSWERS,
-        cells["capital"],
-        GEOGRAPHY,
-        group,
-        MAIN_QUESTION_ROWS,
-    )
-    yield from _ask(
-        row,
-        "capital_of",
-        CAPITAL_OF_PROMPTS,
-        CAPITAL_OF_ANSWERS,
-        cells["country"],
-        GEOGRAPHY,
-        group,
-    )
+    if cells["capital"]:
+        yield from _ask(
+            row,
+            "capital",
+            CAPITAL_PROMPTS,
+            CAPITAL_ANSWERS,
+            cells["capital"],
+            GEOGRAPHY,
+            group,
+            MAIN_QUESTION_ROWS,
+        )
+        yield from _ask(
+            row,
+            "capital_of",
+            CAPITAL_OF_PROMPTS,
+            CAPITAL_OF_ANSWERS,
+            cells["country"],
+            GEOGRAPHY,
+            group,
+        )
     if cells["continent"]:
         yield from _ask(
             row,
@@ -185,7 +186,7 @@ def province_examples(row: TableRow) -> Iterator[Example]:
 
 
 def facts_examples(tables: Path) -> Iterator[Example]:
-    countries = read_table(tables / COUNTRIES, ("country", "capital"), ("continent", "currency"))
+    countries = read_table(tables / COUNTRIES, ("country",), ("capital", "continent", "currency"))
     unique(countries, "country")
     unique(countries, "capital")
     provinces = read_table(tables / PROVINCES, ("province", "centre"))

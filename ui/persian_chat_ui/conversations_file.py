@@ -37,7 +37,10 @@ def _message(raw: Any, where: str) -> dict[str, str]:
         raise ConversationFileError(f"نقش {where} باید user، assistant یا system باشد")
     if not isinstance(content, str):
         raise ConversationFileError(f"متن {where} رشته نیست")
-    return {"role": role, "content": content}
+    message = {"role": role, "content": content}
+    if isinstance(raw.get("sources"), str):  # the knowledge passages an answer was given
+        message["sources"] = raw["sources"]
+    return message
 
 
 def parse_import(data: bytes) -> list[dict[str, Any]]:

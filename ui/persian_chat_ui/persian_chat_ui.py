@@ -62,6 +62,22 @@ def edit_form(message: rx.Var) -> rx.Component:  # type: ignore[type-arg]
     )
 
 
+def sources_list(message: rx.Var) -> rx.Component:  # type: ignore[type-arg]
+    """The knowledge passages an answer was given, folded under it (opened on a click)."""
+    titles = message["sources"].to(str)
+    return rx.cond(
+        titles,
+        rx.el.details(
+            rx.el.summary("منابع این پاسخ"),
+            rx.el.ul(rx.foreach(titles.split("\n"), lambda title: rx.el.li(title))),
+            class_name="sources",
+            dir="rtl",
+            lang="fa",
+        ),
+        rx.fragment(),
+    )
+
+
 def message_bubble(message: rx.Var, index: rx.Var) -> rx.Component:  # type: ignore[type-arg]
     is_user = message["role"] == "user"
     is_last = index == ChatState.messages.length() - 1
@@ -122,6 +138,7 @@ def message_bubble(message: rx.Var, index: rx.Var) -> rx.Component:  # type: ign
                 rx.box(rx.markdown(message["content"]), dir="auto", class_name="markdown"),
             ),
             typing,
+            rx.cond(is_user, rx.fragment(), sources_list(message)),
             rx.cond(message["content"] != "", actions, rx.fragment()),
             class_name=rx.cond(is_user, "bubble user", "bubble assistant"),
             custom_attrs={"aria-busy": rx.cond(is_last & ChatState.streaming, "true", "false")},

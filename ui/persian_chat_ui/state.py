@@ -281,11 +281,14 @@ class ChatState(rx.State):
             self.waiting_first_token = True
             self.announcement = "دستیار در حال نوشتن پاسخ است"
         pending, received, question, failure = "", "", "", None
+        sources = ""  # the titles of the knowledge passages the answer was given, one a line
         last_flush = time.monotonic()
         stream = stream_chat(history, settings, self.router.session.client_ip)
         try:
             async for event in stream:
                 pending += str(event.get("token", ""))
+                if event.get("done"):
+                    sources = "\n".join(str(s.get("title", "")) for s in event.get("sources", []))
                 stopping = token in _STOP_REQUESTS
                 if pending and (stopping or time.monotonic() - last_flush >= FLUSH_SECONDS):
                     received += pending
@@ -306,6 +309,8 @@ class ChatState(rx.State):
             self.waiting_first_token = False
             if received:
                 self.messages[-1]["content"] = received
+                if sources:
+                    self.messages[-1]["sources"] = sources
                 self.announcement = "پاسخ کامل شد" if failure is None else "پاسخ قطع شد"
                 self._save()
             else:

@@ -81,7 +81,7 @@ def make_config(sources: dict[str, Path], out: Path, **overrides: object) -> Pre
         output_dir=out,
         blocklist=sources["blocklist"],
         test_ratio=0.25,
-        **overrides,  # type: ignore[arg-type]
+        **{"knowledge": False, **overrides},  # type: ignore[arg-type]
     )
 
 
@@ -145,6 +145,7 @@ def test_same_user_text_never_lands_on_both_sides(tmp_path: Path, sources: dict[
     config = PrepareConfig(
         sources=[ChatFileSource(type="chat", path=path)],
         blocklist=sources["blocklist"],
+        knowledge=False,
         test_ratio=0.3,
     )
     result = prepare(config)
@@ -179,6 +180,7 @@ def test_prepare_reads_a_conversations_folder_with_domains(
     config = PrepareConfig(
         sources=[ChatFileSource(type="chat", path=folder)],
         blocklist=sources["blocklist"],
+        knowledge=False,
         test_ratio=0.3,
     )
     result = prepare(config)
@@ -233,6 +235,7 @@ def test_a_generated_entity_follows_a_hand_written_row_with_the_same_question(
             TaskSource(type="task", name="facts", tables=tables),
         ],
         blocklist=sources["blocklist"],
+        knowledge=False,
         test_ratio=0.5,
         seed=seed,
     )
@@ -262,6 +265,7 @@ def test_max_share_caps_a_source_by_tokens(sources: dict[str, Path], tmp_path: P
             ChatFileSource(type="chat", path=short_path),
         ],
         blocklist=sources["blocklist"],
+        knowledge=False,
         test_ratio=0.3,
         max_share={capped: 0.35},
     )
@@ -339,7 +343,9 @@ def test_nothing_left_is_an_error(sources: dict[str, Path], tmp_path: Path) -> N
     path = tmp_path / "english.jsonl"
     path.write_text(chat("Hello there", "General Kenobi") + "\n", encoding="utf-8")
     config = PrepareConfig(
-        sources=[ChatFileSource(type="chat", path=path)], blocklist=sources["blocklist"]
+        sources=[ChatFileSource(type="chat", path=path)],
+        blocklist=sources["blocklist"],
+        knowledge=False,
     )
     with pytest.raises(UserError, match="no training examples"):
         prepare(config)
@@ -409,6 +415,7 @@ test_ratio = 0.2
 seed = 7
 system_prompt = "دستیار آزمایشی"
 blocklist = "{sources["blocklist"]}"
+knowledge = false
 
 [[sources]]
 type = "chat"
@@ -436,7 +443,13 @@ def test_default_dataset_is_reproduced_byte_for_byte(repo: Path, tmp_path: Path)
     out = tmp_path / "datasets"
     result = run_cli("prepare", "--output-dir", str(out), cwd=repo)
     assert result.returncode == 0, result.stderr
-    for name in ("train.jsonl", "test.jsonl", "SHA256SUMS", "manifest.json"):
+    for name in (
+        "train.jsonl",
+        "test.jsonl",
+        "SHA256SUMS",
+        "manifest.json",
+        "knowledge/passages.jsonl",
+    ):
         assert (out / name).read_bytes() == (repo / "datasets" / name).read_bytes(), name
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["counts"]["train"] > 2500 and manifest["counts"]["test"] > 200

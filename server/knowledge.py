@@ -1,0 +1,61 @@
+"""Passages for a chat request: what the last user turn asks, searched in the knowledge base,
+within a token budget. The prompt layer puts them in front of the question
+(persian_chat.knowledge.with_passages, the layout training and evaluation use too).
+
+A follow-up question often names nothing by itself («و پول رایجش؟»): when the last user turn
+finds nothing, the previous user turn and the last one are searched together.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from persian_chat.chat_format import Message
+from persian_chat.knowledge import Passage, passages_block
+from persian_chat.retrieval import KnowledgeBase, load_passages
+
+log = logging.getLogger("persian_chat.server")
+PASSAGES_FILE = "passages.jsonl"
+
+
+@dataclass
+class Retriever:
+    base: KnowledgeBase
+    k: int = 3
+    token_budget: int = 384
+    min_coverage: float = 0.4
+
+    def for_messages(
+        self, messages: Sequence[Message], count_tokens: Callable[[str], int]
+    ) -> list[Passage]:
+        """The passages for the conversation's last user turn, best first, whose block
+        stays within the token budget (empty: nothing relevant)."""
+        users = [m["content"] for m in messages if m["role"] == "user"]
+        if not users:
+            return []
+        hits = self.base.search(users[-1], self.k, self.min_coverage)
+        if not hits and len(users) > 1:
+            hits = self.base.search(f"{users[-2]} {users[-1]}", self.k, self.min_coverage)
+        chosen: list[Passage] = []
+        for hit in hits:
+            if count_tokens(passages_block([*chosen, hit.passage])) > self.token_budget:
+                break
+            chosen.append(hit.passage)
+        return chosen
+
+
+def knowledge_file(path: Path) -> Path:
+    """A passages file, or a folder that holds one (a prepared dataset's knowledge/)."""
+    return path / PASSAGES_FILE if path.is_dir() else path
+
+
+def load_retriever(path: Path, k: int, token_budget: int, min_coverage: float) -> Retriever:
+    """The knowledge base of `path` indexed in memory (about half a second for 6,400
+    passages on 2 cores)."""
+    base = KnowledgeBase()
+    count = base.add(load_passages(knowledge_file(path)))
+    log.info("knowledge base %s: %d passages", path, count)
+    return Retriever(base, k, token_budget, min_coverage)
