@@ -13,6 +13,7 @@ text), plus the shipped passages, so the grounded questions still have their ans
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import statistics
 import tempfile
@@ -157,6 +158,54 @@ def measure(
     return result
 
 
+def served_ttft(model: Path, knowledge: Path, questions: list[str], threads: int) -> dict[str, Any]:
+    """Time to first token through a live server with the knowledge base, each question
+    asked with retrieval and without ("knowledge": false), interleaved, one at a time; the
+    prompt cache off, so every prompt is prefilled whole (the first turn of a chat)."""
+    import httpx
+
+    from persian_chat.benchmarks.serving_load import start_server
+
+    port = 8700 + random.randint(0, 200)
+    extra = ("--knowledge", str(knowledge), "--prompt-cache-mb", "0")
+    process, _ = start_server(model, port, threads, 1, extra)
+    url = f"http://127.0.0.1:{port}/api/chat"
+    times: dict[str, list[float]] = {"with": [], "without": []}
+    prompt_tokens: dict[str, list[int]] = {"with": [], "without": []}
+    try:
+        for question in ["سلام", *questions]:  # the first is a warm-up
+            for label, flag in (("with", True), ("without", False)):
+                body = {
+                    "messages": [{"role": "user", "content": question}],
+                    "max_tokens": 2,
+                    "knowledge": flag,
+                    "temperature": 0,
+                }
+                start = time.perf_counter()
+                first = None
+                with httpx.stream("POST", url, json=body, timeout=120) as reply:
+                    for line in reply.iter_lines():
+                        if first is None and line.startswith('data: {"token"'):
+                            first = time.perf_counter() - start
+                        if '"done"' in line:
+                            done = json.loads(line[6:])
+                if question != "سلام" and first is not None:
+                    times[label].append(first)
+                    prompt_tokens[label].append(done["usage"]["prompt_tokens"])
+    finally:
+        process.terminate()
+        process.wait(30)
+    p50 = {label: statistics.median(values) for label, values in times.items()}
+    return {
+        "questions": len(times["with"]),
+        "ttft_p50_ms": {label: round(v * 1000, 1) for label, v in p50.items()},
+        "prompt_tokens_mean": {
+            label: round(statistics.mean(v), 1) for label, v in prompt_tokens.items()
+        },
+        "ratio": round(p50["with"] / p50["without"], 2),
+    }
+
+
 def describe(result: dict[str, Any]) -> str:
     s = result["shipped"]
     lines = [
@@ -192,6 +241,15 @@ def describe(result: dict[str, Any]) -> str:
             f"{g['build_s']} s): p50 {g['latency']['p50_ms']} ms, p95 {g['latency']['p95_ms']} "
             f"ms, recall@3 {g['recall_at_3']:.1%}."
         )
+    if "served" in result:
+        t = result["served"]
+        lines.append(
+            f"Served TTFT p50 over {t['questions']} grounded questions (first turns, prompt "
+            f"cache off): {t['ttft_p50_ms']['with']} ms with retrieval "
+            f"({t['prompt_tokens_mean']['with']} prompt tokens on average) and "
+            f"{t['ttft_p50_ms']['without']} ms without ({t['prompt_tokens_mean']['without']}): "
+            f"{t['ratio']}x."
+        )
     return "\n".join(lines)
 
 
@@ -204,10 +262,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--eval-sources", type=Path, default=Path("datasets/sources/eval"))
     parser.add_argument("--scale", type=int, default=1_000_000, help="0: no scale test")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="a served model: also time the first token with and without "
+        "retrieval through a live server",
+    )
+    parser.add_argument("--ttft-questions", type=int, default=40)
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--name", default="retrieval")
     args = parser.parse_args(argv)
     load_before = load_average()
     result = measure(args.knowledge, args.tables, args.eval_sources, args.scale, args.repeats)
+    if args.model is not None:
+        from persian_chat.normalize import PersianNormalizer
+        from persian_chat.training.data.knowledge_questions import grounded_questions
+
+        questions = grounded_questions(
+            args.tables, args.eval_sources, PersianNormalizer().normalize
+        )
+        step = max(1, len(questions) // args.ttft_questions)
+        chosen = [q.question for q in questions[::step]][: args.ttft_questions]
+        result["served"] = served_ttft(args.model, args.knowledge, chosen, args.threads)
     result.update(machine=machine_info(), load_before=load_before, load_after=load_average())
     print(describe(result))
     print(f"wrote {write_result(args.name, result)}")

@@ -285,7 +285,8 @@ def start_server(
 
     command = [sys.executable, "-m", "persian_chat.cli", "serve", "--model", str(model),
                "--port", str(port), "--threads", str(threads), "--max-batch", str(max_batch),
-               "--max-waiting", "256", "--rate-limit", "0", *extra]  # fmt: skip
+               "--max-waiting", "256", "--rate-limit", "0",
+               *(() if "--knowledge" in extra else ("--no-knowledge",)), *extra]  # fmt: skip
     env = {**os.environ, "PERSIAN_CHAT_API_KEYS": ""}
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -130,8 +130,10 @@ def province_passages(tables: Path) -> Iterator[Passage]:
         name, centre = row.cells["province"], row.cells["centre"]
         text = f"استان {name} یکی از سی‌ویک استان ایران است و مرکز آن شهر {centre} است."
         others = [c for c in by_province.get(name, []) if c != centre][:6]
-        if others:
-            text += f" از شهرهای بزرگ دیگر این استان {_join(others)} هستند."
+        if len(others) == 1:
+            text += f" {others[0]} نیز از شهرهای بزرگ این استان است."
+        elif others:
+            text += f" {_join(others)} از دیگر شهرهای بزرگ این استان‌اند."
         yield Passage(f"province:{name}", f"استان {name}", text, "provinces", "geography")
 
 
@@ -151,14 +153,14 @@ def city_passages(tables: Path) -> Iterator[Passage]:
 def calendar_passages() -> Iterator[Passage]:
     for index, (month, season, days) in enumerate(MONTHS):
         text = (
-            f"{month} {ORDINALS[index]} ماه سال در تقویم هجری خورشیدی است. این ماه در فصل "
+            f"{month} ماه {ORDINALS[index]} سال در تقویم هجری خورشیدی است. این ماه در فصل "
             f"{season} است و {days} روز دارد."
         )
         yield Passage(f"calendar:month:{month}", f"ماه {month}", text, "calendar", "calendar")
     for index, day in enumerate(WEEKDAYS):
         following = WEEKDAYS[(index + 1) % 7]
         text = (
-            f"{day} {ORDINALS[index]} روز هفته در تقویم ایران است و روز پس از آن {following} است."
+            f"{day} روز {ORDINALS[index]} هفته در تقویم ایران است و روز پس از آن {following} است."
         )
         yield Passage(f"calendar:weekday:{day}", f"روز {day}", text, "calendar", "calendar")
     for title, text in CALENDAR:
