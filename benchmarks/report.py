@@ -113,6 +113,14 @@ def dataset_section(datasets_dir: Path) -> str:
         "### Cleaning steps (rows dropped at each step)",
         _table(["step", "rows"], [[k, v] for k, v in counts.items()]),
     ]
+    knowledge = manifest.get("knowledge")
+    if knowledge:
+        parts += [
+            f"### Knowledge base (`datasets/knowledge/passages.jsonl`): {knowledge['passages']:,} "
+            "passages",
+            _table(["source", "passages"], [[k, v] for k, v in knowledge["sources"].items()]),
+            _table(["domain", "passages"], [[k, v] for k, v in knowledge["domains"].items()]),
+        ]
     samples = manifest.get("dropped_examples", {})
     if samples:
         parts.append("### Examples of dropped rows")
@@ -318,6 +326,41 @@ def chat_evaluation_section(logs: Path) -> str:
         else "; ".join(f"{mode} ({label}): {s}" for label, s in by_label.items())
         for mode, by_label in settings.items()
     )
+    knowledge_rows = [
+        [
+            label,
+            entry["knowledge"]["grounded"]["questions"],
+            _percent(entry["knowledge"]["grounded"]["exact_match_with_retrieval"]),
+            _percent(entry["knowledge"]["grounded"]["exact_match_without_retrieval"]),
+            _percent(entry["knowledge"]["grounded"]["retrieval_recall"]),
+            entry["knowledge"]["unanswerable"]["questions"],
+            _percent(entry["knowledge"]["unanswerable"]["dont_know_rate"]),
+        ]
+        for label, entry in labels.items()
+        if "knowledge" in entry
+    ]
+    knowledge = (
+        [
+            "### Knowledge",
+            "Grounded questions (the knowledge base holds the answer; phrasings held out of "
+            "training) scored by exact match with retrieval on and off, and unanswerable "
+            'questions answered with "I don\'t know" (retrieval on); server defaults.',
+            _table(
+                [
+                    "model",
+                    "grounded",
+                    "EM with retrieval",
+                    "EM without",
+                    "retrieval recall",
+                    "unanswerable",
+                    '"I don\'t know"',
+                ],
+                knowledge_rows,
+            ),
+        ]
+        if knowledge_rows
+        else []
+    )
     return "\n\n".join(
         [
             "## Chat evaluation",
@@ -329,6 +372,7 @@ def chat_evaluation_section(logs: Path) -> str:
             "answers in `logs/errors.txt`. A loop is a word 4-gram occurring 3 or more times.",
             _table(header, rows),
             f"Sampling: {described}.",
+            *knowledge,
         ]
     )
 

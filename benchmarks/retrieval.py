@@ -286,5 +286,6 @@ def main(argv: list[str] | None = None) -> None:
         chosen = [q.question for q in questions[::step]][: args.ttft_questions]
         result["served"] = served_ttft(args.model, args.knowledge, chosen, args.threads)
     result.update(machine=machine_info(), load_before=load_before, load_after=load_average())
-    print(describe(result))
+    result.update(title="Knowledge retrieval", description=describe(result))
+    print(result["description"])
     print(f"wrote {write_result(args.name, result)}")

@@ -75,6 +75,14 @@ def test_chat_evaluation_table_has_a_row_per_label_and_sampling_mode(tmp_path: P
     assert "| base | greedy | 160 | 50% | 97% | 23.4 | 10% | 50% | 31.2 | - | 0% |" in text
     assert "| new | default | 160 | 4% | 97% | 23.4 | - | 50% | 31.2 | - | 0% |" in text
     assert "greedy: temperature=0.0; default: temperature=0.3" in text
+    assert "### Knowledge" not in text  # no knowledge part was run
+    labels["new"]["knowledge"] = {
+        "grounded": {"questions": 439, "exact_match_with_retrieval": 0.41,
+                     "exact_match_without_retrieval": 0.12, "retrieval_recall": 0.93},
+        "unanswerable": {"questions": 80, "dont_know_rate": 0.25},
+    }  # fmt: skip
+    (tmp_path / "logs/chat_eval.json").write_text(json.dumps(chat), encoding="utf-8")
+    assert "| new | 439 | 41% | 12% | 93% | 80 | 25% |" in build_report(tmp_path)
 
 
 def test_dataset_mixture_tables_per_source_and_domain(tmp_path: Path) -> None:
