@@ -20,11 +20,14 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 # Debian packages the UI and the tests need: npm (bun and the font for the Reflex UI),
-# chromium (browser tests; never a downloaded browser), nginx (deployment tests).
+# chromium (browser tests; never a downloaded browser), nginx (deployment tests), postgresql
+# (the knowledge-search tests start a throwaway cluster of their own).
 SYSTEM_TOOLS := npm chromium nginx
 system-deps:
 	@missing=""; for tool in $(SYSTEM_TOOLS); do \
 	  command -v $$tool >/dev/null || [ -x /usr/sbin/$$tool ] || missing="$$missing $$tool"; done; \
+	command -v pg_ctl >/dev/null || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 \
+	  || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  echo "installing$$missing with apt-get"; \

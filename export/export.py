@@ -20,8 +20,10 @@ from typing import Any, Literal
 from persian_chat.atomic import atomic_write_text, building_directory
 from persian_chat.checksums import sha256_file
 from persian_chat.errors import UserError
+from persian_chat.knowledge import SERVED_KNOWLEDGE
 from persian_chat.logs import configure_logging
 from persian_chat.server.served_model import SERVED_FORMAT
+from persian_chat.training.data.knowledge import KNOWLEDGE_FILE
 from persian_chat.versions import package_versions
 
 HELP = "export the fine-tuned model to int8 (or fp32) ONNX with a parity check"
@@ -172,6 +174,13 @@ def export(
                 ),
                 "export_time_s": round(time.monotonic() - started, 1),
             }
+            passages = data_dir / KNOWLEDGE_FILE
+            if passages.is_file():  # the version carries its knowledge base (SERVED_KNOWLEDGE)
+                shutil.copyfile(passages, served / SERVED_KNOWLEDGE)
+                manifest["knowledge"] = {
+                    "file": SERVED_KNOWLEDGE,
+                    "passages": sum(1 for line in passages.open(encoding="utf-8") if line.strip()),
+                }
             manifest["files"] = {p.name: sha256_file(p) for p in sorted(served.iterdir())}
             (served / "manifest.json").write_text(
                 json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"

@@ -23,6 +23,7 @@ PASSAGES_HEADING = (
     "متن‌های زیر را بخوان و فقط از روی آن‌ها پاسخ بده؛ اگر پاسخ در آن‌ها نیست، بگو که نمی‌دانی."
 )
 QUESTION_HEADING = "پرسش:"
+SERVED_KNOWLEDGE = "knowledge.jsonl"  # a served model's own knowledge base, beside model.onnx
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,11 @@ from __future__ import annotations
 import math
 import sqlite3
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from persian_chat.knowledge import Passage, fold_words, reductions
 
@@ -29,7 +31,7 @@ TITLE_WEIGHT, BODY_WEIGHT = 1.0, 1.0  # measured: a heavier title ranked worse
 DEFAULT_MIN_COVERAGE = 0.4  # measured on the grounded and unanswerable sets (README)
 CANDIDATES = 50  # bm25's best, re-ranked by coverage (in tenths), then bm25
 COVERAGE_STEP = 0.1
-COMMON_SHARE, COMMON_MIN = 0.02, 5000  # a term in more passages than this is not matched on
+COMMON_SHARE, COMMON_MIN = 0.005, 5000  # a term in more passages than this is not matched on
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS passages (
     n INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, title TEXT NOT NULL, text TEXT NOT NULL,
@@ -49,7 +51,91 @@ class Hit:
     coverage: float  # share of the query's idf found in the passage, 0..1
 
 
-class KnowledgeBase:
+class ScoredSearch(ABC):
+    """What every knowledge base does the same way (SQLite here, PostgreSQL in
+    retrieval_pg.py): the query's terms, coverage, the "nothing relevant" line and the
+    ranking. A subclass stores passages, keeps `_vocabulary` (word -> passages holding it)
+    and `_count_passages` in step, and finds candidates (`_match`)."""
+
+    _vocabulary: dict[str, int]
+    _count_passages: int
+
+    def __len__(self) -> int:
+        return self._count_passages
+
+    def _tally(self, words: Iterable[str], step: int) -> None:
+        """Keep the word -> passages table in step with the index (no rescan per update)."""
+        for word in set(words):
+            held = self._vocabulary.get(word, 0) + step
+            if held > 0:
+                self._vocabulary[word] = held
+            else:
+                self._vocabulary.pop(word, None)
+
+    @abstractmethod
+    def _match(self, terms: list[str], limit: int) -> list[tuple[Any, ...]]:
+        """Up to `limit` rows (id, title, text, source, domain, words, score; lower score is
+        better) of passages holding any of `terms`, best first."""
+
+    @abstractmethod
+    def add(self, passages: Iterable[Passage]) -> int:
+        """Insert or replace passages by id; returns how many were written."""
+
+    @abstractmethod
+    def remove(self, ids: Iterable[str]) -> int:
+        """Remove passages by id; returns how many there were."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def _idf(self, word: str) -> float:
+        held = self._vocabulary.get(word, 0)
+        return math.log((self._count_passages + 1) / (held + 0.5))
+
+    def query_terms(self, query: str) -> list[tuple[str, list[str]]]:
+        """Each query word with the passage words it reduces to (empty: no passage has it)."""
+        return [(word, reductions(word, self._vocabulary)) for word in fold_words(query)]
+
+    def _selective(self, terms: list[str]) -> list[str]:
+        """The terms worth matching on: a word in more than COMMON_SHARE of the passages
+        adds little to bm25 and makes the index score its whole posting list (30x slower
+        queries at a million passages); it still counts in coverage. The two rarest stay."""
+        limit = max(COMMON_MIN, COMMON_SHARE * self._count_passages)
+        ranked = sorted(terms, key=lambda t: self._vocabulary.get(t, 0))
+        return [t for i, t in enumerate(ranked) if i < 2 or self._vocabulary.get(t, 0) <= limit]
+
+    def search(
+        self, query: str, k: int = 3, min_coverage: float = DEFAULT_MIN_COVERAGE
+    ) -> list[Hit]:
+        """Up to `k` passages for `query`, best first, each covering at least `min_coverage`
+        of the query's idf; empty when nothing is relevant."""
+        words = self.query_terms(query)
+        terms = sorted({term for _, found in words for term in found})
+        if not terms or self._count_passages == 0:
+            return []
+        weights = [
+            max((self._idf(t) for t in found), default=math.log(self._count_passages + 1))
+            for _, found in words
+        ]
+        total = sum(weights) or 1.0
+        hits = []
+        for pid, title, text, source, domain, held, score in self._match(
+            self._selective(terms), CANDIDATES
+        ):
+            present = set(held.split())
+            covered = sum(
+                weight
+                for (_, found), weight in zip(words, weights, strict=True)
+                if any(term in present for term in found)
+            )
+            coverage = covered / total
+            if coverage >= min_coverage:
+                hits.append(Hit(Passage(pid, title, text, source, domain), score, coverage))
+        hits.sort(key=lambda hit: (-int(hit.coverage / COVERAGE_STEP), hit.bm25))
+        return hits[:k]
+
+
+class KnowledgeBase(ScoredSearch):
     """Passages in one SQLite file (or in memory). Thread-safe: one connection, one lock
     (a search takes about a millisecond; the server calls it from worker threads)."""
 
@@ -59,17 +145,10 @@ class KnowledgeBase:
         self._lock = threading.Lock()
         with self._lock, self._db:
             self._db.executescript(SCHEMA)
-        self._vocabulary: dict[str, int] = {}  # word -> passages holding it
-        self._count = 0
-        self._refresh()
-
-    def _refresh(self) -> None:
+        # word -> passages holding it, read once from FTS5's vocabulary, then kept in step
         rows = self._db.execute("SELECT term, doc FROM vocabulary").fetchall()
-        self._vocabulary = {term: int(doc) for term, doc in rows}
-        self._count = int(self._db.execute("SELECT count(*) FROM passages").fetchone()[0])
-
-    def __len__(self) -> int:
-        return self._count
+        self._vocabulary: dict[str, int] = {term: int(doc) for term, doc in rows}
+        self._count_passages = int(self._db.execute("SELECT count(*) FROM passages").fetchone()[0])
 
     def add(self, passages: Iterable[Passage]) -> int:
         """Insert or replace passages by id; returns how many were written."""
@@ -100,18 +179,22 @@ class KnowledgeBase:
                     "INSERT INTO terms (rowid, title, body) VALUES (?, ?, ?)",
                     (cursor.lastrowid, title, body),
                 )
+                self._tally(f"{title} {body}".split(), +1)
+                self._count_passages += 1
                 written += 1
-            self._refresh()
         return written
 
     def _forget(self, row: tuple[int, str, str]) -> None:
         n, title, _ = row
         text = self._db.execute("SELECT text FROM passages WHERE n = ?", (n,)).fetchone()[0]
+        title_words, body_words = " ".join(fold_words(title)), " ".join(fold_words(text))
         self._db.execute(
             "INSERT INTO terms (terms, rowid, title, body) VALUES ('delete', ?, ?, ?)",
-            (n, " ".join(fold_words(title)), " ".join(fold_words(text))),
+            (n, title_words, body_words),
         )
         self._db.execute("DELETE FROM passages WHERE n = ?", (n,))
+        self._tally(f"{title_words} {body_words}".split(), -1)
+        self._count_passages -= 1
 
     def remove(self, ids: Iterable[str]) -> int:
         removed = 0
@@ -123,61 +206,19 @@ class KnowledgeBase:
                 if row is not None:
                     self._forget(row)
                     removed += 1
-            self._refresh()
         return removed
 
-    def _idf(self, word: str) -> float:
-        held = self._vocabulary.get(word, 0)
-        return math.log((self._count + 1) / (held + 0.5))
-
-    def query_terms(self, query: str) -> list[tuple[str, list[str]]]:
-        """Each query word with the passage words it reduces to (empty: no passage has it)."""
-        return [(word, reductions(word, self._vocabulary)) for word in fold_words(query)]
-
-    def _selective(self, terms: list[str]) -> list[str]:
-        """The terms worth matching on: a word in more than COMMON_SHARE of the passages
-        adds little to bm25 and makes FTS5 score its whole posting list (30x slower queries
-        at a million passages); it still counts in coverage. The two rarest always stay."""
-        limit = max(COMMON_MIN, COMMON_SHARE * self._count)
-        ranked = sorted(terms, key=lambda t: self._vocabulary.get(t, 0))
-        return [t for i, t in enumerate(ranked) if i < 2 or self._vocabulary.get(t, 0) <= limit]
-
-    def search(
-        self, query: str, k: int = 3, min_coverage: float = DEFAULT_MIN_COVERAGE
-    ) -> list[Hit]:
-        """Up to `k` passages for `query`, best first, each covering at least `min_coverage`
-        of the query's idf; empty when nothing is relevant."""
-        words = self.query_terms(query)
-        terms = sorted({term for _, found in words for term in found})
-        if not terms or self._count == 0:
-            return []
-        weights = [
-            max((self._idf(t) for t in found), default=math.log(self._count + 1))
-            for _, found in words
-        ]
-        total = sum(weights) or 1.0
-        match = " OR ".join(f'"{term}"' for term in self._selective(terms))
+    def _match(self, terms: list[str], limit: int) -> list[tuple[Any, ...]]:
+        match = " OR ".join(f'"{term}"' for term in terms)
         with self._lock:
-            rows = self._db.execute(
+            rows: list[tuple[Any, ...]] = self._db.execute(
                 "SELECT p.id, p.title, p.text, p.source, p.domain, p.words, "
                 f"bm25(terms, {TITLE_WEIGHT}, {BODY_WEIGHT}) AS score "
                 "FROM terms JOIN passages AS p ON p.n = terms.rowid "
                 "WHERE terms MATCH ? ORDER BY score LIMIT ?",
-                (match, CANDIDATES),
+                (match, limit),
             ).fetchall()
-        hits = []
-        for pid, title, text, source, domain, held, score in rows:
-            present = set(held.split())
-            covered = sum(
-                weight
-                for (_, found), weight in zip(words, weights, strict=True)
-                if any(term in present for term in found)
-            )
-            coverage = covered / total
-            if coverage >= min_coverage:
-                hits.append(Hit(Passage(pid, title, text, source, domain), score, coverage))
-        hits.sort(key=lambda hit: (-int(hit.coverage / COVERAGE_STEP), hit.bm25))
-        return hits[:k]
+        return rows
 
     def memory_bytes(self) -> int:
         """The database's size: its memory when it lives in memory, else its file's."""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from persian_chat.chat_format import Message
 from persian_chat.knowledge import Passage, passages_block
-from persian_chat.retrieval import KnowledgeBase, load_passages
+from persian_chat.retrieval import KnowledgeBase, ScoredSearch, load_passages
 
 log = logging.getLogger("persian_chat.server")
 PASSAGES_FILE = "passages.jsonl"
@@ -23,7 +23,7 @@ PASSAGES_FILE = "passages.jsonl"
 
 @dataclass
 class Retriever:
-    base: KnowledgeBase
+    base: ScoredSearch
     k: int = 3
     token_budget: int = 384
     min_coverage: float = 0.4
@@ -52,10 +52,23 @@ def knowledge_file(path: Path) -> Path:
     return path / PASSAGES_FILE if path.is_dir() else path
 
 
-def load_retriever(path: Path, k: int, token_budget: int, min_coverage: float) -> Retriever:
+def load_retriever(
+    path: Path | None, k: int, token_budget: int, min_coverage: float, url: str | None = None
+) -> Retriever:
     """The knowledge base of `path` indexed in memory (about half a second for 6,400
-    passages on 2 cores)."""
-    base = KnowledgeBase()
-    count = base.add(load_passages(knowledge_file(path)))
-    log.info("knowledge base %s: %d passages", path, count)
+    passages on 2 cores); or the PostgreSQL one at `url`, filled from `path` when empty."""
+    base: ScoredSearch
+    if url is not None:
+        from persian_chat.retrieval_pg import PostgresKnowledgeBase
+
+        base = PostgresKnowledgeBase(url)
+        if len(base) == 0 and path is not None:
+            base.add(load_passages(knowledge_file(path)))
+        log.info("knowledge base in PostgreSQL: %d passages", len(base))
+    else:
+        assert path is not None
+        memory = KnowledgeBase()
+        memory.add(load_passages(knowledge_file(path)))
+        base = memory
+        log.info("knowledge base %s: %d passages", path, len(base))
     return Retriever(base, k, token_budget, min_coverage)

@@ -13,7 +13,9 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from persian_chat.knowledge import SERVED_KNOWLEDGE
 from persian_chat.server.batch_tuning import tune_max_batch
 from persian_chat.server.engine import Engine
 from persian_chat.server.knowledge import Retriever, load_retriever
@@ -75,6 +77,17 @@ def release_free_heap() -> None:
         ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
 
 
+def knowledge_path(settings: ServerSettings, model: ServedModel) -> Path | None:
+    """The knowledge base this model is served with: the one named with --knowledge, else
+    the model's own (a studio version carries its bot's), else the project's fallback."""
+    if settings.knowledge is not None:
+        return settings.knowledge
+    own = model.path / SERVED_KNOWLEDGE
+    if settings.model_knowledge and own.is_file():
+        return own
+    return settings.knowledge_fallback
+
+
 def load_runtime(settings: ServerSettings) -> Runtime:
     start = time.monotonic()
     model = load_served_model(settings.model_dir, verify=settings.verify_model)
@@ -87,12 +100,14 @@ def load_runtime(settings: ServerSettings) -> Runtime:
     engine = build_engine(model, decoder, max_batch, settings.max_waiting, prefix,
                           settings.prompt_cache_mb, settings.lookup_tokens)  # fmt: skip
     knowledge = None
-    if settings.knowledge is not None:
+    path = knowledge_path(settings, model)
+    if path is not None or settings.knowledge_url is not None:
         knowledge = load_retriever(
-            settings.knowledge,
+            path,
             settings.knowledge_passages,
             settings.knowledge_tokens,
             settings.knowledge_min_coverage,
+            settings.knowledge_url,
         )
     engine.start()
     release_free_heap()

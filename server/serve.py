@@ -32,7 +32,7 @@ log = logging.getLogger("persian_chat.server")
 OTHER_VARIABLES = frozenset({
     "MODEL", "HOST", "PORT", "THREADS", "API_KEYS_FILE", "API_KEYS", "CORS_ORIGINS",
     "SYSTEM_PROMPT", "LOG_USER_TEXT", "ADMIN_KEY", "ADMIN_KEY_FILE", "TRUSTED_PROXIES",
-    "KNOWLEDGE",
+    "KNOWLEDGE", "KNOWLEDGE_URL",
 })  # fmt: skip
 
 
@@ -81,6 +81,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     knowledge.add_argument(
         "--no-knowledge", action="store_true", help="answer without a knowledge base"
     )
+    add("--knowledge-url", default=_env("KNOWLEDGE_URL"),
+        help="PostgreSQL knowledge base shared by replicas (postgresql://user@host/db, "
+        "PERSIAN_CHAT_KNOWLEDGE_URL; needs the postgres extra); filled from the passages "
+        "file when empty")  # fmt: skip
     add("--system-prompt", default=_env("SYSTEM_PROMPT"),
         help="system prompt added when a client sends none (default: the model's)")  # fmt: skip
     add("--log-user-text", action="store_true", default=bool(_env("LOG_USER_TEXT")),
@@ -102,18 +106,19 @@ def environment_variables() -> set[str]:
     return {f"PERSIAN_CHAT_{name}" for name in OTHER_VARIABLES | tunable}
 
 
-def knowledge_setting(path: Path | None, off: bool) -> Path | None:
-    """The knowledge base to serve: the one named (it must exist), else the project's when
-    there is one (a served model without the checkout answers without passages)."""
+def knowledge_setting(path: Path | None, off: bool) -> dict[str, Any]:
+    """The knowledge settings of `--knowledge PATH` (it must exist) and `--no-knowledge`;
+    with neither, a model's own knowledge base, else the project's when there is one (a
+    served model without the checkout answers without passages)."""
     if off:
-        return None
-    if path is None:
-        return DEFAULT_KNOWLEDGE if DEFAULT_KNOWLEDGE.is_file() else None
-    from persian_chat.server.knowledge import knowledge_file
+        return {"knowledge": None, "model_knowledge": False, "knowledge_fallback": None}
+    fallback = DEFAULT_KNOWLEDGE if DEFAULT_KNOWLEDGE.is_file() else None
+    if path is not None:
+        from persian_chat.server.knowledge import knowledge_file
 
-    if not knowledge_file(path).is_file():
-        raise UserError(f"{path}: no knowledge base here (a passages.jsonl or a folder with one)")
-    return path
+        if not knowledge_file(path).is_file():
+            raise UserError(f"{path}: no knowledge base (a passages.jsonl or a folder with one)")
+    return {"knowledge": path, "model_knowledge": True, "knowledge_fallback": fallback}
 
 
 def settings_from_args(args: argparse.Namespace) -> Any:
@@ -138,7 +143,9 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         "admin_key": admin_key, **{name: getattr(args, name) for name in TUNABLE},
     }  # fmt: skip
     fields["trusted_proxies"] = tuple(proxies)
-    fields["knowledge"] = knowledge_setting(args.knowledge, args.no_knowledge)
+    fields.update(knowledge_setting(args.knowledge, args.no_knowledge))
+    if args.knowledge_url and not args.no_knowledge:
+        fields["knowledge_url"] = args.knowledge_url
     if args.threads:
         fields["threads"] = int(args.threads)
     try:

@@ -74,8 +74,15 @@ class ServerSettings(BaseModel):
         0, ge=0, le=8, description="prompt-lookup draft tokens checked in one step when one "
         "answer runs alone (same text, fewer weight reads); 0: off"
     )  # fmt: skip
-    # knowledge: passages retrieved for each request (None: no knowledge base)
+    # knowledge: passages retrieved for each request. `knowledge` (serve --knowledge) wins;
+    # else a served model's own knowledge.jsonl (a studio version's), unless model_knowledge
+    # is off (--no-knowledge); else knowledge_fallback (the project's, when serve finds it)
     knowledge: Path | None = None
+    model_knowledge: bool = True
+    knowledge_fallback: Path | None = None
+    # a PostgreSQL knowledge base every replica searches (postgresql://...); when it is empty
+    # at start-up it is filled from the passages file chosen above
+    knowledge_url: str | None = Field(None, repr=False)
     knowledge_passages: int = Field(
         3, ge=1, le=20, description="passages retrieved for a request at most"
     )

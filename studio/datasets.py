@@ -40,7 +40,7 @@ def prepare_config(
     """prepare's TOML config: the uploaded source (plus a template's extra sources)."""
     lines = [f"output_dir = {toml_string(str(output_dir))}",
              f"blocklist = {toml_string(str(settings.repo / BLOCKLIST))}",
-             "knowledge = false"]  # fmt: skip
+             "knowledge = false", "knowledge_from_sources = true"]  # fmt: skip
     if system_prompt:
         lines.append(f"system_prompt = {toml_string(system_prompt)}")
     lines += ["", "[[sources]]", f"path = {toml_string(str(source))}"]

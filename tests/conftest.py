@@ -303,10 +303,18 @@ def train_tiny(base: Path, data: Path, out: Path) -> Path:
 
     train(
         TrainConfig(
-            base_model=str(base), data_dir=data, output_dir=out / "model", logs_dir=out / "logs",
-            max_steps=3, batch_size=4, max_length=128, save_steps=100, threads=1, lora=False,
+            base_model=str(base),
+            data_dir=data,
+            output_dir=out / "model",
+            logs_dir=out / "logs",
+            max_steps=3,
+            batch_size=4,
+            max_length=128,
+            save_steps=100,
+            threads=1,
+            lora=False,
         )
-    )  # fmt: skip
+    )
     return out / "model"
 
 
@@ -370,8 +378,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if not target or reporter is None:
         return
-    counts = {k: len(reporter.stats.get(k, [])) for k in
-              ("passed", "failed", "error", "skipped", "xfailed", "xpassed")}  # fmt: skip
+    counts = {
+        k: len(reporter.stats.get(k, []))
+        for k in ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
+    }
     start = getattr(reporter, "_session_start", None)
     elapsed = getattr(start.elapsed(), "seconds", 0.0) if start is not None else 0.0
     summary = {
@@ -398,3 +408,85 @@ def served_decoder(
     path = tiny_served_dir if request.param == "gpt2" else tiny_gemma_served_dir
     model = load_served_model(path)
     return model, load_decoder(model.onnx_path, threads=1)
+
+
+def _postgres_bin() -> Path | None:
+    """Debian's PostgreSQL programs (`make` installs the package), or None."""
+    import shutil
+
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).resolve().parent
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    return versions[-1].parent if versions else None
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Any:
+    """A throwaway PostgreSQL cluster on a Unix socket in a temporary folder, for the
+    session; its URL. Run as the `postgres` user when the suite runs as root (PostgreSQL
+    refuses root)."""
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+
+    bin_dir = _postgres_bin()
+    if bin_dir is None:
+        pytest.skip("needs PostgreSQL (make installs Debian's postgresql)")
+    base = Path(tempfile.mkdtemp(prefix="persian-chat-pg-"))
+    as_root = os.geteuid() == 0
+    if as_root:
+        shutil.chown(base, "postgres", "postgres")
+
+    def run(*command: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
+        done = subprocess.run([*prefix, *command], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = base / "data"
+    run(
+        str(bin_dir / "initdb"),
+        "-D",
+        str(data),
+        "-U",
+        "postgres",
+        "--auth=trust",
+        "--encoding=UTF8",
+        "--locale=C",
+    )
+    options = f"-k {base} -p {port} -c listen_addresses=''"
+    run(
+        str(bin_dir / "pg_ctl"),
+        "-D",
+        str(data),
+        "-o",
+        options,
+        "-l",
+        str(base / "log"),
+        "-w",
+        "start",
+    )
+    try:
+        yield f"postgresql://postgres@/postgres?host={base}&port={port}"
+    finally:
+        run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_database(postgres_url: str) -> Any:
+    """A new, empty database in the session's cluster; its URL."""
+    import uuid
+
+    import psycopg
+
+    name = "test_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    yield postgres_url.replace("/postgres?", f"/{name}?")
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")

@@ -330,8 +330,22 @@ def parse_mode(text: str) -> tuple[str, dict[str, Any]]:
     return name.strip(), fields
 
 
-def run_chat(args: argparse.Namespace) -> dict[str, Any]:
+def chat_knowledge(args: argparse.Namespace) -> Path | None:
+    """The knowledge base of the chat evaluation's knowledge part, as `serve` would pick it
+    for the evaluated model (None: skipped)."""
+    from persian_chat.knowledge import SERVED_KNOWLEDGE
     from persian_chat.server.serve import knowledge_setting
+
+    chosen = knowledge_setting(args.knowledge, args.no_knowledge)
+    own: Path = args.served_dir / SERVED_KNOWLEDGE
+    if chosen["knowledge"] is None and chosen["model_knowledge"] and own.is_file():
+        return own
+    named: Path | None = chosen["knowledge"]
+    fallback: Path | None = chosen["knowledge_fallback"]
+    return named or fallback
+
+
+def run_chat(args: argparse.Namespace) -> dict[str, Any]:
     from persian_chat.training.chat_eval import MODES, ChatEvalConfig, run_chat_eval
 
     config = ChatEvalConfig(
@@ -347,7 +361,7 @@ def run_chat(args: argparse.Namespace) -> dict[str, Any]:
         max_batch=args.max_batch,
         examples=args.chat_examples,
         modes={**MODES, **dict(parse_mode(m) for m in args.sampling_mode)},
-        knowledge=knowledge_setting(args.knowledge, args.no_knowledge),
+        knowledge=chat_knowledge(args),
     )
     entry = run_chat_eval(config)
     log.info("chat evaluation (label %s) -> %s", args.label, args.logs_dir / "chat_eval.json")

@@ -69,9 +69,25 @@ def test_dynamic_int8_quantizes_only_weight_matmuls(
     assert manifest["parity"]["passed"]
 
 
-def test_fp32_export(gpt2_checkpoint: Path, tiny_dataset: Path, tmp_path: Path) -> None:
-    manifest = run_export(gpt2_checkpoint, tiny_dataset, tmp_path, precision="fp32")
+def test_fp32_export_carries_the_dataset_s_knowledge_base(
+    gpt2_checkpoint: Path, tiny_dataset: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_dataset, data)
+    (data / "knowledge").mkdir()
+    passage = {"id": "a", "title": "ژاپن", "text": "پایتخت ژاپن توکیو است.", "source": "s",
+               "domain": "d"}  # fmt: skip
+    (data / "knowledge/passages.jsonl").write_text(json.dumps(passage, ensure_ascii=False) + "\n")
+    manifest = run_export(gpt2_checkpoint, data, tmp_path, precision="fp32")
     assert manifest["quantization"] is None and "onnx_int8" not in manifest["parity"]["perplexity"]
+    served = tmp_path / "served"
+    assert manifest["knowledge"] == {"file": "knowledge.jsonl", "passages": 1}
+    assert "knowledge.jsonl" in manifest["files"]  # checked like every file
+    assert (served / "knowledge.jsonl").read_bytes() == (
+        data / "knowledge/passages.jsonl"
+    ).read_bytes()
 
 
 def test_failed_parity_keeps_the_previous_served_model(

@@ -1,11 +1,16 @@
-"""BM25 over SQLite FTS5 with Persian folding, coverage and the "nothing relevant" line."""
+"""Persian retrieval, coverage and the "nothing relevant" line, on both knowledge bases:
+SQLite FTS5 (embedded) and PostgreSQL full-text search (a throwaway cluster)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from persian_chat.knowledge import Passage
-from persian_chat.retrieval import KnowledgeBase, load_passages
+from persian_chat.retrieval import KnowledgeBase, ScoredSearch, load_passages
 
 PASSAGES = [
     Passage("c:1", "ژاپن", "ژاپن کشوری در آسیا است. پایتخت ژاپن شهر توکیو است.", "countries", "g"),
@@ -23,14 +28,25 @@ PASSAGES = [
 ]
 
 
-def base() -> KnowledgeBase:
-    kb = KnowledgeBase()
-    assert kb.add(PASSAGES) == 4
-    return kb
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty(request: pytest.FixtureRequest) -> Iterator[ScoredSearch]:
+    if request.param == "sqlite":
+        kb: Any = KnowledgeBase()
+    else:
+        from persian_chat.retrieval_pg import PostgresKnowledgeBase
+
+        kb = PostgresKnowledgeBase(request.getfixturevalue("postgres_database"))
+    yield kb
+    kb.close()
 
 
-def test_the_passage_that_answers_comes_first_in_any_phrasing() -> None:
-    kb = base()
+@pytest.fixture
+def kb(empty: Any) -> Any:
+    assert empty.add(PASSAGES) == 4
+    return empty
+
+
+def test_the_passage_that_answers_comes_first_in_any_phrasing(kb: Any) -> None:
     for question in ("پایتخت ژاپن کجاست؟", "ژاپنی‌ها پایتختشون کجاست", "پايتخت ژاپن كجاست"):
         assert kb.search(question)[0].passage.id == "c:1", question
     assert kb.search("پول رایج عراق چیه؟")[0].passage.id == "c:3"
@@ -38,17 +54,36 @@ def test_the_passage_that_answers_comes_first_in_any_phrasing() -> None:
     assert kb.search("كودكان چند ساعت خواب ۹")[0].passage.id == "h:1"  # Arabic letters
 
 
-def test_nothing_relevant_gives_no_passage() -> None:
-    kb = base()
+def test_nothing_relevant_gives_no_passage(kb: Any) -> None:
     assert kb.search("پایتخت زرکستان کجاست؟") == []  # an invented country: half the question
     assert kb.search("قیمت دلار امروز چنده؟") == []
     assert kb.search("؟") == [] and kb.search("") == []
     assert kb.search("پایتخت زرکستان کجاست؟", min_coverage=0.0)  # found when asked anyway
     hit = kb.search("پایتخت ژاپن")[0]
-    assert hit.coverage == 1.0 and hit.bm25 < 0
+    assert hit.coverage == 1.0 and hit.bm25 < 0  # lower is better, as SQLite's bm25()
 
 
-def test_passages_are_replaced_and_removed_in_place(tmp_path: Path) -> None:
+def test_passages_are_replaced_and_removed_in_place(kb: Any) -> None:
+    kb.add([Passage("c:1", "ژاپن", "پایتخت ژاپن شهر کیوتو بود.", "countries", "g")])
+    assert len(kb) == 4 and "کیوتو" in kb.search("پایتخت ژاپن")[0].passage.text
+    assert kb.search("توکیو") == []  # the old text is out of the index, and its words' counts
+    assert "توکیو" not in kb.query_terms("توکیو")[0][1]
+    assert kb.remove(["c:2", "missing"]) == 1 and kb.search("پاریس") == [] and len(kb) == 3
+
+
+def test_postgres_counts_are_shared_by_every_process(postgres_database: str) -> None:
+    from persian_chat.retrieval_pg import PostgresKnowledgeBase
+
+    writer = PostgresKnowledgeBase(postgres_database)
+    writer.add(PASSAGES)
+    reader = PostgresKnowledgeBase(postgres_database)  # another replica, opened later
+    assert len(reader) == 4 and reader.query_terms("پایتخت") == writer.query_terms("پایتخت")
+    assert reader.search("پول رایج عراق چیه؟")[0].passage.id == "c:3"
+    writer.close()
+    reader.close()
+
+
+def test_sqlite_passages_persist_in_their_file(tmp_path: Path) -> None:
     path = tmp_path / "kb.sqlite"
     kb = KnowledgeBase(path)
     kb.add(PASSAGES)

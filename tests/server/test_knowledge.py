@@ -75,8 +75,7 @@ def test_streams_end_with_the_sources(client: TestClient) -> None:
     for route in ("/api/chat", "/v1/chat/completions"):
         body = {"messages": JAPAN, "max_tokens": 3, "stream": True}
         text = client.post(route, json=body).text
-        events = [json.loads(line[6:]) for line in text.splitlines()
-                  if line.startswith("data: {")]  # fmt: skip
+        events = [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: {")]
         final = [e for e in events if "sources" in e]
         assert len(final) == 1 and final[0]["sources"] == [{"id": "c:ژاپن", "title": "ژاپن"}]
 
@@ -112,3 +111,66 @@ def test_a_server_without_knowledge_says_so(make_client: Any) -> None:
     assert reply.status_code == 404 and reply.json()["error"]["code"] == "no_knowledge_base"
     answer = plain.post("/api/chat", json={"messages": JAPAN, "stream": False, "max_tokens": 2})
     assert answer.json()["sources"] == []
+
+
+def test_a_model_s_own_knowledge_comes_between_the_named_one_and_the_fallback(
+    tmp_path: Path,
+) -> None:
+    from types import SimpleNamespace
+
+    from persian_chat.server.runtime import knowledge_path
+
+    (tmp_path / "knowledge.jsonl").write_text("")
+    model: Any = SimpleNamespace(path=tmp_path)
+    named, fallback = tmp_path / "named.jsonl", tmp_path / "project.jsonl"
+
+    def settings(**fields: Any) -> ServerSettings:
+        return ServerSettings(model_dir=tmp_path, **fields)
+
+    assert knowledge_path(settings(knowledge=named, knowledge_fallback=fallback), model) == named
+    assert (
+        knowledge_path(settings(knowledge_fallback=fallback), model) == tmp_path / "knowledge.jsonl"
+    )
+    off = settings(model_knowledge=False, knowledge_fallback=None)
+    assert knowledge_path(off, model) is None
+    assert (
+        knowledge_path(settings(knowledge_fallback=fallback), SimpleNamespace(path=tmp_path / "x"))
+        == fallback
+    )
+
+
+def test_serve_options_pick_the_knowledge_settings(tmp_path: Path) -> None:
+    from persian_chat.errors import UserError
+    from persian_chat.server.serve import knowledge_setting
+
+    assert knowledge_setting(None, True) == {
+        "knowledge": None,
+        "model_knowledge": False,
+        "knowledge_fallback": None,
+    }
+    (tmp_path / "passages.jsonl").write_text("")
+    assert knowledge_setting(tmp_path, False)["knowledge"] == tmp_path  # a folder with one
+    with pytest.raises(UserError, match="no knowledge base"):
+        knowledge_setting(tmp_path / "missing.jsonl", False)
+
+
+def test_replicas_share_a_postgresql_knowledge_base(
+    tiny_gemma_served_dir: Path, tmp_path: Path, postgres_database: str
+) -> None:
+    """The first replica fills the empty database from its passages file; a second one,
+    started without a file, answers from the same passages."""
+    path = tmp_path / "passages.jsonl"
+    path.write_text("".join(json.dumps(p.as_dict(), ensure_ascii=False) + "\n" for p in PASSAGES))
+    first = ServerSettings(
+        model_dir=tiny_gemma_served_dir, threads=1, knowledge=path, knowledge_url=postgres_database
+    )
+    second = ServerSettings(
+        model_dir=tiny_gemma_served_dir, threads=1, knowledge_url=postgres_database
+    )
+    for settings in (first, second):
+        with TestClient(create_app(settings)) as replica:
+            wait_ready(replica)
+            found = replica.post("/knowledge/search", json={"query": "پول رایج عراق چیه؟"})
+            assert found.json()["passages"] == 2 and found.json()["hits"][0]["id"] == "c:عراق"
+            answer = chat(replica, "/api/chat", JAPAN)
+            assert answer["sources"] == [{"id": "c:ژاپن", "title": "ژاپن"}]

@@ -132,5 +132,10 @@ def test_job_lifecycle(settings: StudioSettings, service: JobService, tiny_gpt2_
     assert version["parity"]["passed"] is True
     assert version["recipe"]["steps"] == 400
     assert (Path(version["served"]) / "manifest.json").is_file()
+    # the version carries its bot's knowledge: the uploaded FAQ's answers, to be retrieved
+    knowledge = Path(version["served"]) / "knowledge.jsonl"
+    passages = [json.loads(line) for line in knowledge.read_text(encoding="utf-8").splitlines()]
+    assert len(passages) >= 30 and {p["source"] for p in passages} == {"uploads"}
+    assert any("گارانتی" in p["title"] for p in passages)
     assert version["dataset_sha256"] == dataset["sha256"]
     restarted.store.close()

@@ -139,6 +139,9 @@ class PrepareConfig(BaseModel):
     # the hand-written passages of this folder; off: no knowledge file is written
     knowledge: bool = True
     knowledge_dir: Path = DEFAULT_HANDWRITTEN
+    # each kept question-answer or chat file row also becomes a passage (a studio bot's FAQ:
+    # retrieved at serve time as well as trained on)
+    knowledge_from_sources: bool = False
     # source name (as in the manifest: "hafez", "chat:PATH", "task:facts") -> largest share
     # of tokens it may have, in train and in test alike
     max_share: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_MAX_SHARE))
@@ -422,6 +425,9 @@ def prepare(config: PrepareConfig) -> PrepareResult:
             config.knowledge_dir,
             pipeline.normalizer.normalize,
         )
+    if config.knowledge_from_sources:
+        knowledge += _source_passages(config, kept)
+    if knowledge:
         manifest["knowledge"] = knowledge_counts(knowledge)
         log.info("knowledge base: %d passages", len(knowledge))
     if pipeline.repeated_questions:
@@ -431,6 +437,28 @@ def prepare(config: PrepareConfig) -> PrepareResult:
             pipeline.repeated_questions[0],
         )
     return PrepareResult(train, test, manifest, knowledge)
+
+
+def _source_passages(config: PrepareConfig, kept: list[_Kept]) -> list[Passage]:
+    """The first question and answer of each kept row of a qa or chat file source, test
+    rows too (a knowledge base holds every fact; the split is for training)."""
+    passages = []
+    for row in kept:
+        if config.sources[row.source].type not in ("qa", "chat"):
+            continue
+        messages = row.record["messages"]
+        question = next(m["content"] for m in messages if m["role"] == "user")
+        answer = next(m["content"] for m in messages if m["role"] == "assistant")
+        passages.append(
+            Passage(
+                f"upload:{row.origin}",
+                question,
+                answer,
+                "uploads",
+                str(row.record.get("domain") or "uploads"),
+            )
+        )
+    return passages
 
 
 def _jsonl(records: list[Record]) -> bytes:

@@ -460,3 +460,14 @@ def test_default_dataset_is_reproduced_byte_for_byte(repo: Path, tmp_path: Path)
     domains = set(manifest["domains"]["train"])
     assert {"facts_geography", "translation", "sentiment", "dates_numbers", "arithmetic"} <= domains
     assert {"hafez", "hafez_continuation", "cooking_food", "dont_know_refusals"} <= domains
+
+
+def test_question_answer_rows_can_become_passages(sources: dict[str, Path], tmp_path: Path) -> None:
+    """A studio bot's FAQ: each kept qa row (train and test) is also a passage."""
+    result = prepare(make_config(sources, tmp_path / "out", knowledge_from_sources=True))
+    passages = result.knowledge
+    assert passages and {p.source for p in passages} == {"uploads"}
+    assert any(p.title == "ساعت کاری کتابخانه چیست؟" and "۸ صبح" in p.text for p in passages)
+    assert result.manifest["knowledge"]["sources"] == {"uploads": len(passages)}
+    digests = write_outputs(result, tmp_path / "out")
+    assert "knowledge/passages.jsonl" in digests
