@@ -82,8 +82,7 @@ def page(browser: Any, ui: str) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="fa-IR")
     page = context.new_page()
     page.goto(ui)
-    page.wait_for_selector("#chat-input")
-    page.wait_for_function("window.__reflex !== undefined || document.readyState === 'complete'")
+    page.wait_for_selector("#chat-input[data-ready='true']", timeout=60000)
     yield page
     context.close()
 
@@ -291,7 +290,7 @@ def test_edit_and_resend_then_export_and_import_in_another_browser(
     try:
         second = other.new_page()
         second.goto(ui)
-        second.wait_for_selector("#chat-input")
+        second.wait_for_selector("#chat-input[data-ready='true']", timeout=60000)
         assert second.locator("#history .history-item").count() == 0
         bad = tmp_path / "bad.json"
         bad.write_text("{not json", encoding="utf-8")

@@ -185,7 +185,7 @@ def test_upload_train_stop_resume_serve_and_chat(
     shoot(page, "served")
 
     page.click("#try-chat")
-    page.wait_for_selector("#chat-input")
+    page.wait_for_selector("#chat-input[data-ready='true']", timeout=60000)
     settings(page, **{"endpoint-input": server.url, "api-key-input": API_KEY,
                       "max-tokens-input": "32"})  # fmt: skip
     send(page, "گارانتی کتری برقی چند سال است؟")

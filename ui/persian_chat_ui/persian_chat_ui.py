@@ -192,7 +192,12 @@ def composer() -> rx.Component:
                 dir="auto",
                 class_name="chat-input",
                 enter_key_hint="send",
-                custom_attrs=aria("متن پیام"),
+                # "true" once the page is hydrated and its events reach the server: before
+                # that a keypress can be lost (tests wait for it)
+                custom_attrs={
+                    **aria("متن پیام"),
+                    "data-ready": rx.cond(rx.State.is_hydrated, "true", "false"),
+                },
             ),
             rx.cond(
                 ChatState.streaming,
