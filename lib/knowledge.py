@@ -13,7 +13,7 @@ and `reductions` strips a query word's suffixes down to words the passages use, 
 from __future__ import annotations
 
 import re
-from collections.abc import Container, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -97,71 +97,19 @@ _STOPWORDS = """و در به از که را این آن با برای است ب�
 STOPWORDS = frozenset(w.translate(_FOLD) for w in _STOPWORDS.split())
 
 
-# suffixes a query word may carry that the passage's word does not (plural, possessive,
-# comparative, adjective, verb person, the colloquial copula «ه»), longest first; folded
-SUFFIXES = tuple(
-    sorted(
-        [
-            "هایشان",
-            "هایمان",
-            "هایتان",
-            "هایشون",
-            "هایش",
-            "هایم",
-            "هایت",
-            "های",
-            "ها",
-            "ترین",
-            "تر",
-            "شان",
-            "شون",
-            "مان",
-            "تان",
-            "تون",
-            "مون",
-            "یش",
-            "ش",
-            "م",
-            "ت",
-            "ی",
-            "ای",
-            "ان",
-            "ه",
-            "ن",
-            "د",
-            "ند",
-            "یم",
-            "ید",
-        ],
-        key=len,
-        reverse=True,
-    )
-)
-NOUN_SUFFIXES = tuple(
-    sorted(
-        [
-            "هایشان",
-            "هایمان",
-            "هایتان",
-            "هایش",
-            "هایم",
-            "هایت",
-            "های",
-            "ها",
-            "ترین",
-            "تر",
-            "شان",
-            "مان",
-            "تان",
-            "ش",
-            "م",
-            "ت",
-            "ی",
-        ],
-        key=len,
-        reverse=True,
-    )
-)
+# suffixes a query word may carry that the passage's word does not, folded (no ZWNJ), tried
+# longest first: plural, possessive and comparative ones (all a passage word may lose), then
+# adjective, verb person and the colloquial ones («ه» for «است», «شون» for «شان»)
+_NOUN_SUFFIXES = "هایشان هایمان هایتان هایش هایم هایت های ها ترین تر شان مان تان ش م ت ی"
+_OTHER_SUFFIXES = "هایشون شون تون مون یش ای ان ه ن د ند یم ید"
+
+
+def _longest_first(words: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(set(words), key=lambda w: (-len(w), w)))
+
+
+NOUN_SUFFIXES = _longest_first(_NOUN_SUFFIXES.split())
+SUFFIXES = _longest_first([*_NOUN_SUFFIXES.split(), *_OTHER_SUFFIXES.split()])
 PREFIXES = ("نمی", "می", "ب", "ن")  # verb prefixes: «بخوابد», «میرسد» → «خواب», «رسد»
 # colloquial spellings and their written forms: «دندون» → «دندان», «بخوابه» → «بخوابد»,
 # «میریزن» → «میریزند»
