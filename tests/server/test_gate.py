@@ -73,49 +73,37 @@ def test_wrong_keys_never_lock_out_a_valid_key(make_client: Any) -> None:
     assert reply.status_code == 200, reply.text
 
 
-def test_a_spoofed_forwarded_for_does_not_dodge_the_limit(make_client: Any) -> None:
+def guesses(peer: str, keys: list[str], forwarded: list[str], make_client: Any) -> list[int]:
+    """The statuses of wrong keys sent from `peer` (a server trusting 127.0.0.1 as its
+    proxy, 3 failures a minute), each with its X-Forwarded-For."""
     client = make_client(
-        peer="203.0.113.5",
+        peer=peer,
         api_keys=frozenset({KEY}),
         auth_failures_per_minute=3,
         trusted_proxies=("127.0.0.1",),
     )
-    statuses = [
+    return [
         client.post(
             "/api/chat",
             json={"messages": HELLO},
-            headers={
-                "authorization": f"Bearer wrong{n}-key-0000000000000",
-                "x-forwarded-for": f"10.0.0.{n}",
-            },
+            headers={"authorization": f"Bearer {key}", "x-forwarded-for": address},
         ).status_code
-        for n in range(8)
+        for key, address in zip(keys, forwarded, strict=True)
     ]
+
+
+def test_a_spoofed_forwarded_for_does_not_dodge_the_limit(make_client: Any) -> None:
+    keys = [f"wrong{n}-key-0000000000000" for n in range(8)]  # no two share a prefix
+    statuses = guesses("203.0.113.5", keys, [f"10.0.0.{n}" for n in range(8)], make_client)
     assert statuses[:3] == [401] * 3 and statuses[3:] == [429] * 5
 
 
 def test_failures_are_also_counted_per_key_prefix(make_client: Any) -> None:
     """Guesses of one key prefix from many addresses (behind a trusted proxy) are slowed."""
-    client = make_client(
-        peer="127.0.0.1",
-        api_keys=frozenset({KEY}),
-        auth_failures_per_minute=3,
-        trusted_proxies=("127.0.0.1",),
-    )
-    statuses = [
-        client.post(
-            "/api/chat",
-            json={"messages": HELLO},
-            headers={
-                "authorization": f"Bearer same-prefix-{n:020d}",
-                "x-forwarded-for": f"198.51.100.{n}",
-            },
-        ).status_code
-        for n in range(6)
-    ]
-    assert statuses == [401] * 3 + [429] * 3
-    other = {"authorization": "Bearer other-prefix-00000000000", "x-forwarded-for": "198.51.100.9"}
-    assert client.post("/api/chat", json={"messages": HELLO}, headers=other).status_code == 401
+    keys = [f"same-prefix-{n:020d}" for n in range(6)] + ["other-prefix-00000000000"]
+    addresses = [f"198.51.100.{n}" for n in range(7)]
+    statuses = guesses("127.0.0.1", keys, addresses, make_client)
+    assert statuses == [401] * 3 + [429] * 3 + [401]  # another prefix from a new address
 
 
 def test_failed_admin_attempts_are_logged_without_the_key(
