@@ -93,10 +93,20 @@ def llama_cpp_source(work: Path) -> Path:
     download = work / "sdist"
     subprocess.run(
         # the sdist of this package only: ':all:' would build its build tools from source too
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", "llama-cpp-python",
-         "-d", str(download), f"llama-cpp-python=={version}"],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--no-binary",
+            "llama-cpp-python",
+            "-d",
+            str(download),
+            f"llama-cpp-python=={version}",
+        ],
         check=True,
-    )  # fmt: skip
+    )
     archive = next(download.glob(f"llama_cpp_python-{version}.tar.gz"))
     prefix = f"llama_cpp_python-{version}/vendor/llama.cpp/"
     wanted = ("convert_hf_to_gguf.py", "conversion/", "gguf-py/")
@@ -121,13 +131,19 @@ def build_gguf(checkpoint: Path, work: Path) -> dict[str, Path]:
     f32 = out / "model-f32.gguf"
     if not f32.is_file():
         source = llama_cpp_source(work)
-        script = _CONVERT.format(source=str(source.resolve()), pre=PRE_TOKENIZER,
-                                 checkpoint=str(checkpoint), outfile=str(f32) + ".tmp")  # fmt: skip
+        script = _CONVERT.format(
+            source=str(source.resolve()),
+            pre=PRE_TOKENIZER,
+            checkpoint=str(checkpoint),
+            outfile=str(f32) + ".tmp",
+        )
         subprocess.run([sys.executable, "-c", script], check=True)
         Path(str(f32) + ".tmp").replace(f32)
     files = {}
-    for name, ftype in (("Q8_0", llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0),
-                        ("Q4_K_M", llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M)):  # fmt: skip
+    for name, ftype in (
+        ("Q8_0", llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0),
+        ("Q4_K_M", llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M),
+    ):
         path = out / f"model-{name}.gguf"
         if not path.is_file():
             params = llama_cpp.llama_model_quantize_default_params()
@@ -147,9 +163,21 @@ def build_genai(checkpoint: Path, work: Path) -> dict[str, Path]:
     for precision in ("int8", "int4"):
         folder = work / f"genai-{precision}"
         if not (folder / "genai_config.json").is_file():
-            command = [sys.executable, "-m", "onnxruntime_genai.models.builder",
-                       "-i", str(checkpoint), "-o", str(folder), "-p", precision, "-e", "cpu",
-                       "-c", str(work / "genai-cache")]  # fmt: skip
+            command = [
+                sys.executable,
+                "-m",
+                "onnxruntime_genai.models.builder",
+                "-i",
+                str(checkpoint),
+                "-o",
+                str(folder),
+                "-p",
+                precision,
+                "-e",
+                "cpu",
+                "-c",
+                str(work / "genai-cache"),
+            ]
             if precision == "int8":  # its int8 build does not load with shared embeddings
                 command += ["--extra_options", "shared_embeddings=false"]
             with (work / f"genai-{precision}.log").open("w") as log_file:  # a long progress log
@@ -164,9 +192,13 @@ class LlamaCppRunner:
 
         self.name, self.threads, self.path = name, threads, path
         self.llm = Llama(
-            model_path=str(path), n_ctx=context, n_batch=512, n_threads=threads,
-            n_threads_batch=threads, verbose=False,
-        )  # fmt: skip
+            model_path=str(path),
+            n_ctx=context,
+            n_batch=512,
+            n_threads=threads,
+            n_threads_batch=threads,
+            verbose=False,
+        )
 
     def run(self, prompt: list[int], new: int) -> Timing:
         self.llm.reset()  # no reuse of the previous run's prompt cache

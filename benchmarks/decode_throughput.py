@@ -54,8 +54,15 @@ RANDOM_GPT2 = Path("models/bench/gpt2-small-random")
 BEFORE = "persian-chat int8, before (Optimum graph, blocks of 32)"
 BEFORE_BLOCK_SIZE = 32  # the int8 block size served before the GQA graph
 CONTEXT_LIMIT = 4096  # positions of the GroupQueryAttention graph, as `persian-chat export`
-ENGINE_HEADER = ["engine", "threads", "file MB", "decode tok/s (median)", "TTFT ms (median)",
-                 "end-to-end tok/s", "decode vs llama.cpp Q8_0"]  # fmt: skip
+ENGINE_HEADER = [
+    "engine",
+    "threads",
+    "file MB",
+    "decode tok/s (median)",
+    "TTFT ms (median)",
+    "end-to-end tok/s",
+    "decode vs llama.cpp Q8_0",
+]
 HEADER = ["runner", "min tok/s", "median tok/s", "max tok/s", "vs PyTorch", "vs Optimum int8"]
 
 
@@ -158,11 +165,13 @@ class Runners:
         options.inter_op_num_threads = 1
         self.optimum = {
             precision: ORTModelForCausalLM.from_pretrained(
-                graphs[f"optimum-{precision}"], use_cache=True, session_options=options,
+                graphs[f"optimum-{precision}"],
+                use_cache=True,
+                session_options=options,
                 provider="CPUExecutionProvider",
             )
             for precision in ("fp32", "int8")
-        }  # fmt: skip
+        }
         context = min(int(self.torch.config.max_position_embeddings), CONTEXT_LIMIT)
         served = ["fp32", "int8"] + (
             ["optimum-int8"] if graphs["int8"] != graphs["optimum-int8"] else []
@@ -187,9 +196,13 @@ class Runners:
         start = time.perf_counter()
         with torch.no_grad():
             out = model.generate(
-                input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=new,
-                min_new_tokens=new, do_sample=False, pad_token_id=self.eos,
-            )  # fmt: skip
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=new,
+                min_new_tokens=new,
+                do_sample=False,
+                pad_token_id=self.eos,
+            )
         assert out.shape[1] == ids.shape[1] + new
         return time.perf_counter() - start
 
@@ -254,15 +267,19 @@ def chat_prompt(checkpoint: Path) -> list[int] | None:
     question = "پایتخت ایران کجاست و در آن چه جاهای دیدنی‌ای هست؟ لطفاً کوتاه بگو."
     return chat_template.prompt_ids(
         Tokenizer.from_file(str(checkpoint / "tokenizer.json")),
-        [{"role": "user", "content": question}], bos if isinstance(bos, str) else "",
+        [{"role": "user", "content": question}],
+        bos if isinstance(bos, str) else "",
         template.read_text(encoding="utf-8"),
-    )  # fmt: skip
+    )
 
 
 def compare_engines(
-    checkpoint: Path, graphs: dict[str, Path], args: argparse.Namespace, prompt: list[int],
+    checkpoint: Path,
+    graphs: dict[str, Path],
+    args: argparse.Namespace,
+    prompt: list[int],
     vocab: int,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Our int8 engine against llama.cpp and onnxruntime-genai: batch 1 at each thread count,
     then decode speed by context length, every runner interleaved in each repeat."""
     context = CONTEXT_LIMIT
@@ -271,8 +288,9 @@ def compare_engines(
         ours: list[Runner] = [EngineRunner("persian-chat int8", graphs["int8"], threads, context)]
         if graphs["int8"] != graphs["optimum-int8"]:
             ours.append(EngineRunner(BEFORE, graphs["optimum-int8"], threads, context))
-        by_threads[threads] = ours + anchor_runners(checkpoint, args.work / "anchors", threads,
-                                                    context)  # fmt: skip
+        by_threads[threads] = ours + anchor_runners(
+            checkpoint, args.work / "anchors", threads, context
+        )
     runners = [r for group in by_threads.values() for r in group]
     for runner in runners:  # warm-up
         runner.run(prompt, 8)
@@ -294,13 +312,16 @@ def compare_engines(
     rows = []
     for runner in runners:
         runs = timings[id(runner)]
-        rows.append({
-            "engine": runner.name, "threads": runner.threads,
-            "file_mb": file_megabytes(Path(runner.path)),
-            "decode_tokens_per_sec": summary([t.decode_tokens_per_sec for t in runs]),
-            "first_token_ms": summary([t.first_token_s * 1000 for t in runs]),
-            "end_to_end_tokens_per_sec": summary([t.tokens / t.total_s for t in runs]),
-        })  # fmt: skip
+        rows.append(
+            {
+                "engine": runner.name,
+                "threads": runner.threads,
+                "file_mb": file_megabytes(Path(runner.path)),
+                "decode_tokens_per_sec": summary([t.decode_tokens_per_sec for t in runs]),
+                "first_token_ms": summary([t.first_token_s * 1000 for t in runs]),
+                "end_to_end_tokens_per_sec": summary([t.tokens / t.total_s for t in runs]),
+            }
+        )
     for runner in runners:
         if isinstance(runner, EngineRunner):
             runner.close()
@@ -340,26 +361,43 @@ def engine_ratios(engines: dict[str, Any], threads: int) -> dict[str, float]:
 
 def engine_tables(engines: dict[str, Any], contexts: list[int]) -> list[dict[str, Any]]:
     """The comparison and the context sweep as report tables."""
-    q8 = {r["threads"]: r["decode_tokens_per_sec"]["median"] for r in engines["rows"]
-          if r["engine"] == "llama.cpp Q8_0"}  # fmt: skip
+    q8 = {
+        r["threads"]: r["decode_tokens_per_sec"]["median"]
+        for r in engines["rows"]
+        if r["engine"] == "llama.cpp Q8_0"
+    }
     rows = [
-        [r["engine"], str(r["threads"]), f"{r['file_mb']:.1f}",
-         f"{r['decode_tokens_per_sec']['median']:.1f}", f"{r['first_token_ms']['median']:.0f}",
-         f"{r['end_to_end_tokens_per_sec']['median']:.1f}",
-         f"{r['decode_tokens_per_sec']['median'] / q8[r['threads']]:.2f}x"
-         if r["threads"] in q8 else ""] for r in engines["rows"]
-    ]  # fmt: skip
+        [
+            r["engine"],
+            str(r["threads"]),
+            f"{r['file_mb']:.1f}",
+            f"{r['decode_tokens_per_sec']['median']:.1f}",
+            f"{r['first_token_ms']['median']:.0f}",
+            f"{r['end_to_end_tokens_per_sec']['median']:.1f}",
+            f"{r['decode_tokens_per_sec']['median'] / q8[r['threads']]:.2f}x"
+            if r["threads"] in q8
+            else "",
+        ]
+        for r in engines["rows"]
+    ]
     sweep = engines["context_sweep"]
     names = list(next(iter(sweep.values()))) if sweep else []
-    sweep_rows = [[name, *(f"{sweep[str(c)][name]['median']:.1f}" for c in contexts)]
-                  for name in names]  # fmt: skip
+    sweep_rows = [
+        [name, *(f"{sweep[str(c)][name]['median']:.1f}" for c in contexts)] for name in names
+    ]
     return [
-        {"title": f"Against llama.cpp and onnxruntime-genai: the same {engines['prompt_tokens']}"
-                  "-token chat prompt ids, greedy, interleaved", "header": ENGINE_HEADER,
-         "rows": rows},
-        {"title": "Decode tokens/s (32 tokens, after the first) by tokens of context",
-         "header": ["engine", *(str(c) for c in contexts)], "rows": sweep_rows},
-    ]  # fmt: skip
+        {
+            "title": f"Against llama.cpp and onnxruntime-genai: the same {engines['prompt_tokens']}"
+            "-token chat prompt ids, greedy, interleaved",
+            "header": ENGINE_HEADER,
+            "rows": rows,
+        },
+        {
+            "title": "Decode tokens/s (32 tokens, after the first) by tokens of context",
+            "header": ["engine", *(str(c) for c in contexts)],
+            "rows": sweep_rows,
+        },
+    ]
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -388,8 +426,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--checkpoint", type=Path, default=None,
-                        help="HF checkpoint (default: a random GPT-2-small)")  # fmt: skip
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="HF checkpoint (default: a random GPT-2-small)",
+    )
     parser.add_argument("--work", type=Path, default=Path("models/bench"))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--prompt-tokens", type=int, default=32)
@@ -411,8 +453,9 @@ def main(argv: list[str] | None = None) -> None:
         default=[64, 512, 1024],
         help="context lengths of the decode-speed sweep",
     )
-    parser.add_argument("--no-anchors", action="store_true",
-                        help="leave llama.cpp and onnxruntime-genai out")  # fmt: skip
+    parser.add_argument(
+        "--no-anchors", action="store_true", help="leave llama.cpp and onnxruntime-genai out"
+    )
     args = parser.parse_args(argv)
 
     checkpoint = args.checkpoint or build_random_gpt2(RANDOM_GPT2)
@@ -440,11 +483,13 @@ def main(argv: list[str] | None = None) -> None:
             "optimum-int8", single, n
         )[0]
     many: dict[str, Callable[[], float]] = {
-        f"Optimum ORT int8, static batch of {args.streams}":
-            lambda: runners.hf_generate(runners.optimum["int8"], batch, n),
-        f"persian-chat engine int8, {args.streams} concurrent streams":
-            lambda: runners.engine("int8", batch, n)[0],
-    }  # fmt: skip
+        f"Optimum ORT int8, static batch of {args.streams}": lambda: runners.hf_generate(
+            runners.optimum["int8"], batch, n
+        ),
+        f"persian-chat engine int8, {args.streams} concurrent streams": lambda: runners.engine(
+            "int8", batch, n
+        )[0],
+    }
     load_before = load_average()
     for run in [*cases.values(), *many.values()]:  # warm-up: sessions, caches, allocators
         run()
@@ -469,28 +514,46 @@ def main(argv: list[str] | None = None) -> None:
         print(f"llama.cpp and onnxruntime-genai rows skipped: {why_not}")
     load_after = load_average()
 
-    rows: list[dict[str, Any]] = [{"runner": name, "seconds": summary(s),
-             "tokens_per_sec": summary([n / x for x in s])} for name, s in seconds.items()
-            if name in cases]  # fmt: skip
-    concurrent: list[dict[str, Any]] = [{"runner": name, "seconds": summary(s),
-                   "aggregate_tokens_per_sec": summary([args.streams * n / x for x in s])}
-                  for name, s in seconds.items() if name in many]  # fmt: skip
+    rows: list[dict[str, Any]] = [
+        {"runner": name, "seconds": summary(s), "tokens_per_sec": summary([n / x for x in s])}
+        for name, s in seconds.items()
+        if name in cases
+    ]
+    concurrent: list[dict[str, Any]] = [
+        {
+            "runner": name,
+            "seconds": summary(s),
+            "aggregate_tokens_per_sec": summary([args.streams * n / x for x in s]),
+        }
+        for name, s in seconds.items()
+        if name in many
+    ]
     median = {r["runner"]: r["tokens_per_sec"]["median"] for r in rows}
     torch_rate, optimum_int8 = median["PyTorch eager fp32"], median["Optimum ORT int8"]
     int8_bytes = weight_bytes_per_token(graphs["int8"] / "model.onnx")
     bandwidth = bandwidth_gb_s()
     ours = median["persian-chat engine int8"]
     table_rows = [
-        [r["runner"], f"{r['tokens_per_sec']['min']:.1f}", f"{r['tokens_per_sec']['median']:.1f}",
-         f"{r['tokens_per_sec']['max']:.1f}", f"{r['tokens_per_sec']['median'] / torch_rate:.2f}x",
-         f"{r['tokens_per_sec']['median'] / optimum_int8:.2f}x"] for r in rows
+        [
+            r["runner"],
+            f"{r['tokens_per_sec']['min']:.1f}",
+            f"{r['tokens_per_sec']['median']:.1f}",
+            f"{r['tokens_per_sec']['max']:.1f}",
+            f"{r['tokens_per_sec']['median'] / torch_rate:.2f}x",
+            f"{r['tokens_per_sec']['median'] / optimum_int8:.2f}x",
+        ]
+        for r in rows
     ] + [
-        [c["runner"], f"{c['aggregate_tokens_per_sec']['min']:.1f}",
-         f"{c['aggregate_tokens_per_sec']['median']:.1f}",
-         f"{c['aggregate_tokens_per_sec']['max']:.1f}",
-         f"{c['aggregate_tokens_per_sec']['median'] / torch_rate:.2f}x",
-         f"{c['aggregate_tokens_per_sec']['median'] / optimum_int8:.2f}x"] for c in concurrent
-    ]  # fmt: skip
+        [
+            c["runner"],
+            f"{c['aggregate_tokens_per_sec']['min']:.1f}",
+            f"{c['aggregate_tokens_per_sec']['median']:.1f}",
+            f"{c['aggregate_tokens_per_sec']['max']:.1f}",
+            f"{c['aggregate_tokens_per_sec']['median'] / torch_rate:.2f}x",
+            f"{c['aggregate_tokens_per_sec']['median'] / optimum_int8:.2f}x",
+        ]
+        for c in concurrent
+    ]
     name = args.name or f"decode_{label}"
     plot(rows, concurrent, RESULTS / f"{name}.png")
     tables, ratios, decode_fraction = [], {}, None
@@ -498,8 +561,9 @@ def main(argv: list[str] | None = None) -> None:
         tables = engine_tables(engines, args.contexts)
         ratios = {str(t): engine_ratios(engines, t) for t in args.anchor_threads}
         ours_rows = [r for r in engines["rows"] if r["engine"] == "persian-chat int8"]
-        decode = next(r["decode_tokens_per_sec"]["median"] for r in ours_rows
-                      if r["threads"] == args.threads)  # fmt: skip
+        decode = next(
+            r["decode_tokens_per_sec"]["median"] for r in ours_rows if r["threads"] == args.threads
+        )
         decode_fraction = decode * int8_bytes / (bandwidth * 1e9)
     result = {
         "title": f"Decode throughput ({label})",

@@ -22,8 +22,15 @@ from typing import Any
 
 from persian_chat.benchmarks.common import load_average, machine_info, write_result
 
-HEADER = ["sampling", "draft tokens", "tok/s (median)", "vs off", "drafted", "kept",
-          "same answers as off"]  # fmt: skip
+HEADER = [
+    "sampling",
+    "draft tokens",
+    "tok/s (median)",
+    "vs off",
+    "drafted",
+    "kept",
+    "same answers as off",
+]
 
 
 def step_difference(decoder: Any, prompt: list[int], tokens: list[int]) -> float:
@@ -37,8 +44,9 @@ def step_difference(decoder: Any, prompt: list[int], tokens: list[int]) -> float
     decoder.prefill(alone, 0, prompt)
     length = np.array([len(prompt)])
     ahead = decoder.step(together, 0, np.array([tokens]), length)[0]
-    single = [decoder.step(alone, 0, np.array([[t]]), length + i)[0, -1]
-              for i, t in enumerate(tokens)]  # fmt: skip
+    single = [
+        decoder.step(alone, 0, np.array([[t]]), length + i)[0, -1] for i, t in enumerate(tokens)
+    ]
     return float(np.abs(ahead - np.stack(single)).max())
 
 
@@ -68,18 +76,23 @@ def main(argv: list[str] | None = None) -> None:
     model = load_served_model(args.model)
     settings = ServerSettings(model_dir=args.model, threads=args.threads)
     normalize = make_normalizer(model)
-    bodies = [ChatRequest.model_validate({"messages": [{"role": "user", "content": text}]})
-              for text in user_prompts(args.data_dir, args.prompts)]  # fmt: skip
-    prompts = [build_prompt(body, args.tokens, model, settings, normalize).request.prompt
-               for body in bodies]  # fmt: skip
+    bodies = [
+        ChatRequest.model_validate({"messages": [{"role": "user", "content": text}]})
+        for text in user_prompts(args.data_dir, args.prompts)
+    ]
+    prompts = [
+        build_prompt(body, args.tokens, model, settings, normalize).request.prompt
+        for body in bodies
+    ]
     decoder = load_decoder(model.onnx_path, args.threads)
     prefix = system_prefix(model, settings)
-    engines = {draft: build_engine(model, decoder, 1, 4, prefix, 0, draft)
-               for draft in args.drafts}  # fmt: skip
+    engines = {draft: build_engine(model, decoder, 1, 4, prefix, 0, draft) for draft in args.drafts}
     for engine in engines.values():
         engine.start()
-    modes = {"default (temperature 0.3, no-repeat 4-grams)": DEFAULT_SAMPLING,
-             "greedy": replace(DEFAULT_SAMPLING, temperature=0.0)}  # fmt: skip
+    modes = {
+        "default (temperature 0.3, no-repeat 4-grams)": DEFAULT_SAMPLING,
+        "greedy": replace(DEFAULT_SAMPLING, temperature=0.0),
+    }
     difference = step_difference(decoder, prompts[0], prompts[1][-4:])
     load_before = load_average()
     rates: dict[tuple[str, int], list[float]] = {}
@@ -95,8 +108,10 @@ def main(argv: list[str] | None = None) -> None:
                     got, wall = run_prompts(engine, prompts, params, args.tokens, model.stop_ids)
                     rates.setdefault((mode, draft), []).append(sum(map(len, got)) / wall)
                     answers[(mode, draft)] = got
-                    counts[(mode, draft)] = [engine.drafted - before[0],
-                                             engine.accepted - before[1]]  # fmt: skip
+                    counts[(mode, draft)] = [
+                        engine.drafted - before[0],
+                        engine.accepted - before[1],
+                    ]
     finally:
         for engine in engines.values():
             engine.shutdown(0)
@@ -108,11 +123,27 @@ def main(argv: list[str] | None = None) -> None:
         base = statistics.median(rates[(mode, off)])
         drafted, kept = counts[(mode, draft)]
         same = answers[(mode, draft)] == answers[(mode, off)]
-        runs.append({"sampling": mode, "draft_tokens": draft, "tokens_per_sec": values,
-                     "drafted": drafted, "kept": kept, "same_answers": same})  # fmt: skip
-        rows.append([mode, str(draft), f"{median:.1f}", f"{median / base:.2f}x", str(drafted),
-                     f"{kept} ({kept / drafted:.0%})" if drafted else "0",
-                     "yes" if same else "NO"])  # fmt: skip
+        runs.append(
+            {
+                "sampling": mode,
+                "draft_tokens": draft,
+                "tokens_per_sec": values,
+                "drafted": drafted,
+                "kept": kept,
+                "same_answers": same,
+            }
+        )
+        rows.append(
+            [
+                mode,
+                str(draft),
+                f"{median:.1f}",
+                f"{median / base:.2f}x",
+                str(drafted),
+                f"{kept} ({kept / drafted:.0%})" if drafted else "0",
+                "yes" if same else "NO",
+            ]
+        )
     result = {
         "title": "Prompt-lookup decoding (one request at a time)",
         "description": (

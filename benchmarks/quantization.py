@@ -59,19 +59,37 @@ def main(argv: list[str] | None = None) -> None:
         QuantizationChoice("blockwise", "avx512_vnni", block_size=128),
         QuantizationChoice("blockwise", "avx512_vnni", int4_nodes=(), int4_block_size=32),
         QuantizationChoice("blockwise", "avx512_vnni", int4_nodes=(), int4_symmetric=False),
-        QuantizationChoice("blockwise", "avx512_vnni", int4_nodes=("gate_up", "down_proj"),
-                           int4_symmetric=False),
-        QuantizationChoice("blockwise", "avx512_vnni", int4_nodes=("gate_up",),
-                           int4_symmetric=False),
+        QuantizationChoice(
+            "blockwise", "avx512_vnni", int4_nodes=("gate_up", "down_proj"), int4_symmetric=False
+        ),
+        QuantizationChoice(
+            "blockwise", "avx512_vnni", int4_nodes=("gate_up",), int4_symmetric=False
+        ),
         # the MLP in int4 with the larger blocks its fast kernels need, and HQQ's fitted
         # scales and zero points (no calibration data) instead of rounding to nearest
-        QuantizationChoice("blockwise", "avx512_vnni", int4_nodes=("gate_up", "down_proj"),
-                           int4_symmetric=False, int4_block_size=32),
-        QuantizationChoice("blockwise", "avx512_vnni", int4_nodes=("gate_up", "down_proj"),
-                           int4_symmetric=False, int4_block_size=64),
-        QuantizationChoice("blockwise", "avx512_vnni", int4_nodes=("gate_up", "down_proj"),
-                           int4_symmetric=False, int4_block_size=64, int4_algorithm="hqq"),
-    ]  # fmt: skip
+        QuantizationChoice(
+            "blockwise",
+            "avx512_vnni",
+            int4_nodes=("gate_up", "down_proj"),
+            int4_symmetric=False,
+            int4_block_size=32,
+        ),
+        QuantizationChoice(
+            "blockwise",
+            "avx512_vnni",
+            int4_nodes=("gate_up", "down_proj"),
+            int4_symmetric=False,
+            int4_block_size=64,
+        ),
+        QuantizationChoice(
+            "blockwise",
+            "avx512_vnni",
+            int4_nodes=("gate_up", "down_proj"),
+            int4_symmetric=False,
+            int4_block_size=64,
+            int4_algorithm="hqq",
+        ),
+    ]
     dynamic = [
         QuantizationChoice("dynamic", "avx512_vnni", per_channel=True, reduce_range=False),
         QuantizationChoice("dynamic", "avx512_vnni", per_channel=False, reduce_range=False),
@@ -101,8 +119,10 @@ def main(argv: list[str] | None = None) -> None:
             path = quantize_int8(source, Path(tmp) / f"q-{number}", choice)
             if choice.method == "dynamic":
                 name = "int8 dynamic (Optimum graph)"
-                settings = (f"{choice.target}, per_channel={choice.per_channel}, "
-                            f"reduce_range={choice.reduce_range}")  # fmt: skip
+                settings = (
+                    f"{choice.target}, per_channel={choice.per_channel}, "
+                    f"reduce_range={choice.reduce_range}"
+                )
             elif choice.int4_nodes is None:
                 name, settings = "int8 blockwise", f"block {choice.block_size}"
             else:
@@ -121,11 +141,27 @@ def main(argv: list[str] | None = None) -> None:
             speed = decode_speed(decoder, prompt, args.tokens, args.repeats)
             reference = reference or ppl
             size = sum(p.stat().st_size for p in path.parent.glob("model.onnx*")) / 1024**2
-            runs.append({"graph": name, "settings": settings, "mib": size, "perplexity": ppl,
-                         "decode_tokens_per_sec": speed, "load_before": load_before,
-                         "load_after": load_average()})  # fmt: skip
-            rows.append([name, settings, f"{size:.1f}", f"{ppl:.3f}", f"{ppl / reference - 1:+.2%}",
-                         f"{speed:.1f}"])  # fmt: skip
+            runs.append(
+                {
+                    "graph": name,
+                    "settings": settings,
+                    "mib": size,
+                    "perplexity": ppl,
+                    "decode_tokens_per_sec": speed,
+                    "load_before": load_before,
+                    "load_after": load_average(),
+                }
+            )
+            rows.append(
+                [
+                    name,
+                    settings,
+                    f"{size:.1f}",
+                    f"{ppl:.3f}",
+                    f"{ppl / reference - 1:+.2%}",
+                    f"{speed:.1f}",
+                ]
+            )
     result = {
         "title": "Quantization settings (fine-tuned Gemma-3-270M, trimmed vocabulary)",
         "description": (

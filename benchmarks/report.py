@@ -40,18 +40,24 @@ def environment_section(results: Path) -> str:
         ["python", platform.python_version()],
         ["platform", platform.platform()],
     ]
-    machine = next(
-        (_load_json(p).get("machine") for p in sorted(results.glob("*.json"))), None
-    ) if results.is_dir() else None  # fmt: skip
+    machine = (
+        next((_load_json(p).get("machine") for p in sorted(results.glob("*.json"))), None)
+        if results.is_dir()
+        else None
+    )
     if machine:
         rows += [
             ["CPU (benchmarks)", f"{machine['cpu']}, flags {', '.join(machine['cpu_flags'])}"],
-            ["cores, memory", f"{machine['physical_cores']} physical / "
-                              f"{machine['logical_cores']} logical, {machine['memory_gib']} GiB"],
-        ]  # fmt: skip
+            [
+                "cores, memory",
+                f"{machine['physical_cores']} physical / "
+                f"{machine['logical_cores']} logical, {machine['memory_gib']} GiB",
+            ],
+        ]
     rows += [[n, v] for n, v in package_versions(PACKAGES, "not installed").items()]
-    return "\n\n".join(["## Environment", "Set-up (README.md):", SETUP,
-                         _table(["component", "version"], rows)])  # fmt: skip
+    return "\n\n".join(
+        ["## Environment", "Set-up (README.md):", SETUP, _table(["component", "version"], rows)]
+    )
 
 
 def mixture_tables(manifest: dict[str, Any]) -> list[str]:
@@ -82,11 +88,14 @@ def mixture_tables(manifest: dict[str, Any]) -> list[str]:
         f"conversations, {test['tokens']} tokens. Caps on a source's share of tokens "
         f"(`--max-share`): {json.dumps(caps, ensure_ascii=False)}.",
         _table(["source", *header], [[s["source"], *cells(s)] for s in manifest["sources"]]),
-        _table(["domain", *header], [
-            [name, *cells({side: domains[side].get(name, {}) for side in ("train", "test")})]
-            for name in names
-        ]),
-    ]  # fmt: skip
+        _table(
+            ["domain", *header],
+            [
+                [name, *cells({side: domains[side].get(name, {}) for side in ("train", "test")})]
+                for name in names
+            ],
+        ),
+    ]
 
 
 def dataset_section(datasets_dir: Path) -> str:
@@ -182,9 +191,19 @@ def training_section(logs: Path) -> str:
     ]
     hyper = ", ".join(
         f"{k}={h[k]}"
-        for k in ("learning_rate", "lr_scheduler", "warmup_ratio", "weight_decay", "max_length",
-                  "seed", "lora_r", "lora_alpha", "lora_dropout", "trim_vocab")
-    )  # fmt: skip
+        for k in (
+            "learning_rate",
+            "lr_scheduler",
+            "warmup_ratio",
+            "weight_decay",
+            "max_length",
+            "seed",
+            "lora_r",
+            "lora_alpha",
+            "lora_dropout",
+            "trim_vocab",
+        )
+    )
     parts = ["## Training", _table(["", "value"], rows), f"Hyperparameters: {hyper}."]
     log_path = logs / "train.log"
     if log_path.is_file():
@@ -212,27 +231,43 @@ def recipe_runs_section(logs: Path) -> str:
         trend = smoothed_loss(records)
         whole = paired_difference(records, reference)
         tail = paired_difference(records, reference, last=20)
-        rows.append([
-            f"`{path.name}`", records[-1]["step"], f"{records[-1]['tokens_seen']:,}",
-            f"{records[-1]['elapsed_s'] / 60:.0f}",
-            f"{trend['ratio']}×" if trend else "-",
-            "reference" if path == reference_path else
-            f"{whole[0]:+.3f} ({whole[1]} logs)" if whole else "-",
-            "" if path == reference_path else f"{tail[0]:+.3f}" if tail else "-",
-        ])  # fmt: skip
-    header = ["run", "steps", "tokens", "minutes", "smoothed loss end/start",
-              "loss − reference, same steps", "… last 20 common logs"]  # fmt: skip
-    return "\n\n".join([
-        "## Training recipes at full length",
-        "Runs with the same data and seed see the same batches in the same order (their "
-        "`tokens_seen` agree step by step), so a run's loss minus the reference's at the same "
-        "steps measures its recipe, not the batches' noise. The recipes (README, \"The "
-        "recipe\"): `train.log` is `make demo`'s full fine-tune at lr 2e-5; "
-        "`train-lora-lr3e-4-*` LoRA r16 at 3e-4; `train-lr1e-3-*` LoRA at 1e-3; "
-        "`train-full-lr5e-5-*` a full fine-tune at 5e-5 (stopped early). Held-out "
-        "perplexity and chat scores of the served models: the sections below.",
-        _table(header, rows),
-    ])  # fmt: skip
+        rows.append(
+            [
+                f"`{path.name}`",
+                records[-1]["step"],
+                f"{records[-1]['tokens_seen']:,}",
+                f"{records[-1]['elapsed_s'] / 60:.0f}",
+                f"{trend['ratio']}×" if trend else "-",
+                "reference"
+                if path == reference_path
+                else f"{whole[0]:+.3f} ({whole[1]} logs)"
+                if whole
+                else "-",
+                "" if path == reference_path else f"{tail[0]:+.3f}" if tail else "-",
+            ]
+        )
+    header = [
+        "run",
+        "steps",
+        "tokens",
+        "minutes",
+        "smoothed loss end/start",
+        "loss − reference, same steps",
+        "… last 20 common logs",
+    ]
+    return "\n\n".join(
+        [
+            "## Training recipes at full length",
+            "Runs with the same data and seed see the same batches in the same order (their "
+            "`tokens_seen` agree step by step), so a run's loss minus the reference's at the same "
+            "steps measures its recipe, not the batches' noise. The recipes (README, \"The "
+            "recipe\"): `train.log` is `make demo`'s full fine-tune at lr 2e-5; "
+            "`train-lora-lr3e-4-*` LoRA r16 at 3e-4; `train-lr1e-3-*` LoRA at 1e-3; "
+            "`train-full-lr5e-5-*` a full fine-tune at 5e-5 (stopped early). Held-out "
+            "perplexity and chat scores of the served models: the sections below.",
+            _table(header, rows),
+        ]
+    )
 
 
 def evaluation_section(logs: Path) -> str:
@@ -309,17 +344,36 @@ def chat_evaluation_section(logs: Path) -> str:
     for label, entry in labels.items():
         for mode, result in entry["modes"].items():
             o = result["overall"]
-            rows.append([
-                label, mode, o["answers"], _percent(o["loop_rate"]),
-                _percent(o["persian_share"]), _number(o["mean_words"]),
-                _percent(o["exact_match"]), _percent(o["sentiment_accuracy"]),
-                _number(o["chrf_translation"]), _number(o["chrf_hafez"]),
-                _percent(o["replacement_char_rate"]),
-            ])  # fmt: skip
+            rows.append(
+                [
+                    label,
+                    mode,
+                    o["answers"],
+                    _percent(o["loop_rate"]),
+                    _percent(o["persian_share"]),
+                    _number(o["mean_words"]),
+                    _percent(o["exact_match"]),
+                    _percent(o["sentiment_accuracy"]),
+                    _number(o["chrf_translation"]),
+                    _number(o["chrf_hafez"]),
+                    _percent(o["replacement_char_rate"]),
+                ]
+            )
             sampling = ", ".join(f"{k}={v}" for k, v in result["sampling"].items())
             settings.setdefault(mode, {})[label] = sampling
-    header = ["model", "sampling", "answers", "loop rate", "Persian share", "words",
-              "fact EM", "sentiment acc.", "chrF translation", "chrF Hafez", "U+FFFD"]  # fmt: skip
+    header = [
+        "model",
+        "sampling",
+        "answers",
+        "loop rate",
+        "Persian share",
+        "words",
+        "fact EM",
+        "sentiment acc.",
+        "chrF translation",
+        "chrF Hafez",
+        "U+FFFD",
+    ]
     described = "; ".join(
         f"{mode}: {next(iter(by_label.values()))}"
         if len(set(by_label.values())) == 1

@@ -38,8 +38,16 @@ from persian_chat.benchmarks.common import (
 )
 
 TURNS_HEADER = ["prompt cache", "turn", "prompt tokens p50", "TTFT p50 ms", "TTFT p95 ms"]
-HEADER = ["clients", "requests", "errors", "aggregate tok/s", "TTFT p50 ms", "TTFT p95 ms",
-          "ITL p50 ms", "ITL p95 ms"]  # fmt: skip
+HEADER = [
+    "clients",
+    "requests",
+    "errors",
+    "aggregate tok/s",
+    "TTFT p50 ms",
+    "TTFT p95 ms",
+    "ITL p50 ms",
+    "ITL p95 ms",
+]
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -107,8 +115,12 @@ async def chat_events(client: Any, url: str, body: dict[str, Any]) -> AsyncItera
 async def one_request(
     client: Any, url: str, prompt: str, max_tokens: int, seed: int
 ) -> dict[str, Any]:
-    body = {"messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens,
-            "seed": seed, "stream": True}  # fmt: skip
+    body = {
+        "messages": [{"role": "user", "content": prompt}],
+        "max_tokens": max_tokens,
+        "seed": seed,
+        "stream": True,
+    }
     start = time.perf_counter()
     times: list[float] = []
     tokens = 0
@@ -131,8 +143,9 @@ async def one_request(
     }
 
 
-async def level(url: str, clients: int, prompts: list[str], per_client: int, max_tokens: int,
-                time_limit: float) -> dict[str, Any]:  # fmt: skip
+async def level(
+    url: str, clients: int, prompts: list[str], per_client: int, max_tokens: int, time_limit: float
+) -> dict[str, Any]:
     import httpx
 
     results: list[dict[str, Any]] = []
@@ -155,12 +168,18 @@ async def level(url: str, clients: int, prompts: list[str], per_client: int, max
     itls = [gap for r in ok for gap in r["itl"]]
     tokens = sum(r["tokens"] for r in ok)
     return {
-        "clients": clients, "requests": len(results), "errors": len(results) - len(ok),
+        "clients": clients,
+        "requests": len(results),
+        "errors": len(results) - len(ok),
         "error_kinds": sorted({r["error"] for r in results if "error" in r}),
-        "wall_s": wall, "tokens": tokens, "aggregate_tokens_per_sec": tokens / wall,
-        "ttft_p50_s": percentile(ttfts, 0.5), "ttft_p95_s": percentile(ttfts, 0.95),
-        "itl_p50_s": percentile(itls, 0.5), "itl_p95_s": percentile(itls, 0.95),
-    }  # fmt: skip
+        "wall_s": wall,
+        "tokens": tokens,
+        "aggregate_tokens_per_sec": tokens / wall,
+        "ttft_p50_s": percentile(ttfts, 0.5),
+        "ttft_p95_s": percentile(ttfts, 0.95),
+        "itl_p50_s": percentile(itls, 0.5),
+        "itl_p95_s": percentile(itls, 0.95),
+    }
 
 
 async def prompt_ids(url: str, prompts: list[str]) -> list[list[int]]:
@@ -177,8 +196,9 @@ async def prompt_ids(url: str, prompts: list[str]) -> list[list[int]]:
         return ids
 
 
-def run_prompts(engine: Any, prompts: list[list[int]], params: Any, tokens: int,
-                stop_ids: frozenset[int]) -> tuple[list[list[int]], float]:  # fmt: skip
+def run_prompts(
+    engine: Any, prompts: list[list[int]], params: Any, tokens: int, stop_ids: frozenset[int]
+) -> tuple[list[list[int]], float]:
     """Every prompt in turn through an in-process engine (seed = its index); the answers
     and the wall time."""
     from dataclasses import replace
@@ -210,19 +230,28 @@ def engine_alone(
 
     model = load_served_model(model_dir)
     settings = ServerSettings(model_dir=model_dir, threads=threads, max_batch=max_batch)
-    engine = build_engine(model, load_decoder(model.onnx_path, threads), max_batch, 16,
-                          system_prefix(model, settings), prompt_cache_mb=0)  # fmt: skip
+    engine = build_engine(
+        model,
+        load_decoder(model.onnx_path, threads),
+        max_batch,
+        16,
+        system_prefix(model, settings),
+        prompt_cache_mb=0,
+    )
     engine.start()
     try:  # a warm-up, as the served run has one; then level 1's seeds: request k -> k
         run_prompts(engine, prompts[:1], DEFAULT_SAMPLING, 8, model.stop_ids)
-        answers, wall = run_prompts(engine, prompts, DEFAULT_SAMPLING, max_tokens,
-                                    model.stop_ids)  # fmt: skip
+        answers, wall = run_prompts(engine, prompts, DEFAULT_SAMPLING, max_tokens, model.stop_ids)
         generated = sum(map(len, answers))
     finally:
         engine.shutdown(0)
         engine.join(10)
-    return {"requests": len(prompts), "tokens": generated, "wall_s": wall,
-            "tokens_per_sec": generated / wall}  # fmt: skip
+    return {
+        "requests": len(prompts),
+        "tokens": generated,
+        "wall_s": wall,
+        "tokens_per_sec": generated / wall,
+    }
 
 
 async def conversations(
@@ -240,8 +269,12 @@ async def conversations(
             for turn in range(turns):
                 question = opener if turn == 0 else follow_ups[(number + turn) % len(follow_ups)]
                 messages.append({"role": "user", "content": question})
-                body = {"messages": messages, "max_tokens": max_tokens, "seed": number,
-                        "stream": True}  # fmt: skip
+                body = {
+                    "messages": messages,
+                    "max_tokens": max_tokens,
+                    "seed": number,
+                    "stream": True,
+                }
                 start, first, text, prompt_tokens = time.perf_counter(), None, [], 0
                 async for event in chat_events(client, url, body):
                     if "token" in event:
@@ -250,8 +283,12 @@ async def conversations(
                     elif event.get("done"):
                         prompt_tokens = int(event["usage"]["prompt_tokens"])
                 messages.append({"role": "assistant", "content": "".join(text) or "."})
-                record.append({"prompt_tokens": prompt_tokens,
-                               "ttft_s": (first or time.perf_counter()) - start})  # fmt: skip
+                record.append(
+                    {
+                        "prompt_tokens": prompt_tokens,
+                        "ttft_s": (first or time.perf_counter()) - start,
+                    }
+                )
             chats.append(record)
     return chats
 
@@ -262,10 +299,15 @@ def turn_rows(label: str, chats: list[list[dict[str, float]]]) -> list[dict[str,
     for turn in range(len(chats[0])):
         ttfts = [chat[turn]["ttft_s"] for chat in chats]
         tokens = sorted(chat[turn]["prompt_tokens"] for chat in chats)
-        rows.append({"prompt_cache": label, "turn": turn + 1,
-                     "prompt_tokens_p50": tokens[len(tokens) // 2],
-                     "ttft_p50_s": percentile(ttfts, 0.5),
-                     "ttft_p95_s": percentile(ttfts, 0.95)})  # fmt: skip
+        rows.append(
+            {
+                "prompt_cache": label,
+                "turn": turn + 1,
+                "prompt_tokens_p50": tokens[len(tokens) // 2],
+                "ttft_p50_s": percentile(ttfts, 0.5),
+                "ttft_p95_s": percentile(ttfts, 0.95),
+            }
+        )
     return rows
 
 
@@ -283,14 +325,31 @@ def start_server(
 ) -> tuple[Any, float]:
     import httpx
 
-    command = [sys.executable, "-m", "persian_chat.cli", "serve", "--model", str(model),
-               "--port", str(port), "--threads", str(threads), "--max-batch", str(max_batch),
-               "--max-waiting", "256", "--rate-limit", "0",
-               *(() if "--knowledge" in extra else ("--no-knowledge",)), *extra]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "persian_chat.cli",
+        "serve",
+        "--model",
+        str(model),
+        "--port",
+        str(port),
+        "--threads",
+        str(threads),
+        "--max-batch",
+        str(max_batch),
+        "--max-waiting",
+        "256",
+        "--rate-limit",
+        "0",
+        *(() if "--knowledge" in extra else ("--no-knowledge",)),
+        *extra,
+    ]
     env = {**os.environ, "PERSIAN_CHAT_API_KEYS": ""}
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env=env)  # fmt: skip
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+    )
     while True:
         if process.poll() is not None:
             raise SystemExit(f"the server exited with {process.returncode}")
@@ -313,8 +372,12 @@ def plot(levels: list[dict[str, Any]], path: Path) -> None:
     left.plot(clients, [lv["aggregate_tokens_per_sec"] for lv in levels], "o-")
     left.set_xlabel("concurrent streaming clients")
     left.set_ylabel("aggregate tokens/s")
-    series = {"ttft_p50_s": "TTFT p50", "ttft_p95_s": "TTFT p95",
-              "itl_p50_s": "inter-token p50", "itl_p95_s": "inter-token p95"}  # fmt: skip
+    series = {
+        "ttft_p50_s": "TTFT p50",
+        "ttft_p95_s": "TTFT p95",
+        "itl_p50_s": "inter-token p50",
+        "itl_p95_s": "inter-token p95",
+    }
     for key, label in series.items():
         right.plot(clients, [(lv[key] or 0) * 1000 for lv in levels], "o-", label=label)
     right.set_xlabel("concurrent streaming clients")
@@ -348,8 +411,7 @@ def main(argv: list[str] | None = None) -> None:
     openers = prompts[firsts[-1] :]
     load_before = load_average()
     no_cache = ("--prompt-cache-mb", "0")  # the levels measure the engine on distinct prompts
-    process, startup = start_server(args.model, args.port, args.threads, args.max_batch,
-                                    no_cache)  # fmt: skip
+    process, startup = start_server(args.model, args.port, args.threads, args.max_batch, no_cache)
     sampler = RssSampler(process.pid)
     time.sleep(1)
     idle_rss = sampler.current()
@@ -364,13 +426,24 @@ def main(argv: list[str] | None = None) -> None:
         for number, clients in enumerate(args.levels):
             print(f"{clients} clients", flush=True)
             own = prompts[firsts[number] : firsts[number + 1]]
-            levels.append(asyncio.run(level(url, clients, own, args.requests_per_client,
-                                            args.max_tokens, args.time_limit)))  # fmt: skip
+            levels.append(
+                asyncio.run(
+                    level(
+                        url,
+                        clients,
+                        own,
+                        args.requests_per_client,
+                        args.max_tokens,
+                        args.time_limit,
+                    )
+                )
+            )
         turns = []
         if args.chats:
             print(f"{args.chats} chats of {args.turns} turns, prompt cache off", flush=True)
-            chats = asyncio.run(conversations(url, openers, FOLLOW_UPS, args.turns,
-                                              args.max_tokens))  # fmt: skip
+            chats = asyncio.run(
+                conversations(url, openers, FOLLOW_UPS, args.turns, args.max_tokens)
+            )
             turns += turn_rows("off", chats)
     finally:
         sampler.running = False
@@ -384,8 +457,9 @@ def main(argv: list[str] | None = None) -> None:
         cache_sampler.start()
         try:
             asyncio.run(level(url, 1, prompts[:1], 1, 8, 60))  # warm-up
-            chats = asyncio.run(conversations(url, openers, FOLLOW_UPS, args.turns,
-                                              args.max_tokens))  # fmt: skip
+            chats = asyncio.run(
+                conversations(url, openers, FOLLOW_UPS, args.turns, args.max_tokens)
+            )
             turns = turn_rows("on", chats) + turns
         finally:
             cache_sampler.running = False
@@ -397,8 +471,11 @@ def main(argv: list[str] | None = None) -> None:
     single = next((lv for lv in levels if lv["clients"] == 1), None)
     served_share = single["aggregate_tokens_per_sec"] / alone["tokens_per_sec"] if single else None
     by_clients = {lv["clients"]: lv for lv in levels}
-    scaling = (by_clients[16]["aggregate_tokens_per_sec"] / single["aggregate_tokens_per_sec"]
-               if single and 16 in by_clients else None)  # fmt: skip
+    scaling = (
+        by_clients[16]["aggregate_tokens_per_sec"] / single["aggregate_tokens_per_sec"]
+        if single and 16 in by_clients
+        else None
+    )
     export = {}
     export_log = Path("logs/export.json")
     if export_log.is_file():
@@ -407,9 +484,19 @@ def main(argv: list[str] | None = None) -> None:
     def ms(value: float | None) -> str:
         return "-" if value is None else f"{value * 1000:.0f}"
 
-    rows = [[str(lv["clients"]), str(lv["requests"]), str(lv["errors"]),
-             f"{lv['aggregate_tokens_per_sec']:.1f}", ms(lv["ttft_p50_s"]), ms(lv["ttft_p95_s"]),
-             ms(lv["itl_p50_s"]), ms(lv["itl_p95_s"])] for lv in levels]  # fmt: skip
+    rows = [
+        [
+            str(lv["clients"]),
+            str(lv["requests"]),
+            str(lv["errors"]),
+            f"{lv['aggregate_tokens_per_sec']:.1f}",
+            ms(lv["ttft_p50_s"]),
+            ms(lv["ttft_p95_s"]),
+            ms(lv["itl_p50_s"]),
+            ms(lv["itl_p95_s"]),
+        ]
+        for lv in levels
+    ]
     mib = 1024**2
     sizes = (
         f"model files: fp32 {export['fp32_bytes'] / mib:.0f} MiB, int8 "
@@ -417,10 +504,20 @@ def main(argv: list[str] | None = None) -> None:
         if export
         else ""
     )
-    turns_title = (f"Multi-turn chats: time to first token by turn ({args.chats} chats, one "
-                   "client, the whole history resent each turn)")  # fmt: skip
-    turn_table = [[t["prompt_cache"], str(t["turn"]), str(t["prompt_tokens_p50"]),
-                   ms(t["ttft_p50_s"]), ms(t["ttft_p95_s"])] for t in turns]  # fmt: skip
+    turns_title = (
+        f"Multi-turn chats: time to first token by turn ({args.chats} chats, one "
+        "client, the whole history resent each turn)"
+    )
+    turn_table = [
+        [
+            t["prompt_cache"],
+            str(t["turn"]),
+            str(t["prompt_tokens_p50"]),
+            ms(t["ttft_p50_s"]),
+            ms(t["ttft_p95_s"]),
+        ]
+        for t in turns
+    ]
     plot(levels, RESULTS / f"{args.name}.png")
     result = {
         "title": f"Serving under load ({args.model.name})",
@@ -441,10 +538,14 @@ def main(argv: list[str] | None = None) -> None:
             + (f"; served one client = {served_share:.0%} of it" if served_share else "")
             + (f"; 16 clients = {scaling:.1f}x one client" if scaling else "")
             + "."
-            + (f" The multi-turn chats with the default prompt cache: peak RSS "
-               f"{cache_peak / mib:.0f} MiB; from turn 2 on, answers may differ between the two "
-               f"servers (reused KV differs from recomputed KV in the last float bits, which can "
-               f"change a sampled token), so their prompt sizes differ." if cache_peak else "")
+            + (
+                f" The multi-turn chats with the default prompt cache: peak RSS "
+                f"{cache_peak / mib:.0f} MiB; from turn 2 on, answers may differ between the two "
+                f"servers (reused KV differs from recomputed KV in the last float bits, which can "
+                f"change a sampled token), so their prompt sizes differ."
+                if cache_peak
+                else ""
+            )
         ),
         "engine_alone": alone,
         "served_share_of_engine": served_share,
@@ -472,9 +573,10 @@ def main(argv: list[str] | None = None) -> None:
             ],
             "rows": rows,
         },
-        "tables": [{"title": turns_title, "header": TURNS_HEADER, "rows": turn_table}] if turns
+        "tables": [{"title": turns_title, "header": TURNS_HEADER, "rows": turn_table}]
+        if turns
         else [],
-    }  # fmt: skip
+    }
     print(f"wrote {write_result(args.name, result)}")
     for row in rows + turn_table:
         print("  ".join(row))

@@ -35,8 +35,9 @@ def decode_rate(session_path: Path, threads: int, spinning: bool, level: str, ne
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--graph", type=Path,
-                        default=Path("models/bench/gpt2-small-random-onnx/int8"))  # fmt: skip
+    parser.add_argument(
+        "--graph", type=Path, default=Path("models/bench/gpt2-small-random-onnx/int8")
+    )
     parser.add_argument("--new-tokens", type=int, default=48)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
@@ -44,17 +45,32 @@ def main(argv: list[str] | None = None) -> None:
 
     physical = psutil.cpu_count(logical=False) or 1
     logical = os.cpu_count() or physical
-    configs = sorted({(1, True, "ORT_ENABLE_ALL"), (physical, True, "ORT_ENABLE_ALL"),
-                      (logical, True, "ORT_ENABLE_ALL"), (physical, False, "ORT_ENABLE_ALL"),
-                      (physical, True, "ORT_ENABLE_EXTENDED"),
-                      (physical, True, "ORT_ENABLE_BASIC")})  # fmt: skip
+    configs = sorted(
+        {
+            (1, True, "ORT_ENABLE_ALL"),
+            (physical, True, "ORT_ENABLE_ALL"),
+            (logical, True, "ORT_ENABLE_ALL"),
+            (physical, False, "ORT_ENABLE_ALL"),
+            (physical, True, "ORT_ENABLE_EXTENDED"),
+            (physical, True, "ORT_ENABLE_BASIC"),
+        }
+    )
     rates: dict[tuple[int, bool, str], list[float]] = {c: [] for c in configs}
     load_before = load_average()
     for _ in range(args.repeats):  # interleaved
         for config in configs:
             rates[config].append(decode_rate(args.graph / "model.onnx", *config, args.new_tokens))
-    rows = [[str(t), "on" if s else "off", level, f"{statistics.median(r):.1f}",
-             f"{min(r):.1f}", f"{max(r):.1f}"] for (t, s, level), r in rates.items()]  # fmt: skip
+    rows = [
+        [
+            str(t),
+            "on" if s else "off",
+            level,
+            f"{statistics.median(r):.1f}",
+            f"{min(r):.1f}",
+            f"{max(r):.1f}",
+        ]
+        for (t, s, level), r in rates.items()
+    ]
     result = {
         "title": f"onnxruntime session options ({args.graph})",
         "description": (

@@ -46,12 +46,24 @@ def parse_recipe(name: str) -> dict[str, Any]:
             "[-{N}pass], e.g. full-2e-5-packed-2pass"
         )
     method, rate, batches, passes = match.groups()
-    return {"lora": method == "lora", "learning_rate": float(rate),
-            "packing": batches == "packed", "passes": int(passes or 1)}  # fmt: skip
+    return {
+        "lora": method == "lora",
+        "learning_rate": float(rate),
+        "packing": batches == "packed",
+        "passes": int(passes or 1),
+    }
 
 
-HEADER = ["recipe", "steps", "s/step", "tokens seen", "train loss (last 10%)",
-          "held-out loss", "held-out perplexity", "wall s"]  # fmt: skip
+HEADER = [
+    "recipe",
+    "steps",
+    "s/step",
+    "tokens seen",
+    "train loss (last 10%)",
+    "held-out loss",
+    "held-out perplexity",
+    "wall s",
+]
 
 
 def held_out_loss(model_dir: Path, data_dir: Path, examples: int, max_length: int) -> float:
@@ -76,15 +88,29 @@ def run_recipe(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any
     recipe = parse_recipe(name)
     passes = recipe.pop("passes")
     common = {
-        "base_model": args.base_model, "data_dir": args.data_dir, "models_dir": args.models_dir,
-        "trim_vocab": True, "batch_size": args.batch_size, "max_length": args.max_length,
-        "threads": args.threads, "logging_steps": 2, "save_steps": 100_000, "seed": 13,
+        "base_model": args.base_model,
+        "data_dir": args.data_dir,
+        "models_dir": args.models_dir,
+        "trim_vocab": True,
+        "batch_size": args.batch_size,
+        "max_length": args.max_length,
+        "threads": args.threads,
+        "logging_steps": 2,
+        "save_steps": 100_000,
+        "seed": 13,
         **recipe,
-    }  # fmt: skip
+    }
     probe_dir = work / f"{name}-probe"
-    probe = train(TrainConfig.model_validate({
-        **common, "max_steps": 3, "output_dir": probe_dir / "model", "logs_dir": probe_dir,
-    }))  # fmt: skip
+    probe = train(
+        TrainConfig.model_validate(
+            {
+                **common,
+                "max_steps": 3,
+                "output_dir": probe_dir / "model",
+                "logs_dir": probe_dir,
+            }
+        )
+    )
     step_s = probe["train_runtime_s"] / max(probe["steps"], 1)
     steps = max(4, int(args.minutes * 60 / step_s))
     if passes > 1:  # the same steps over a subset seen `passes` times (max_steps repeats it)
@@ -92,21 +118,34 @@ def run_recipe(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any
     shutil.rmtree(probe_dir, ignore_errors=True)
     out = work / name
     load_before = load_average()
-    manifest = train(TrainConfig.model_validate({
-        **common, "max_steps": steps, "time_budget_minutes": args.minutes,
-        "output_dir": out / "model", "logs_dir": out,
-    }))  # fmt: skip
+    manifest = train(
+        TrainConfig.model_validate(
+            {
+                **common,
+                "max_steps": steps,
+                "time_budget_minutes": args.minutes,
+                "output_dir": out / "model",
+                "logs_dir": out,
+            }
+        )
+    )
     loss = held_out_loss(out / "model", args.data_dir, args.eval_examples, args.max_length)
     trend = manifest.get("smoothed_loss") or {}
     result = {
-        "recipe": name, **parse_recipe(name), "planned_steps": steps, "steps": manifest["steps"],
+        "recipe": name,
+        **parse_recipe(name),
+        "planned_steps": steps,
+        "steps": manifest["steps"],
         "step_s": manifest["train_runtime_s"] / max(manifest["steps"], 1),
         "examples_used": manifest["examples"]["used"],
-        "tokens_seen": manifest["tokens_seen"], "train_loss_start": trend.get("start"),
-        "train_loss_end": trend.get("end"), "held_out_loss": loss,
-        "wall_s": manifest["wall_time_s"], "load_before": load_before,
+        "tokens_seen": manifest["tokens_seen"],
+        "train_loss_start": trend.get("start"),
+        "train_loss_end": trend.get("end"),
+        "held_out_loss": loss,
+        "wall_s": manifest["wall_time_s"],
+        "load_before": load_before,
         "load_after": load_average(),
-    }  # fmt: skip
+    }
     if args.keep:
         shutil.copytree(out / "model", args.keep / name, dirs_exist_ok=True)
     shutil.rmtree(out, ignore_errors=True)
@@ -172,10 +211,11 @@ def main(argv: list[str] | None = None) -> None:
     }
     path = write_result(args.name, result)
     save_bar_chart(
-        [r["recipe"] for r in runs], [r["held_out_loss"] for r in runs],
+        [r["recipe"] for r in runs],
+        [r["held_out_loss"] for r in runs],
         "held-out loss on assistant tokens (lower is better), same time budget",
         path.with_suffix(".png"),
-    )  # fmt: skip
+    )
     print(f"wrote {path}")
 
 

@@ -156,9 +156,11 @@ def main(argv: list[str] | None = None) -> None:
     }
     path = write_result("train_throughput", result)
     save_bar_chart(
-        [r["name"] for r in runs], [r["step_s"]["median"] for r in runs],
-        "seconds per optimizer step (median)", path.with_suffix(".png"),
-    )  # fmt: skip
+        [r["name"] for r in runs],
+        [r["step_s"]["median"] for r in runs],
+        "seconds per optimizer step (median)",
+        path.with_suffix(".png"),
+    )
     print(f"wrote {path}")
 
 

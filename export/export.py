@@ -29,8 +29,14 @@ from persian_chat.versions import package_versions
 HELP = "export the fine-tuned model to int8 (or fp32) ONNX with a parity check"
 log = logging.getLogger("persian_chat.export")
 
-COPIED_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                "config.json", "generation_config.json", "chat_template.jinja")  # fmt: skip
+COPIED_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "config.json",
+    "generation_config.json",
+    "chat_template.jinja",
+)
 
 
 def check_checkpoint(model_dir: Path) -> dict[str, Any]:
@@ -203,38 +209,70 @@ def export(
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--model", type=Path, default=Path("models/persian-chat"), help="fine-tuned checkpoint")
-    add("--output", type=Path, default=None,
-        help="served directory (default: models/persian-chat-onnx-PRECISION)")  # fmt: skip
+    add(
+        "--output",
+        type=Path,
+        default=None,
+        help="served directory (default: models/persian-chat-onnx-PRECISION)",
+    )
     add("--precision", choices=["int8", "fp32"], default="int8", help="weights of the served graph")
     add("--data-dir", type=Path, default=Path("datasets"), help="test.jsonl for perplexity parity")
     add("--logs-dir", type=Path, default=Path("logs"), help="where export.json goes")
-    add("--parity-examples", type=int, default=400,
-        help="test conversations for perplexity, evenly spaced (0: all)")  # fmt: skip
+    add(
+        "--parity-examples",
+        type=int,
+        default=400,
+        help="test conversations for perplexity, evenly spaced (0: all)",
+    )
     add("--max-length", type=int, default=512, help="tokens per test conversation")
     add("--threads", type=int, default=2, help="threads for PyTorch and onnxruntime")
-    add("--context-length", type=int, default=4096,
-        help="longest sequence (prompt + answer) the served graph runs")  # fmt: skip
-    add("--graph", choices=["auto", "gqa", "optimum"], default="auto",
+    add(
+        "--context-length",
+        type=int,
+        default=4096,
+        help="longest sequence (prompt + answer) the served graph runs",
+    )
+    add(
+        "--graph",
+        choices=["auto", "gqa", "optimum"],
+        default="auto",
         help="gqa: GroupQueryAttention with in-place KV (Gemma-3); optimum: Optimum's export; "
-        "auto: gqa where the model allows it")  # fmt: skip
-    add("--int8-method", choices=["blockwise", "dynamic"], default="blockwise",
-        help="blockwise: MatMulNBits 8-bit weights (default); dynamic: ORTQuantizer")  # fmt: skip
+        "auto: gqa where the model allows it",
+    )
+    add(
+        "--int8-method",
+        choices=["blockwise", "dynamic"],
+        default="blockwise",
+        help="blockwise: MatMulNBits 8-bit weights (default); dynamic: ORTQuantizer",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     configure_logging()
     output = args.output or Path(f"models/persian-chat-onnx-{args.precision}")
     manifest = export(
-        args.model, output, args.precision, args.data_dir, args.logs_dir,
-        args.parity_examples or None, args.max_length, args.threads, args.int8_method,
-        args.context_length, args.graph,
-    )  # fmt: skip
+        args.model,
+        output,
+        args.precision,
+        args.data_dir,
+        args.logs_dir,
+        args.parity_examples or None,
+        args.max_length,
+        args.threads,
+        args.int8_method,
+        args.context_length,
+        args.graph,
+    )
     parity = manifest["parity"]
     log.info(
         "wrote %s (%s): fp32 max |logit diff| %.2e, greedy agreement %s, perplexity %s, "
         "sizes %s, %.0f s",
-        output, args.precision, parity["fp32_max_abs_logit_diff"],
+        output,
+        args.precision,
+        parity["fp32_max_abs_logit_diff"],
         {k: v["agreement"] for k, v in parity["greedy_agreement"].items()},
-        parity["perplexity"], manifest["sizes"], manifest["export_time_s"],
-    )  # fmt: skip
+        parity["perplexity"],
+        manifest["sizes"],
+        manifest["export_time_s"],
+    )
     return 0

@@ -184,17 +184,24 @@ def build_gqa_graph(model: Any, output: Path, context_length: int) -> Path:
     h = norm(h, "model.norm.weight", "final_norm")
     head = weights.get("lm_head.weight", embed)  # tied to the embedding in Gemma-3
     g.node("MatMul", [h, g.constant("lm_head.weight", head.T)], "lm_head", ["logits"])
-    outputs.insert(0, helper.make_tensor_value_info(
-        "logits", TensorProto.FLOAT, ["batch", "sequence", head.shape[0]]))  # fmt: skip
+    outputs.insert(
+        0,
+        helper.make_tensor_value_info(
+            "logits", TensorProto.FLOAT, ["batch", "sequence", head.shape[0]]
+        ),
+    )
 
     graph = helper.make_graph(g.nodes, "persian-chat-gqa", inputs, outputs, g.initializers)
     opsets = [helper.make_opsetid("", OPSET), helper.make_opsetid("com.microsoft", 1)]
     onnx_model = helper.make_model(graph, opset_imports=opsets, producer_name="persian-chat")
     windowed = [i for i, kind in enumerate(layer_types) if kind == "sliding_attention"]
-    helper.set_model_props(onnx_model, {
-        SLIDING_WINDOW_KEY: str(int(config.sliding_window)) if windowed else "0",
-        WINDOWED_LAYERS_KEY: ",".join(map(str, windowed)),
-    })  # fmt: skip
+    helper.set_model_props(
+        onnx_model,
+        {
+            SLIDING_WINDOW_KEY: str(int(config.sliding_window)) if windowed else "0",
+            WINDOWED_LAYERS_KEY: ",".join(map(str, windowed)),
+        },
+    )
     onnx_model.ir_version = 10
     output.mkdir(parents=True, exist_ok=True)
     path = output / "model.onnx"

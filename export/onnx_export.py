@@ -98,9 +98,18 @@ class QuantizationChoice:
 
     def describe(self) -> dict[str, Any]:
         if self.method == "blockwise":
-            int4 = {} if self.int4_nodes is None else {"int4": {
-                "nodes": list(self.int4_nodes) or "all", "symmetric": self.int4_symmetric,
-                "block_size": self.int4_block_size, "algorithm": self.int4_algorithm}}  # fmt: skip
+            int4 = (
+                {}
+                if self.int4_nodes is None
+                else {
+                    "int4": {
+                        "nodes": list(self.int4_nodes) or "all",
+                        "symmetric": self.int4_symmetric,
+                        "block_size": self.int4_block_size,
+                        "algorithm": self.int4_algorithm,
+                    }
+                }
+            )
             return {
                 **int4,
                 "method": "weight-only int8, block-wise (onnxruntime MatMulNBits)",
@@ -215,8 +224,9 @@ def fold_transposed_weights(model: Any) -> int:
         if node.op_type != "MatMul" or node.input[1] not in transposes:
             continue
         transpose = transposes[node.input[1]]
-        perm = next((helper.get_attribute_value(a) for a in transpose.attribute
-                     if a.name == "perm"), None)  # fmt: skip
+        perm = next(
+            (helper.get_attribute_value(a) for a in transpose.attribute if a.name == "perm"), None
+        )
         array = numpy_helper.to_array(constants[transpose.input[0]])
         if array.ndim != 2 or (perm is not None and list(perm) != [1, 0]):
             continue
@@ -244,16 +254,23 @@ def quantize_int8(onnx_dir: Path, output: Path, choice: QuantizationChoice) -> P
 
         def quantize(
             model: Any, bits: int, block: int, symmetric: bool, skip: list[str], hqq: bool = False
-        ) -> Any:  # fmt: skip
+        ) -> Any:
             config: Any = (
-                HQQWeightOnlyQuantConfig(block_size=block, bits=bits) if hqq
+                HQQWeightOnlyQuantConfig(block_size=block, bits=bits)
+                if hqq
                 else DefaultWeightOnlyQuantConfig(
-                    block_size=block, is_symmetric=symmetric, accuracy_level=4, bits=bits)
-            )  # fmt: skip
+                    block_size=block, is_symmetric=symmetric, accuracy_level=4, bits=bits
+                )
+            )
             quantizer = MatMulNBitsQuantizer(
-                model, bits=bits, block_size=block, is_symmetric=symmetric, accuracy_level=4,
-                algo_config=config, nodes_to_exclude=skip,
-            )  # fmt: skip
+                model,
+                bits=bits,
+                block_size=block,
+                is_symmetric=symmetric,
+                accuracy_level=4,
+                algo_config=config,
+                nodes_to_exclude=skip,
+            )
             quantizer.process()
             return quantizer.model
 
@@ -264,8 +281,14 @@ def quantize_int8(onnx_dir: Path, output: Path, choice: QuantizationChoice) -> P
             matmuls = [node.name for node in model.graph.node if node.op_type == "MatMul"]
             wanted = choice.int4_nodes
             skip = [n for n in matmuls if wanted and not any(part in n for part in wanted)]
-            model = quantize(model, 4, choice.int4_block_size, choice.int4_symmetric, skip,
-                             choice.int4_algorithm == "hqq").model  # fmt: skip
+            model = quantize(
+                model,
+                4,
+                choice.int4_block_size,
+                choice.int4_symmetric,
+                skip,
+                choice.int4_algorithm == "hqq",
+            ).model
         quantized = quantize(model, 8, choice.block_size, True, [])
         quantized.save_model_to_file(str(path), use_external_data_format=False)
     else:

@@ -23,8 +23,11 @@ from typing import Any
 
 _LOCK = threading.Lock()
 _LOADED: dict[str, Any] = {}
-_MODULES = (("hazm.stemmer", ("Stemmer",)), ("hazm.word_tokenizer", ("WordTokenizer",)),
-            ("hazm.lemmatizer", ("Lemmatizer", "Conjugation")))  # fmt: skip
+_MODULES = (
+    ("hazm.stemmer", ("Stemmer",)),
+    ("hazm.word_tokenizer", ("WordTokenizer",)),
+    ("hazm.lemmatizer", ("Lemmatizer", "Conjugation")),
+)
 
 
 class TokenizerI:
@@ -54,9 +57,12 @@ def normalizer_class() -> Any:
         package.__path__ = list(spec.submodule_search_locations)
         stand_ins = {"hazm": package}
         interfaces: dict[str, dict[str, Any]] = {
-            "nltk": {}, "nltk.tokenize": {}, "nltk.tokenize.api": {"TokenizerI": TokenizerI},
-            "nltk.stem": {}, "nltk.stem.api": {"StemmerI": StemmerI},
-        }  # fmt: skip
+            "nltk": {},
+            "nltk.tokenize": {},
+            "nltk.tokenize.api": {"TokenizerI": TokenizerI},
+            "nltk.stem": {},
+            "nltk.stem.api": {"StemmerI": StemmerI},
+        }
         for name, attributes in interfaces.items():
             module = types.ModuleType(name)
             module.__path__ = []

@@ -26,8 +26,12 @@ def smoothed_loss(records: list[dict[str, Any]], share: float = 0.1) -> dict[str
         return None
     start = sum(losses[:window]) / window
     end = sum(losses[-window:]) / window
-    return {"start": round(start, 4), "end": round(end, 4), "ratio": round(end / start, 4),
-            "window": window}  # fmt: skip
+    return {
+        "start": round(start, 4),
+        "end": round(end, 4),
+        "ratio": round(end / start, 4),
+        "window": window,
+    }
 
 
 def paired_difference(
@@ -36,8 +40,9 @@ def paired_difference(
     """(mean of loss − reference loss over the steps both logged, number of those steps);
     `last`: only the last that many common steps. None when they share no step."""
     theirs = {r["step"]: float(r["loss"]) for r in reference if "loss" in r and "step" in r}
-    common = [(r["step"], float(r["loss"])) for r in records
-              if "loss" in r and r.get("step") in theirs]  # fmt: skip
+    common = [
+        (r["step"], float(r["loss"])) for r in records if "loss" in r and r.get("step") in theirs
+    ]
     if last is not None:
         common = common[-last:]
     if not common:

@@ -38,12 +38,20 @@ def served_dir(model_dir: str) -> Path:
         path = Path(model_dir).resolve()
         found = (path / "manifest.json").is_file()
     except (OSError, ValueError) as exc:  # a NUL byte, a name too long for the OS
-        raise ApiError(400, f"model_dir: not a usable path ({exc})", param="model_dir",
-                       code="invalid_model_dir") from None  # fmt: skip
+        raise ApiError(
+            400,
+            f"model_dir: not a usable path ({exc})",
+            param="model_dir",
+            code="invalid_model_dir",
+        ) from None
     if not found:
-        raise ApiError(400, f"model_dir: {path} has no manifest.json (not a served model "
-                       "directory; see `persian-chat export`)", param="model_dir",
-                       code="not_a_served_model")  # fmt: skip
+        raise ApiError(
+            400,
+            f"model_dir: {path} has no manifest.json (not a served model "
+            "directory; see `persian-chat export`)",
+            param="model_dir",
+            code="not_a_served_model",
+        )
     return path
 
 
@@ -79,10 +87,12 @@ async def _switch(state: AppState, path: Path) -> dict[str, Any]:
     try:
         runtime = await _load(state, settings)
     except Exception as exc:  # checksums, a broken graph: the old model serves on
-        log.warning("switching to %s failed, still serving %s: %s", path,
-                    state.settings.model_dir.name, exc)  # fmt: skip
-        raise ApiError(422, f"model_dir: {exc}", param="model_dir",
-                       code="model_load_failed") from None  # fmt: skip
+        log.warning(
+            "switching to %s failed, still serving %s: %s", path, state.settings.model_dir.name, exc
+        )
+        raise ApiError(
+            422, f"model_dir: {exc}", param="model_dir", code="model_load_failed"
+        ) from None
     seconds = time.monotonic() - started
     try:
         old = state.ready()  # the server may have begun stopping while the model loaded
@@ -97,9 +107,16 @@ async def _switch(state: AppState, path: Path) -> dict[str, Any]:
     state.tasks.add(task)
     task.add_done_callback(state.tasks.discard)
     new_id, old_id = runtime.model.model_id, old.model.model_id
-    log.info("switched the served model from %s to %s (loaded in %.1f s); %s finishes its "
-             "%d running answers within %.0f s", old_id, new_id, seconds, old_id,
-             old.engine.active + old.engine.waiting, grace)  # fmt: skip
+    log.info(
+        "switched the served model from %s to %s (loaded in %.1f s); %s finishes its "
+        "%d running answers within %.0f s",
+        old_id,
+        new_id,
+        seconds,
+        old_id,
+        old.engine.active + old.engine.waiting,
+        grace,
+    )
     return {"model": new_id, "previous": old_id, "load_seconds": round(seconds, 3)}
 
 
@@ -113,8 +130,11 @@ async def switch_model(request: Request) -> Response:
         state.ready()
         path = await asyncio.to_thread(served_dir, body.model_dir)
         if state.switching.locked():
-            raise ApiError(409, "another model switch is loading; retry when it has ended",
-                           code="switch_in_progress")  # fmt: skip
+            raise ApiError(
+                409,
+                "another model switch is loading; retry when it has ended",
+                code="switch_in_progress",
+            )
         async with state.switching:
             return JSONResponse(await _switch(state, path))
     except ApiError as exc:

@@ -160,6 +160,14 @@ class KnowledgeSearchResponse(BaseModel):
 
 
 MODELS: list[type[BaseModel]] = [
-    ErrorBody, ChatResponse, ChatCompletion, ModelList, Health, TokenizeResponse,
-    DetokenizeResponse, CancelResponse, ModelSwitchResponse, KnowledgeSearchResponse,
-]  # fmt: skip
+    ErrorBody,
+    ChatResponse,
+    ChatCompletion,
+    ModelList,
+    Health,
+    TokenizeResponse,
+    DetokenizeResponse,
+    CancelResponse,
+    ModelSwitchResponse,
+    KnowledgeSearchResponse,
+]

@@ -110,8 +110,12 @@ async def models(request: Request) -> Response:
         state.gate.authorize(request)
     except ApiError as exc:
         return exc.response()
-    entry = {"id": runtime.model.model_id, "object": "model", "created": int(runtime.loaded_at),
-             "owned_by": "persian-chat"}  # fmt: skip
+    entry = {
+        "id": runtime.model.model_id,
+        "object": "model",
+        "created": int(runtime.loaded_at),
+        "owned_by": "persian-chat",
+    }
     return JSONResponse({"object": "list", "data": [entry]})
 
 
@@ -119,10 +123,14 @@ async def health(request: Request) -> Response:
     state = _state(request)
     runtime = state.runtime
     if state.status == "ready" and runtime is not None and runtime.engine.alive:
-        return JSONResponse({
-            "status": "ok", "model": runtime.model.model_id,
-            "active": runtime.engine.active, "waiting": runtime.engine.waiting,
-        })  # fmt: skip
+        return JSONResponse(
+            {
+                "status": "ok",
+                "model": runtime.model.model_id,
+                "active": runtime.engine.active,
+                "waiting": runtime.engine.waiting,
+            }
+        )
     status, error = state.status, state.error
     if runtime is not None and not runtime.engine.alive:  # before the watchdog notices
         status, error = "failed", f"engine stopped: {runtime.engine.failure}"

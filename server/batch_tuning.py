@@ -43,8 +43,10 @@ def slot_bytes(decoder: GqaDecoder, context_length: int) -> int:
     """KV bytes one row may need: every key and value buffer, full-length ones to the
     context, windowed ones to their window-sized capacity (slot_cache.py)."""
     per_position = decoder.kv_heads * decoder.head_dim * 4  # fp32
-    return sum(per_position * decoder.positions(index, context_length)
-               for index in range(len(decoder.windows)))  # fmt: skip
+    return sum(
+        per_position * decoder.positions(index, context_length)
+        for index in range(len(decoder.windows))
+    )
 
 
 def rates_by_rows(
@@ -77,7 +79,9 @@ def tune_max_batch(
     best = max(rates.values())
     chosen = min(size for size, rate in rates.items() if rate >= ENOUGH * best)
     log.info(
-        "max batch %d, measured: %s tok/s by rows; memory allows %d rows", chosen,
-        ", ".join(f"{size}: {rate:.0f}" for size, rate in rates.items()), fits,
-    )  # fmt: skip
+        "max batch %d, measured: %s tok/s by rows; memory allows %d rows",
+        chosen,
+        ", ".join(f"{size}: {rate:.0f}" for size, rate in rates.items()),
+        fits,
+    )
     return chosen, rates

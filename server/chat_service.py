@@ -64,9 +64,15 @@ class ChatStream:
         settings, self.model = self.state.settings, runtime.model.model_id
         try:
             self.prompt = await asyncio.to_thread(
-                build_prompt, body, body.requested_max_tokens, runtime.model, settings,
-                runtime.normalize, scope, runtime.knowledge,
-            )  # fmt: skip
+                build_prompt,
+                body,
+                body.requested_max_tokens,
+                runtime.model,
+                settings,
+                runtime.normalize,
+                scope,
+                runtime.knowledge,
+            )
         except PromptError as exc:
             raise ApiError(400, exc.message, param=exc.param, code=exc.code) from None
         self.stats = StreamStats(prompt_tokens=len(self.prompt.request.prompt))
@@ -78,9 +84,11 @@ class ChatStream:
             self.sequence = runtime.engine.submit(self.prompt.request, asyncio.get_running_loop())
         except EngineFullError:
             raise ApiError(
-                429, "the server is busy, retry shortly", code="server_busy",
+                429,
+                "the server is busy, retry shortly",
+                code="server_busy",
                 headers={"Retry-After": str(BUSY_RETRY_SECONDS)},
-            ) from None  # fmt: skip
+            ) from None
         except EngineClosedError:
             if self.state.status == "ready" and self.state.runtime is not runtime:
                 raise ModelSwitchedError from None
@@ -141,14 +149,21 @@ class ChatStream:
             outcome = "ok" if status < 500 else "error"
             metrics.model_requests.labels(self.model, outcome).inc()
         log_request(
-            id=self.request_id, route=self.route, key_id=self.key, status=status,
-            prompt_tokens=s and s.prompt_tokens, completion_tokens=s and s.completion_tokens,
+            id=self.request_id,
+            route=self.route,
+            key_id=self.key,
+            status=status,
+            prompt_tokens=s and s.prompt_tokens,
+            completion_tokens=s and s.completion_tokens,
             dropped_messages=p and p.dropped_messages,
-            finish_reason=s and s.finish_reason, ttft_s=s and s.time_to_first_token,
-            duration_s=s and (time.monotonic() - s.started), error=error, param=param,
+            finish_reason=s and s.finish_reason,
+            ttft_s=s and s.time_to_first_token,
+            duration_s=s and (time.monotonic() - s.started),
+            error=error,
+            param=param,
             messages=p.messages if settings.log_user_text and p else None,
             output=output if settings.log_user_text else None,
-        )  # fmt: skip
+        )
 
 
 def _resume(state: AppState, key: str, last_event_id: str) -> Response:
@@ -156,8 +171,12 @@ def _resume(state: AppState, key: str, last_event_id: str) -> Response:
     parsed = parse_event_id(last_event_id)
     replay = state.replays.get(parsed[0]) if parsed else None
     if parsed is None or replay is None or replay.key != key:
-        raise ApiError(404, "no stream to resume with this Last-Event-ID (it ended over the "
-                       "grace period ago, or never existed)", code="stream_not_found")  # fmt: skip
+        raise ApiError(
+            404,
+            "no stream to resume with this Last-Event-ID (it ended over the "
+            "grace period ago, or never existed)",
+            code="stream_not_found",
+        )
     replay.attach()
     return EventStream(replay.follow(parsed[1]), replay.detach)
 
@@ -198,8 +217,13 @@ async def _respond(
     events = sse_events(stream.pieces(runtime), wire, stream.close)
     if not body.resumable:
         return EventStream(events, lambda: stream.close(499, "client disconnected"))
-    replay = Replay(stream.request_id, stream.key, state.settings.resume_grace_seconds,
-                    state.replays, lambda: stream.close(499, "client disconnected"))  # fmt: skip
+    replay = Replay(
+        stream.request_id,
+        stream.key,
+        state.settings.resume_grace_seconds,
+        state.replays,
+        lambda: stream.close(499, "client disconnected"),
+    )
     replay.start(events)
     replay.attach()
     return EventStream(replay.follow(-1), replay.detach)
@@ -235,8 +259,9 @@ async def chat_response(
         return await _respond(request, stream, schema, wire_type)
     except ApiError as exc:
         known = exc.param and exc.param.split(".")[0] in KNOWN_FIELDS
-        stream.close(exc.status, exc.code or f"http_{exc.status}",
-                     param=exc.param if known else None)  # fmt: skip
+        stream.close(
+            exc.status, exc.code or f"http_{exc.status}", param=exc.param if known else None
+        )
         return exc.response()
     except ClientDisconnect:
         stream.close(499, "client disconnected")

@@ -64,8 +64,12 @@ def cache_scope(client: str, salt: str | None) -> str:
 def check_model(requested: str | None, model_id: str) -> None:
     """A body that names a model must name the served one (404 otherwise, as OpenAI's)."""
     if requested not in (None, model_id):
-        raise ApiError(404, f"model {requested!r} not found; this server has {model_id!r}",
-                       param="model", code="model_not_found")  # fmt: skip
+        raise ApiError(
+            404,
+            f"model {requested!r} not found; this server has {model_id!r}",
+            param="model",
+            code="model_not_found",
+        )
 
 
 class Gate:
@@ -124,8 +128,11 @@ class Gate:
     async def read_json(self, request: Request) -> Any:
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type != "application/json":
-            raise ApiError(415, "send the body as Content-Type: application/json",
-                           code="unsupported_media_type")  # fmt: skip
+            raise ApiError(
+                415,
+                "send the body as Content-Type: application/json",
+                code="unsupported_media_type",
+            )
         declared = request.headers.get("content-length")
         limit = self.settings.max_body_bytes
         too_big = ApiError(413, f"request body over {limit} bytes", code="body_too_large")
@@ -144,9 +151,11 @@ class Gate:
         wait = self.limiter.acquire(self.client(request, key))
         if wait:
             raise ApiError(
-                429, "rate limit reached, retry later", code="rate_limit_exceeded",
+                429,
+                "rate limit reached, retry later",
+                code="rate_limit_exceeded",
                 headers=retry_after_header(wait),
-            )  # fmt: skip
+            )
         return await self.read_body(request, schema)
 
     async def read_body(self, request: Request, schema: type[Body]) -> Body:

@@ -18,8 +18,11 @@ from persian_chat.server.tokenize import gated_answer
 
 def _search(body: KnowledgeSearchRequest, runtime: Runtime, state: AppState) -> dict[str, Any]:
     if runtime.knowledge is None:
-        raise ApiError(404, "this server has no knowledge base (serve --knowledge PATH)",
-                       code="no_knowledge_base")  # fmt: skip
+        raise ApiError(
+            404,
+            "this server has no knowledge base (serve --knowledge PATH)",
+            code="no_knowledge_base",
+        )
     retriever = runtime.knowledge
     threshold = retriever.min_coverage if body.min_coverage is None else body.min_coverage
     hits = retriever.base.search(runtime.normalize(body.query), body.k, threshold)

@@ -32,34 +32,48 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter(
-            "persian_chat_requests", "HTTP requests by route and status", ["route", "status"],
+            "persian_chat_requests",
+            "HTTP requests by route and status",
+            ["route", "status"],
             registry=r,
-        )  # fmt: skip
+        )
         self.model_requests = Counter(
             "persian_chat_model_requests",
             "Chat requests that reached a model, by model and outcome (ok: answered or left "
-            "by the client; error: the server failed it)", ["model", "outcome"], registry=r,
-        )  # fmt: skip
+            "by the client; error: the server failed it)",
+            ["model", "outcome"],
+            registry=r,
+        )
         self.time_to_first_token = Histogram(
-            "persian_chat_time_to_first_token_seconds", "Request start to first token",
-            ["model"], buckets=LATENCY_BUCKETS, registry=r,
-        )  # fmt: skip
+            "persian_chat_time_to_first_token_seconds",
+            "Request start to first token",
+            ["model"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.inter_token_latency = Histogram(
-            "persian_chat_inter_token_latency_seconds", "Time between consecutive tokens",
-            buckets=LATENCY_BUCKETS, registry=r,
-        )  # fmt: skip
+            "persian_chat_inter_token_latency_seconds",
+            "Time between consecutive tokens",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.request_duration = Histogram(
-            "persian_chat_request_duration_seconds", "Whole generation time", ["model"],
-            buckets=LATENCY_BUCKETS, registry=r,
-        )  # fmt: skip
+            "persian_chat_request_duration_seconds",
+            "Whole generation time",
+            ["model"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.prompt_tokens = Counter(
             "persian_chat_prompt_tokens", "Prompt tokens processed", ["model"], registry=r
         )
         self.prompt_cached_tokens = Counter(
-            "persian_chat_prompt_cached_tokens", "Prompt tokens whose KV was reused (the "
+            "persian_chat_prompt_cached_tokens",
+            "Prompt tokens whose KV was reused (the "
             "default system prompt's, or an earlier turn's from the prompt cache), not computed",
-            ["model"], registry=r,
-        )  # fmt: skip
+            ["model"],
+            registry=r,
+        )
         self.knowledge_retrievals = Counter(
             "persian_chat_knowledge_retrievals",
             "Chat requests that searched the knowledge base, by whether a passage was relevant",

@@ -87,9 +87,10 @@ def load_decoder(
     from persian_chat.server.slot_cache import GqaDecoder, is_gqa_graph
 
     session = ort.InferenceSession(
-        str(path), sess_options=options or session_options(threads),
+        str(path),
+        sess_options=options or session_options(threads),
         providers=["CPUExecutionProvider"],
-    )  # fmt: skip
+    )
     return (
         GqaDecoder(session, path) if is_gqa_graph(session) else OnnxDecoder(path, session=session)
     )

@@ -127,12 +127,18 @@ def build_openapi(settings: ServerSettings) -> dict[str, Any]:
     admin_security: list[dict[str, list[str]]] = [{"bearer": []}] if settings.admin_key else []
 
     def post(
-        request: type[BaseModel], response: type[BaseModel], extra: tuple[int, ...],
+        request: type[BaseModel],
+        response: type[BaseModel],
+        extra: tuple[int, ...],
         what: str = "the answer: one JSON object, or server-sent events when the request "
-        "asks to stream", admin: bool = False,
-    ) -> Any:  # fmt: skip
-        errors = (400, 401, 403, 409, 413, 415, 422, 429, 500, 503) if admin else (
-            400, *auth, *extra, 413, 415, 429, 500, 503)  # fmt: skip
+        "asks to stream",
+        admin: bool = False,
+    ) -> Any:
+        errors = (
+            (400, 401, 403, 409, 413, 415, 422, 429, 500, 503)
+            if admin
+            else (400, *auth, *extra, 413, 415, 429, 500, 503)
+        )
         return {
             "post": {
                 "security": admin_security if admin else security,

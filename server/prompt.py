@@ -125,8 +125,9 @@ def system_prefix(model: ServedModel, settings: ServerSettings) -> list[int]:
     first user message starts): the engine computes their KV once, at start-up."""
     system_prompt = settings.system_prompt or model.system_prompt
     head: list[Message] = [{"role": "system", "content": system_prompt}] if system_prompt else []
-    first, second = (prompt_ids(model, [*head, {"role": "user", "content": text}])
-                     for text in ("الف", "ب"))  # fmt: skip
+    first, second = (
+        prompt_ids(model, [*head, {"role": "user", "content": text}]) for text in ("الف", "ب")
+    )
     shared = 0
     while shared < min(len(first), len(second)) and first[shared] == second[shared]:
         shared += 1

@@ -63,10 +63,14 @@ class PromptCache:
         if not tokens or entry.nbytes > self.budget_bytes:
             return
         self.entries = [
-            e for e in self.entries
-            if not (e.scope == scope and e.tokens.size <= entry.tokens.size
-                    and common_prefix(e.tokens, entry.tokens) == e.tokens.size)
-        ]  # fmt: skip
+            e
+            for e in self.entries
+            if not (
+                e.scope == scope
+                and e.tokens.size <= entry.tokens.size
+                and common_prefix(e.tokens, entry.tokens) == e.tokens.size
+            )
+        ]
         self.entries.append(entry)
         while self.nbytes > self.budget_bytes:
             self.entries.pop(0)

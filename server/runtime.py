@@ -66,8 +66,16 @@ def build_engine(
     guard = Utf8Guard.for_table(model.byte_table)
     if guard is None:
         log.warning("%s: unknown tokenizer byte scheme, answers are not UTF-8 guarded", model.path)
-    return Engine(decoder, model.context_length, max_batch, max_waiting, guard, prefix,
-                  prompt_cache_mb * 1024 * 1024, lookup_tokens)  # fmt: skip
+    return Engine(
+        decoder,
+        model.context_length,
+        max_batch,
+        max_waiting,
+        guard,
+        prefix,
+        prompt_cache_mb * 1024 * 1024,
+        lookup_tokens,
+    )
 
 
 def release_free_heap() -> None:
@@ -97,8 +105,15 @@ def load_runtime(settings: ServerSettings) -> Runtime:
     max_batch = settings.max_batch
     if max_batch is None:
         max_batch, _ = tune_max_batch(decoder, prefix, model.context_length)
-    engine = build_engine(model, decoder, max_batch, settings.max_waiting, prefix,
-                          settings.prompt_cache_mb, settings.lookup_tokens)  # fmt: skip
+    engine = build_engine(
+        model,
+        decoder,
+        max_batch,
+        settings.max_waiting,
+        prefix,
+        settings.prompt_cache_mb,
+        settings.lookup_tokens,
+    )
     knowledge = None
     path = knowledge_path(settings, model)
     if path is not None or settings.knowledge_url is not None:
@@ -113,8 +128,11 @@ def load_runtime(settings: ServerSettings) -> Runtime:
     release_free_heap()
     seconds = time.monotonic() - start
     log.info(
-        "loaded %s in %.1f s: %d threads (%s), batch up to %d", model.model_id, seconds,
-        settings.threads, ", ".join(f"{k} {v}" for k, v in cpu_budget().items()),
+        "loaded %s in %.1f s: %d threads (%s), batch up to %d",
+        model.model_id,
+        seconds,
+        settings.threads,
+        ", ".join(f"{k} {v}" for k, v in cpu_budget().items()),
         max_batch,
-    )  # fmt: skip
+    )
     return Runtime(model, engine, normalize, seconds, knowledge=knowledge)

@@ -29,11 +29,24 @@ log = logging.getLogger("persian_chat.server")
 
 
 # the PERSIAN_CHAT_* variables that are not a tunable setting's (those come from TUNABLE)
-OTHER_VARIABLES = frozenset({
-    "MODEL", "HOST", "PORT", "THREADS", "API_KEYS_FILE", "API_KEYS", "CORS_ORIGINS",
-    "SYSTEM_PROMPT", "LOG_USER_TEXT", "ADMIN_KEY", "ADMIN_KEY_FILE", "TRUSTED_PROXIES",
-    "KNOWLEDGE", "KNOWLEDGE_URL",
-})  # fmt: skip
+OTHER_VARIABLES = frozenset(
+    {
+        "MODEL",
+        "HOST",
+        "PORT",
+        "THREADS",
+        "API_KEYS_FILE",
+        "API_KEYS",
+        "CORS_ORIGINS",
+        "SYSTEM_PROMPT",
+        "LOG_USER_TEXT",
+        "ADMIN_KEY",
+        "ADMIN_KEY_FILE",
+        "TRUSTED_PROXIES",
+        "KNOWLEDGE",
+        "KNOWLEDGE_URL",
+    }
+)
 
 
 def _env(name: str, default: Any = None) -> Any:
@@ -50,25 +63,49 @@ def _option(name: str) -> tuple[str, str]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
-    add("--model", type=Path, default=Path(_env("MODEL", "models/persian-chat-onnx-int8")),
-        help="served model directory (PERSIAN_CHAT_MODEL)")  # fmt: skip
+    add(
+        "--model",
+        type=Path,
+        default=Path(_env("MODEL", "models/persian-chat-onnx-int8")),
+        help="served model directory (PERSIAN_CHAT_MODEL)",
+    )
     add("--host", default=_env("HOST", "127.0.0.1"), help="bind address (PERSIAN_CHAT_HOST)")
     add("--port", type=int, default=int(_env("PORT", 8000)), help="port (PERSIAN_CHAT_PORT)")
-    add("--threads", type=int, default=_env("THREADS"),
-        help="onnxruntime intra-op threads (default: physical cores)")  # fmt: skip
-    add("--api-keys-file", type=Path, default=_env("API_KEYS_FILE"),
+    add(
+        "--threads",
+        type=int,
+        default=_env("THREADS"),
+        help="onnxruntime intra-op threads (default: physical cores)",
+    )
+    add(
+        "--api-keys-file",
+        type=Path,
+        default=_env("API_KEYS_FILE"),
         help="file with one API key per line (PERSIAN_CHAT_API_KEYS adds comma-separated "
-             "keys); with keys, /api and /v1 need 'Authorization: Bearer KEY'")  # fmt: skip
-    add("--admin-key-file", type=Path, default=_env("ADMIN_KEY_FILE"),
+        "keys); with keys, /api and /v1 need 'Authorization: Bearer KEY'",
+    )
+    add(
+        "--admin-key-file",
+        type=Path,
+        default=_env("ADMIN_KEY_FILE"),
         help="file whose first line is the admin key (or PERSIAN_CHAT_ADMIN_KEY); with it, "
-             "POST /admin/model with 'Authorization: Bearer KEY' switches the served model "
-             "without a restart (without it, 403)")  # fmt: skip
-    add("--cors-origin", action="append", default=None,
-        help="allowed browser origin, repeatable (PERSIAN_CHAT_CORS_ORIGINS: a,b)")  # fmt: skip
-    add("--trusted-proxy", action="append", default=None,
+        "POST /admin/model with 'Authorization: Bearer KEY' switches the served model "
+        "without a restart (without it, 403)",
+    )
+    add(
+        "--cors-origin",
+        action="append",
+        default=None,
+        help="allowed browser origin, repeatable (PERSIAN_CHAT_CORS_ORIGINS: a,b)",
+    )
+    add(
+        "--trusted-proxy",
+        action="append",
+        default=None,
         help="address or network of a proxy whose X-Forwarded-For names the client, "
-             "repeatable (PERSIAN_CHAT_TRUSTED_PROXIES: a,b; default: none, the header is "
-             "ignored)")  # fmt: skip
+        "repeatable (PERSIAN_CHAT_TRUSTED_PROXIES: a,b; default: none, the header is "
+        "ignored)",
+    )
     knowledge = parser.add_mutually_exclusive_group()
     knowledge.add_argument(
         "--knowledge",
@@ -81,22 +118,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     knowledge.add_argument(
         "--no-knowledge", action="store_true", help="answer without a knowledge base"
     )
-    add("--knowledge-url", default=_env("KNOWLEDGE_URL"),
+    add(
+        "--knowledge-url",
+        default=_env("KNOWLEDGE_URL"),
         help="PostgreSQL knowledge base shared by replicas (postgresql://user@host/db, "
         "PERSIAN_CHAT_KNOWLEDGE_URL; needs the postgres extra); filled from the passages "
-        "file when empty")  # fmt: skip
-    add("--system-prompt", default=_env("SYSTEM_PROMPT"),
-        help="system prompt added when a client sends none (default: the model's)")  # fmt: skip
-    add("--log-user-text", action="store_true", default=bool(_env("LOG_USER_TEXT")),
-        help="debug only: put messages and answers in the request log")  # fmt: skip
+        "file when empty",
+    )
+    add(
+        "--system-prompt",
+        default=_env("SYSTEM_PROMPT"),
+        help="system prompt added when a client sends none (default: the model's)",
+    )
+    add(
+        "--log-user-text",
+        action="store_true",
+        default=bool(_env("LOG_USER_TEXT")),
+        help="debug only: put messages and answers in the request log",
+    )
     for name in TUNABLE:
         field = ServerSettings.model_fields[name]
         option, variable = _option(name)
         number = float if field.annotation is float else int
         raw = _env(variable)
-        add(f"--{option}", dest=name, type=number,
+        add(
+            f"--{option}",
+            dest=name,
+            type=number,
             default=number(raw) if raw not in (None, "") else field.default,
-            help=f"{field.description} (PERSIAN_CHAT_{variable}; default %(default)s)")  # fmt: skip
+            help=f"{field.description} (PERSIAN_CHAT_{variable}; default %(default)s)",
+        )
 
 
 def environment_variables() -> set[str]:
@@ -138,10 +189,14 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         p.strip() for p in (_env("TRUSTED_PROXIES") or "").split(",") if p.strip()
     ]
     fields: dict[str, Any] = {
-        "model_dir": args.model, "api_keys": keys, "cors_origins": tuple(origins),
-        "system_prompt": args.system_prompt, "log_user_text": args.log_user_text,
-        "admin_key": admin_key, **{name: getattr(args, name) for name in TUNABLE},
-    }  # fmt: skip
+        "model_dir": args.model,
+        "api_keys": keys,
+        "cors_origins": tuple(origins),
+        "system_prompt": args.system_prompt,
+        "log_user_text": args.log_user_text,
+        "admin_key": admin_key,
+        **{name: getattr(args, name) for name in TUNABLE},
+    }
     fields["trusted_proxies"] = tuple(proxies)
     fields.update(knowledge_setting(args.knowledge, args.no_knowledge))
     if args.knowledge_url and not args.no_knowledge:

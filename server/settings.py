@@ -38,8 +38,11 @@ def cpu_budget() -> dict[str, float | int | None]:
     except ImportError:  # pragma: no cover - psutil is in the serve extra
         cores = None
     allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    return {"physical_cores": cores or os.cpu_count(), "allowed_cpus": allowed,
-            "cgroup_quota": cgroup_cpu_quota()}  # fmt: skip
+    return {
+        "physical_cores": cores or os.cpu_count(),
+        "allowed_cpus": allowed,
+        "cgroup_quota": cgroup_cpu_quota(),
+    }
 
 
 MIN_KEY_CHARS = 16
@@ -62,18 +65,25 @@ class ServerSettings(BaseModel):
     model_dir: Path
     threads: int = Field(default_factory=default_threads, ge=1)
     max_batch: int | None = Field(
-        None, ge=1, description="sequences decoded together (default: measured at start-up, "
-        "the fewest rows within 5 percent of the best throughput that memory allows)"
-    )  # fmt: skip
+        None,
+        ge=1,
+        description="sequences decoded together (default: measured at start-up, "
+        "the fewest rows within 5 percent of the best throughput that memory allows)",
+    )
     max_waiting: int = Field(16, ge=0, description="requests queued beyond the batch; more get 429")
     prompt_cache_mb: int = Field(
-        64, ge=0, description="MiB of finished answers' KV kept so a conversation's next turn "
-        "prefills only its new message; 0: off"
-    )  # fmt: skip
+        64,
+        ge=0,
+        description="MiB of finished answers' KV kept so a conversation's next turn "
+        "prefills only its new message; 0: off",
+    )
     lookup_tokens: int = Field(
-        0, ge=0, le=8, description="prompt-lookup draft tokens checked in one step when one "
-        "answer runs alone (same text, fewer weight reads); 0: off"
-    )  # fmt: skip
+        0,
+        ge=0,
+        le=8,
+        description="prompt-lookup draft tokens checked in one step when one "
+        "answer runs alone (same text, fewer weight reads); 0: off",
+    )
     # knowledge: passages retrieved for each request. `knowledge` (serve --knowledge) wins;
     # else a served model's own knowledge.jsonl (a studio version's), unless model_knowledge
     # is off (--no-knowledge); else knowledge_fallback (the project's, when serve finds it)
@@ -103,9 +113,11 @@ class ServerSettings(BaseModel):
     max_message_chars: int = Field(8000, ge=1, description="characters in one message")
     max_total_chars: int = Field(32000, ge=1, description="characters in all messages together")
     max_prompt_tokens: int | None = Field(
-        None, ge=1, description="prompt tokens after the chat template (default: the model's "
-        "context minus room for the reply)"
-    )  # fmt: skip
+        None,
+        ge=1,
+        description="prompt tokens after the chat template (default: the model's "
+        "context minus room for the reply)",
+    )
     max_tokens_limit: int = Field(1024, ge=1, description="largest max_tokens a client may ask for")
     default_max_tokens: int = Field(256, ge=1, description="max_tokens when the client sends none")
     max_stop_strings: int = Field(4, ge=0, description="stop strings in one request")
@@ -138,9 +150,11 @@ class ServerSettings(BaseModel):
         10.0, ge=0, description="seconds a resumable stream waits for its client to reconnect"
     )
     switch_grace_seconds: float = Field(
-        300.0, ge=0, description="seconds answers running on the old model may take to finish "
-        "after POST /admin/model switched models"
-    )  # fmt: skip
+        300.0,
+        ge=0,
+        description="seconds answers running on the old model may take to finish "
+        "after POST /admin/model switched models",
+    )
     # the bearer key of /admin/model; None: the admin routes answer 403. Not an option: it
     # comes from PERSIAN_CHAT_ADMIN_KEY or --admin-key-file, and repr never shows it
     admin_key: str | None = Field(None, min_length=MIN_KEY_CHARS, repr=False)

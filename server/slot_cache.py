@@ -71,8 +71,12 @@ class SlotBuffers:
             capacity *= 2
         grown = []
         for index in range(len(self.decoder.past_names)):
-            shape = (new_slots, self.decoder.kv_heads, self.decoder.positions(index, capacity),
-                     self.decoder.head_dim)  # fmt: skip
+            shape = (
+                new_slots,
+                self.decoder.kv_heads,
+                self.decoder.positions(index, capacity),
+                self.decoder.head_dim,
+            )
             new = np.zeros(shape, dtype=np.float32)  # pages stay untouched until written
             for slot, total in enumerate(self.totals if self.arrays else []):
                 held = self._resident(index, total)  # copy what rows hold, not the zeros
@@ -101,8 +105,10 @@ class SlotBuffers:
 
     def copy_out(self, source: int, total: int) -> list[Array]:
         """What a row holds after `total` tokens, one (kv_heads, held, head_dim) per buffer."""
-        return [array[source, :, : self._resident(index, total)].copy()
-                for index, array in enumerate(self.arrays)]  # fmt: skip
+        return [
+            array[source, :, : self._resident(index, total)].copy()
+            for index, array in enumerate(self.arrays)
+        ]
 
     def binding(self, first: int, count: int) -> ort.IOBinding:
         """Past and present bound to the same slice of each buffer (cached per slice)."""
@@ -193,9 +199,11 @@ class SlotBatch:
     PromptCache of finished sequences, which the next turn of a conversation starts with."""
 
     def __init__(
-        self, decoder: GqaDecoder, prefix: list[int] | None = None,
+        self,
+        decoder: GqaDecoder,
+        prefix: list[int] | None = None,
         cache: PromptCache | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.decoder = decoder
         self.buffers = SlotBuffers(decoder)
         self.lengths: list[int] = []

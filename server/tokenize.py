@@ -34,8 +34,12 @@ def _tokenize(body: TokenizeRequest, runtime: Runtime, state: AppState) -> list[
         return prompt_ids(model, messages, body.add_generation_prompt)
     assert body.prompt is not None
     if len(body.prompt) > settings.max_total_chars:
-        raise ApiError(400, f"at most {settings.max_total_chars} characters", param="prompt",
-                       code="invalid_value")  # fmt: skip
+        raise ApiError(
+            400,
+            f"at most {settings.max_total_chars} characters",
+            param="prompt",
+            code="invalid_value",
+        )
     return list(model.tokenizer.encode(body.prompt, add_special_tokens=False).ids)
 
 
@@ -43,9 +47,11 @@ Body = TypeVar("Body", bound=ModelNamed)
 
 
 async def gated_answer(
-    request: Request, route: str, schema: type[Body],
+    request: Request,
+    route: str,
+    schema: type[Body],
     work: Callable[[Body, Runtime, AppState], dict[str, Any]],
-) -> Response:  # fmt: skip
+) -> Response:
     """Run `work(body, runtime, state)` behind the gate; count the request by its status."""
     state: AppState = request.app.state.app_state
     status = 200
@@ -80,8 +86,12 @@ def _detokenize_answer(
         raise ApiError(400, f"at most {limit} tokens", param="tokens", code="invalid_value")
     for index, token in enumerate(body.tokens):
         if token >= size:
-            raise ApiError(400, f"token id {token} is not below the vocabulary size {size}",
-                           param=f"tokens.{index}", code="invalid_value")  # fmt: skip
+            raise ApiError(
+                400,
+                f"token id {token} is not below the vocabulary size {size}",
+                param=f"tokens.{index}",
+                code="invalid_value",
+            )
     return {"prompt": tokenizer.decode(body.tokens, skip_special_tokens=False)}
 
 

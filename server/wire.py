@@ -49,18 +49,26 @@ class Wire:
     """Our format: {"token": piece} events, then one summary event (done, usage, timings)."""
 
     def __init__(
-        self, request_id: str, model_id: str, stats: StreamStats, body: SamplingFields,
+        self,
+        request_id: str,
+        model_id: str,
+        stats: StreamStats,
+        body: SamplingFields,
         vocabulary: Callable[[], Sequence[bytes]] = tuple,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.request_id, self.model_id, self.stats = request_id, model_id, stats
 
     def summary(self) -> dict[str, Any]:
         s = self.stats
         return {
-            "done": True, "finish_reason": s.finish_reason, "usage": s.usage(),
-            "timings": s.timings(), "model": self.model_id, "id": self.request_id,
+            "done": True,
+            "finish_reason": s.finish_reason,
+            "usage": s.usage(),
+            "timings": s.timings(),
+            "model": self.model_id,
+            "id": self.request_id,
             "sources": s.sources,
-        }  # fmt: skip
+        }
 
     def reply(self, text: str) -> dict[str, Any]:
         return {"message": {"role": "assistant", "content": text}, **self.summary()}
@@ -90,9 +98,13 @@ class OpenAIWire(Wire):
     with `logprobs`, each chunk carries the entries of the tokens it holds."""
 
     def __init__(
-        self, request_id: str, model_id: str, stats: StreamStats, body: SamplingFields,
+        self,
+        request_id: str,
+        model_id: str,
+        stats: StreamStats,
+        body: SamplingFields,
         vocabulary: Callable[[], Sequence[bytes]] = tuple,
-    ) -> None:  # fmt: skip
+    ) -> None:
         super().__init__(request_id, model_id, stats, body)
         self.base = {"id": request_id, "created": int(time.time()), "model": model_id}
         options = body.stream_options if isinstance(body, OpenAIChatRequest) else None
@@ -115,22 +127,32 @@ class OpenAIWire(Wire):
             return vocabulary[token] if token < len(vocabulary) else b""
 
         content = [
-            {**_token(data(i.token), i.logprob),
-             "top_logprobs": [_token(data(t), lp) for t, lp in i.top]}
+            {
+                **_token(data(i.token), i.logprob),
+                "top_logprobs": [_token(data(t), lp) for t, lp in i.top],
+            }
             for i in items
-        ]  # fmt: skip
+        ]
         return {"content": content}
 
     def reply(self, text: str) -> dict[str, Any]:
-        choice = {"index": 0, "message": {"role": "assistant", "content": text},
-                  "finish_reason": self.reason(), "logprobs": self.logprobs()}  # fmt: skip
-        return {**self.base, "object": "chat.completion", "choices": [choice],
-                "usage": self.stats.usage(), "sources": self.stats.sources}  # fmt: skip
+        choice = {
+            "index": 0,
+            "message": {"role": "assistant", "content": text},
+            "finish_reason": self.reason(),
+            "logprobs": self.logprobs(),
+        }
+        return {
+            **self.base,
+            "object": "chat.completion",
+            "choices": [choice],
+            "usage": self.stats.usage(),
+            "sources": self.stats.sources,
+        }
 
     def chunk(self, delta: dict[str, str], finish_reason: str | None) -> dict[str, Any]:
         logprobs = self.logprobs() if delta.get("content") or finish_reason else None
-        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason,
-                  "logprobs": logprobs}  # fmt: skip
+        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": logprobs}
         return {**self.base, "object": "chat.completion.chunk", "choices": [choice]}
 
     def opening(self) -> list[Event]:
@@ -143,8 +165,14 @@ class OpenAIWire(Wire):
         # our extension, as on the whole answer: the passages the answer was given
         events: list[Event] = [{**self.chunk({}, self.reason()), "sources": self.stats.sources}]
         if self.include_usage:
-            events.append({**self.base, "object": "chat.completion.chunk", "choices": [],
-                           "usage": self.stats.usage()})  # fmt: skip
+            events.append(
+                {
+                    **self.base,
+                    "object": "chat.completion.chunk",
+                    "choices": [],
+                    "usage": self.stats.usage(),
+                }
+            )
         return [*events, "[DONE]"]
 
 

@@ -38,17 +38,23 @@ def prepare_config(
     extra_sources: tuple[dict[str, str], ...] = (),
 ) -> str:
     """prepare's TOML config: the uploaded source (plus a template's extra sources)."""
-    lines = [f"output_dir = {toml_string(str(output_dir))}",
-             f"blocklist = {toml_string(str(settings.repo / BLOCKLIST))}",
-             "knowledge = false", "knowledge_from_sources = true"]  # fmt: skip
+    lines = [
+        f"output_dir = {toml_string(str(output_dir))}",
+        f"blocklist = {toml_string(str(settings.repo / BLOCKLIST))}",
+        "knowledge = false",
+        "knowledge_from_sources = true",
+    ]
     if system_prompt:
         lines.append(f"system_prompt = {toml_string(system_prompt)}")
     lines += ["", "[[sources]]", f"path = {toml_string(str(source))}"]
     if mapping["format"] == "chat":
         lines.append('type = "chat"')
     else:
-        lines += ['type = "qa"', f"question = {toml_string(mapping['question'])}",
-                  f"answer = {toml_string(mapping['answer'])}"]  # fmt: skip
+        lines += [
+            'type = "qa"',
+            f"question = {toml_string(mapping['question'])}",
+            f"answer = {toml_string(mapping['answer'])}",
+        ]
     for extra in extra_sources:
         lines += ["", "[[sources]]"]
         lines += [f"{key} = {toml_string(value)}" for key, value in extra.items()]
@@ -58,8 +64,14 @@ def prepare_config(
 def run_prepare(settings: StudioSettings, config: Path) -> None:
     """`persian-chat prepare --config FILE`; UploadError with prepare's own message."""
     command = [sys.executable, "-m", "persian_chat.cli", "prepare", "--config", str(config)]
-    done = subprocess.run(command, cwd=settings.repo, capture_output=True, text=True,
-                          timeout=PREPARE_TIMEOUT_S, check=False)  # fmt: skip
+    done = subprocess.run(
+        command,
+        cwd=settings.repo,
+        capture_output=True,
+        text=True,
+        timeout=PREPARE_TIMEOUT_S,
+        check=False,
+    )
     if done.returncode != 0:
         lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
         raise UploadError(f"آماده‌سازی داده ناموفق بود: {lines[-1] if lines else 'بی‌پیام'}")
@@ -89,8 +101,9 @@ def add_dataset(
         source = staging / f"source{Path(name).suffix.lower()}"
         source.write_bytes(data)
         config = staging / "prepare.toml"
-        config.write_text(prepare_config(settings, source, mapping, staging / "prepared"),
-                          encoding="utf-8")  # fmt: skip
+        config.write_text(
+            prepare_config(settings, source, mapping, staging / "prepared"), encoding="utf-8"
+        )
         try:
             run_prepare(settings, config)
         except UploadError as exc:  # prepare names its input: say the upload's name instead
@@ -104,10 +117,15 @@ def add_dataset(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    row_id = store.add_dataset({
-        "sha256": digest, "name": name, "mapping": mapping, "directory": str(target),
-        "counts": summary(manifest),
-    })  # fmt: skip
+    row_id = store.add_dataset(
+        {
+            "sha256": digest,
+            "name": name,
+            "mapping": mapping,
+            "directory": str(target),
+            "counts": summary(manifest),
+        }
+    )
     row = store.dataset(row_id)
     assert row is not None
     return row

@@ -42,8 +42,9 @@ def _refused(request: Request) -> Response | None:
     expected = link_token(settings.admin_key, request.url.path)
     if hmac.compare_digest(request.query_params.get("token", ""), expected):
         return None
-    return JSONResponse({"error": {"message": "invalid or missing token", "param": "token"}},
-                        status_code=401)  # fmt: skip
+    return JSONResponse(
+        {"error": {"message": "invalid or missing token", "param": "token"}}, status_code=401
+    )
 
 
 def zip_directory(directory: Path) -> Path:
@@ -65,16 +66,21 @@ async def download_version(request: Request) -> Response:
     kind = request.path_params["kind"]
     version = get_studio().store.version(int(request.path_params["version_id"]))
     if version is None or kind not in KINDS:
-        return JSONResponse({"error": {"message": "no such version", "param": "version_id"}},
-                            status_code=404)  # fmt: skip
+        return JSONResponse(
+            {"error": {"message": "no such version", "param": "version_id"}}, status_code=404
+        )
     directory = Path(version[kind])
     if not directory.is_dir():
-        return JSONResponse({"error": {"message": f"{directory} is gone", "param": "kind"}},
-                            status_code=410)  # fmt: skip
+        return JSONResponse(
+            {"error": {"message": f"{directory} is gone", "param": "kind"}}, status_code=410
+        )
     archive = zip_directory(directory)
-    return FileResponse(archive, filename=f"{version['name']}-{kind}.zip",
-                        media_type="application/zip",
-                        background=BackgroundTask(archive.unlink, missing_ok=True))  # fmt: skip
+    return FileResponse(
+        archive,
+        filename=f"{version['name']}-{kind}.zip",
+        media_type="application/zip",
+        background=BackgroundTask(archive.unlink, missing_ok=True),
+    )
 
 
 async def download_log(request: Request) -> Response:
@@ -84,10 +90,12 @@ async def download_log(request: Request) -> Response:
     job = get_studio().store.job(int(request.path_params["job_id"]))
     path = Path(job["directory"]) / "job.log" if job else None
     if path is None or not path.is_file():
-        return JSONResponse({"error": {"message": "no log for this job", "param": "job_id"}},
-                            status_code=404)  # fmt: skip
-    return FileResponse(path, filename=f"job-{job['id'] if job else 0}.log",
-                        media_type="text/plain; charset=utf-8")  # fmt: skip
+        return JSONResponse(
+            {"error": {"message": "no log for this job", "param": "job_id"}}, status_code=404
+        )
+    return FileResponse(
+        path, filename=f"job-{job['id'] if job else 0}.log", media_type="text/plain; charset=utf-8"
+    )
 
 
 ROUTES = [

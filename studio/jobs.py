@@ -112,18 +112,31 @@ class JobService:
             raise ValueError(f"no template {template}")
         recipe = recipe_for(template, overrides, self.settings.repo)
         with self._lock:
-            job_id = self.store.add_job({
-                "dataset_id": dataset_id, "template": template,
-                "recipe": recipe.model_dump(mode="json"), "directory": "",
-            })  # fmt: skip
+            job_id = self.store.add_job(
+                {
+                    "dataset_id": dataset_id,
+                    "template": template,
+                    "recipe": recipe.model_dump(mode="json"),
+                    "directory": "",
+                }
+            )
             job_dir = (self.settings.home / "jobs" / str(job_id)).resolve()
             (job_dir / "logs").mkdir(parents=True, exist_ok=True)
             source = next(Path(dataset["directory"]).glob("source.*"))
-            config = prepare_config(self.settings, source, dataset["mapping"], job_dir / "data",
-                                    recipe.system_prompt, recipe.extra_sources)  # fmt: skip
+            config = prepare_config(
+                self.settings,
+                source,
+                dataset["mapping"],
+                job_dir / "data",
+                recipe.system_prompt,
+                recipe.extra_sources,
+            )
             atomic_write_text(job_dir / "prepare.toml", config)
-            job = {"name": f"{template}-v{job_id}", "recipe": recipe.model_dump(mode="json"),
-                   "repo": str(self.settings.repo.resolve())}  # fmt: skip
+            job = {
+                "name": f"{template}-v{job_id}",
+                "recipe": recipe.model_dump(mode="json"),
+                "repo": str(self.settings.repo.resolve()),
+            }
             atomic_write_text(job_dir / "job.json", json.dumps(job, ensure_ascii=False, indent=2))
             self.store.update_job(job_id, directory=str(job_dir))
         self.tick()
@@ -144,8 +157,9 @@ class JobService:
     def resume(self, job_id: int) -> bool:
         """Queue a stopped, interrupted or failed job again; it continues where it was."""
         with self._lock:
-            resumed = self.store.update_job(job_id, expect=RESUMABLE, status="queued",
-                                            resume=True, error="")  # fmt: skip
+            resumed = self.store.update_job(
+                job_id, expect=RESUMABLE, status="queued", resume=True, error=""
+            )
         if resumed:
             self.tick()
         return resumed
@@ -158,13 +172,20 @@ class JobService:
         if job["resume"]:
             command.append("--resume")
         with (job_dir / "job.log").open("ab") as out:
-            child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
-                                     cwd=self.settings.repo, start_new_session=True)  # fmt: skip
+            child = subprocess.Popen(
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.settings.repo,
+                start_new_session=True,
+            )
         self._children[job["id"]] = child
-        self.store.update_job(job["id"], expect=("queued",), status="running", pid=child.pid,
-                              stage="", error="")  # fmt: skip
-        log.info("job %d started (pid %d%s)", job["id"], child.pid,
-                 ", resumed" if job["resume"] else "")  # fmt: skip
+        self.store.update_job(
+            job["id"], expect=("queued",), status="running", pid=child.pid, stage="", error=""
+        )
+        log.info(
+            "job %d started (pid %d%s)", job["id"], child.pid, ", resumed" if job["resume"] else ""
+        )
 
     def _alive(self, job: Row) -> bool:
         child = self._children.get(job["id"])
@@ -215,18 +236,26 @@ class JobService:
         if chat_eval:
             evaluation = {**evaluation, "chat": chat_eval}
         training = _read_json(job_dir / "checkpoint" / "training_manifest.json")
-        recipe = {**job["recipe"], "steps": training.get("steps"),
-                  "final_train_loss": training.get("final_train_loss"),
-                  "tokens_per_sec": training.get("tokens_per_sec"),
-                  "train_runtime_s": training.get("train_runtime_s")}  # fmt: skip
+        recipe = {
+            **job["recipe"],
+            "steps": training.get("steps"),
+            "final_train_loss": training.get("final_train_loss"),
+            "tokens_per_sec": training.get("tokens_per_sec"),
+            "train_runtime_s": training.get("train_runtime_s"),
+        }
         parity = _read_json(job_dir / "logs" / "export.json").get("parity", {})
-        self.store.add_version({
-            "name": spec.get("name", f"studio-v{job['id']}"), "job_id": job["id"],
-            "dataset_sha256": dataset.get("sha256", ""), "recipe": recipe,
-            "evaluation": evaluation, "parity": parity,
-            "checkpoint": str(job_dir / "checkpoint"),
-            "served": str(job_dir / "served" / spec.get("name", "")),
-        })  # fmt: skip
+        self.store.add_version(
+            {
+                "name": spec.get("name", f"studio-v{job['id']}"),
+                "job_id": job["id"],
+                "dataset_sha256": dataset.get("sha256", ""),
+                "recipe": recipe,
+                "evaluation": evaluation,
+                "parity": parity,
+                "checkpoint": str(job_dir / "checkpoint"),
+                "served": str(job_dir / "served" / spec.get("name", "")),
+            }
+        )
 
     # -- what the page shows ---------------------------------------------------------------
 

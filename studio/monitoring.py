@@ -64,10 +64,16 @@ def rates(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if seconds <= 0 or any(v < 0 for v in delta.values()):
                 continue
             first = delta.get("ttft_count", 0.0)
-            points.append({
-                "time": after["time"], "model": model,
-                "requests": int(delta.get("requests", 0)), "errors": int(delta.get("errors", 0)),
-                "ttft_ms": round(1000 * delta.get("ttft_sum", 0.0) / first, 1) if first else None,
-                "tokens_per_s": round(delta.get("tokens", 0.0) / seconds, 2),
-            })  # fmt: skip
+            points.append(
+                {
+                    "time": after["time"],
+                    "model": model,
+                    "requests": int(delta.get("requests", 0)),
+                    "errors": int(delta.get("errors", 0)),
+                    "ttft_ms": round(1000 * delta.get("ttft_sum", 0.0) / first, 1)
+                    if first
+                    else None,
+                    "tokens_per_s": round(delta.get("tokens", 0.0) / seconds, 2),
+                }
+            )
     return sorted(points, key=lambda p: p["time"])

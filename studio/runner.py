@@ -49,13 +49,30 @@ def stage_command(stage: str, job_dir: Path, recipe: Recipe, name: str) -> list[
         return [*cli, "prepare", "--config", str(job_dir / "prepare.toml")]
     if stage == "train":
         command = [
-            *cli, "train", "--base-model", recipe.base_model, "--data-dir", str(data),
-            "--output-dir", str(checkpoint), "--logs-dir", str(logs),
-            "--learning-rate", str(recipe.learning_rate), "--epochs", str(recipe.epochs),
-            "--max-steps", str(recipe.max_steps), "--max-length", str(recipe.max_length),
-            "--save-steps", str(recipe.save_steps), "--logging-steps", str(recipe.logging_steps),
+            *cli,
+            "train",
+            "--base-model",
+            recipe.base_model,
+            "--data-dir",
+            str(data),
+            "--output-dir",
+            str(checkpoint),
+            "--logs-dir",
+            str(logs),
+            "--learning-rate",
+            str(recipe.learning_rate),
+            "--epochs",
+            str(recipe.epochs),
+            "--max-steps",
+            str(recipe.max_steps),
+            "--max-length",
+            str(recipe.max_length),
+            "--save-steps",
+            str(recipe.save_steps),
+            "--logging-steps",
+            str(recipe.logging_steps),
             "--no-lora",
-        ]  # fmt: skip
+        ]
         if recipe.batch_size:
             command += ["--batch-size", str(recipe.batch_size)]
         if recipe.trim_vocab:
@@ -66,13 +83,35 @@ def stage_command(stage: str, job_dir: Path, recipe: Recipe, name: str) -> list[
             command.append("--resume")
         return command
     if stage == "evaluate":
-        return [*cli, "evaluate", "--model", str(checkpoint), "--data-dir", str(data),
-                "--logs-dir", str(logs), "--no-base", "--no-chat",
-                "--max-examples", str(recipe.eval_examples)]  # fmt: skip
+        return [
+            *cli,
+            "evaluate",
+            "--model",
+            str(checkpoint),
+            "--data-dir",
+            str(data),
+            "--logs-dir",
+            str(logs),
+            "--no-base",
+            "--no-chat",
+            "--max-examples",
+            str(recipe.eval_examples),
+        ]
     if stage == "export":
-        return [*cli, "export", "--model", str(checkpoint), "--output",
-                str(job_dir / "served" / name), "--data-dir", str(data), "--logs-dir",
-                str(logs), "--parity-examples", str(recipe.eval_examples)]  # fmt: skip
+        return [
+            *cli,
+            "export",
+            "--model",
+            str(checkpoint),
+            "--output",
+            str(job_dir / "served" / name),
+            "--data-dir",
+            str(data),
+            "--logs-dir",
+            str(logs),
+            "--parity-examples",
+            str(recipe.eval_examples),
+        ]
     raise ValueError(f"unknown stage {stage}")
 
 
@@ -100,8 +139,7 @@ def run_job(job_dir: Path, resume: bool) -> int:
             log.write(f"\n=== {stage}: {' '.join(command[2:])}\n")
             log.flush()
             start = log.tell()
-            code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT,
-                                   cwd=job["repo"])  # fmt: skip
+            code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT, cwd=job["repo"])
             if code != 0:
                 how = f"signal {-code}" if code < 0 else f"exit code {code}"
                 error = f"{stage}: {how}" + (f": {last_error(job_dir / 'job.log', start)}")

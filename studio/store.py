@@ -17,7 +17,8 @@ import sqlalchemy as sa
 metadata = sa.MetaData()
 
 datasets = sa.Table(
-    "datasets", metadata,
+    "datasets",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("sha256", sa.String(64), nullable=False),  # of the uploaded file
     sa.Column("name", sa.String(200), nullable=False),
@@ -26,10 +27,11 @@ datasets = sa.Table(
     sa.Column("counts", sa.Text, nullable=False),  # JSON: prepare's counts
     sa.Column("created", sa.Float, nullable=False),
     sa.UniqueConstraint("sha256", "mapping"),
-)  # fmt: skip
+)
 
 jobs = sa.Table(
-    "jobs", metadata,
+    "jobs",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("dataset_id", sa.Integer, sa.ForeignKey("datasets.id"), nullable=False),
     sa.Column("template", sa.String(40), nullable=False),
@@ -43,10 +45,11 @@ jobs = sa.Table(
     sa.Column("directory", sa.Text, nullable=False),
     sa.Column("created", sa.Float, nullable=False),
     sa.Column("updated", sa.Float, nullable=False),
-)  # fmt: skip
+)
 
 versions = sa.Table(
-    "versions", metadata,
+    "versions",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("name", sa.String(80), nullable=False, unique=True),  # the served model id
     sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id"), nullable=False),
@@ -57,15 +60,16 @@ versions = sa.Table(
     sa.Column("checkpoint", sa.Text, nullable=False),
     sa.Column("served", sa.Text, nullable=False),
     sa.Column("created", sa.Float, nullable=False),
-)  # fmt: skip
+)
 
 metric_samples = sa.Table(
-    "metric_samples", metadata,
+    "metric_samples",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("time", sa.Float, nullable=False, index=True),
     sa.Column("model", sa.String(80), nullable=False),
     sa.Column("values", sa.Text, nullable=False),  # JSON: cumulative counters
-)  # fmt: skip
+)
 
 Row = dict[str, Any]
 JSON_COLUMNS = frozenset({"mapping", "counts", "recipe", "evaluation", "parity", "values"})
@@ -79,8 +83,9 @@ def _row(row: Any) -> Row:
 
 
 def _encode(values: Row) -> Row:
-    return {k: json.dumps(v, ensure_ascii=False) if k in JSON_COLUMNS else v
-            for k, v in values.items()}  # fmt: skip
+    return {
+        k: json.dumps(v, ensure_ascii=False) if k in JSON_COLUMNS else v for k, v in values.items()
+    }
 
 
 class Store:
@@ -132,8 +137,18 @@ class Store:
 
     def add_job(self, values: Row) -> int:
         now = time.time()
-        return self._insert(jobs, {"status": "queued", "stage": "", "error": "", "resume": False,
-                                   **values, "created": now, "updated": now})  # fmt: skip
+        return self._insert(
+            jobs,
+            {
+                "status": "queued",
+                "stage": "",
+                "error": "",
+                "resume": False,
+                **values,
+                "created": now,
+                "updated": now,
+            },
+        )
 
     def job(self, job_id: int) -> Row | None:
         return self._one(jobs, job_id)
@@ -174,8 +189,10 @@ class Store:
     def add_samples(self, at: float, samples: dict[str, Row]) -> None:
         if not samples:
             return
-        rows = [_encode({"time": at, "model": model, "values": values})
-                for model, values in samples.items()]  # fmt: skip
+        rows = [
+            _encode({"time": at, "model": model, "values": values})
+            for model, values in samples.items()
+        ]
         with self.engine.begin() as connection:
             connection.execute(metric_samples.insert(), rows)
 

@@ -48,10 +48,21 @@ class TrialServer:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             with (self.log_dir / "trial-serve.log").open("ab") as log:
                 self._process = subprocess.Popen(
-                    [sys.executable, "-m", "persian_chat.cli", "serve", "--model",
-                     str(served_dir), "--host", "127.0.0.1", "--port", str(port)],
-                    stdout=log, stderr=subprocess.STDOUT,
-                )  # fmt: skip
+                    [
+                        sys.executable,
+                        "-m",
+                        "persian_chat.cli",
+                        "serve",
+                        "--model",
+                        str(served_dir),
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
             self.url, self.version = f"http://127.0.0.1:{port}", version
             deadline = time.monotonic() + START_TIMEOUT_S
             while True:
@@ -73,10 +84,12 @@ class TrialServer:
         try:
             response = httpx.post(
                 f"{self.url}/v1/chat/completions",
-                json={"messages": [{"role": "user", "content": question}],
-                      "max_tokens": max_tokens},
+                json={
+                    "messages": [{"role": "user", "content": question}],
+                    "max_tokens": max_tokens,
+                },
                 timeout=ANSWER_TIMEOUT_S,
-            )  # fmt: skip
+            )
         except httpx.HTTPError as exc:
             raise TrialError(f"پاسخی نیامد: {exc}") from None
         if response.status_code != 200:

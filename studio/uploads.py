@@ -125,10 +125,16 @@ def inspect_upload(name: str, data: bytes, max_bytes: int) -> Preview:
     if not rows:
         raise UploadError("پرونده هیچ سطر داده‌ای ندارد", 2 if suffix == ".csv" else 1)
     if all(isinstance(row.get("messages"), list) for row in rows[:PREVIEW_ROWS]):
-        preview_rows = [{"messages": _short(" | ".join(str(m.get("content", ""))
-                                                       for m in row["messages"]
-                                                       if isinstance(m, dict)))}
-                        for row in rows[:PREVIEW_ROWS]]  # fmt: skip
+        preview_rows = [
+            {
+                "messages": _short(
+                    " | ".join(
+                        str(m.get("content", "")) for m in row["messages"] if isinstance(m, dict)
+                    )
+                )
+            }
+            for row in rows[:PREVIEW_ROWS]
+        ]
         return Preview(name, "chat", ["messages"], preview_rows, row_count, bad, bad_count)
     columns = list(dict.fromkeys(key for row in rows for key in row))
     if len(columns) < 2:
@@ -139,8 +145,16 @@ def inspect_upload(name: str, data: bytes, max_bytes: int) -> Preview:
     preview = [{c: _short(row.get(c, "")) for c in columns} for row in rows[:PREVIEW_ROWS]]
     question = _guess(columns, QUESTION_NAMES, 0)
     answer = _guess([c for c in columns if c != question], ANSWER_NAMES, 0)
-    return Preview(name, "qa", columns, preview, row_count, bad, bad_count,
-                   {"question": question, "answer": answer})  # fmt: skip
+    return Preview(
+        name,
+        "qa",
+        columns,
+        preview,
+        row_count,
+        bad,
+        bad_count,
+        {"question": question, "answer": answer},
+    )
 
 
 def check_mapping(preview: Preview, question: str, answer: str) -> dict[str, str]:

@@ -280,9 +280,12 @@ def run_chat_eval(config: ChatEvalConfig) -> dict[str, Any]:
         raise UserError("no test prompt fits the model's context")
     log.info(
         "chat evaluation of %s (label %s): %d prompts x %d modes, %d threads",
-        config.served_dir, config.label, len(prompts) - len(skipped), len(config.modes),
+        config.served_dir,
+        config.label,
+        len(prompts) - len(skipped),
+        len(config.modes),
         config.threads,
-    )  # fmt: skip
+    )
     decoder = load_decoder(model.onnx_path, threads=config.threads)
     # every answer is submitted at once, the knowledge part's ones too: no queue limit
     engine = build_engine(model, decoder, config.max_batch, max_waiting=1 << 20)
@@ -313,9 +316,12 @@ def run_chat_eval(config: ChatEvalConfig) -> dict[str, Any]:
         overall = modes[mode]["overall"]
         log.info(
             "%s: loop rate %s, Persian share %s, fact EM %s, sentiment %s",
-            mode, overall["loop_rate"], overall["persian_share"], overall["exact_match"],
+            mode,
+            overall["loop_rate"],
+            overall["persian_share"],
+            overall["exact_match"],
             overall["sentiment_accuracy"],
-        )  # fmt: skip
+        )
     kept = [p for p in prompts if p not in skipped]
     entry: dict[str, Any] = {
         "served_dir": str(config.served_dir),

@@ -252,8 +252,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--worst", type=int, default=8, help="how many worst examples go to errors.txt")
     add("--max-new-tokens", type=int, default=64, help="length of greedy answers in errors.txt")
     add("--no-base", action="store_true", help="skip scoring the base model")
-    add("--max-examples", type=int, default=400,
-        help="test conversations scored for perplexity, evenly spaced (0: all)")  # fmt: skip
+    add(
+        "--max-examples",
+        type=int,
+        default=400,
+        help="test conversations scored for perplexity, evenly spaced (0: all)",
+    )
     chat = parser.add_argument_group("chat evaluation (the served ONNX model's answers)")
     add = chat.add_argument
     add(

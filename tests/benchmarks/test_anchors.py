@@ -32,19 +32,30 @@ def test_missing_anchors_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def row(engine: str, threads: int, decode: float, first_ms: float) -> dict[str, Any]:
-    return {"engine": engine, "threads": threads, "file_mb": 100.0,
-            "decode_tokens_per_sec": {"median": decode}, "first_token_ms": {"median": first_ms},
-            "end_to_end_tokens_per_sec": {"median": decode / 2}}  # fmt: skip
+    return {
+        "engine": engine,
+        "threads": threads,
+        "file_mb": 100.0,
+        "decode_tokens_per_sec": {"median": decode},
+        "first_token_ms": {"median": first_ms},
+        "end_to_end_tokens_per_sec": {"median": decode / 2},
+    }
 
 
 def test_ratios_and_tables_compare_ours_with_each_anchor() -> None:
     engines = {
         "prompt_tokens": 31,
-        "rows": [row("persian-chat int8", 2, 150.0, 40.0), row("llama.cpp Q8_0", 2, 100.0, 80.0),
-                 row("persian-chat int8", 1, 80.0, 70.0), row("llama.cpp Q8_0", 1, 40.0, 100.0)],
-        "context_sweep": {"64": {"persian-chat int8": {"median": 150.0}},
-                          "1024": {"persian-chat int8": {"median": 120.0}}},
-    }  # fmt: skip
+        "rows": [
+            row("persian-chat int8", 2, 150.0, 40.0),
+            row("llama.cpp Q8_0", 2, 100.0, 80.0),
+            row("persian-chat int8", 1, 80.0, 70.0),
+            row("llama.cpp Q8_0", 1, 40.0, 100.0),
+        ],
+        "context_sweep": {
+            "64": {"persian-chat int8": {"median": 150.0}},
+            "1024": {"persian-chat int8": {"median": 120.0}},
+        },
+    }
     ratios = engine_ratios(engines, 2)
     assert ratios["decode vs llama.cpp Q8_0"] == pytest.approx(1.5)
     assert ratios["TTFT vs llama.cpp Q8_0"] == pytest.approx(0.5)

@@ -28,15 +28,29 @@ def test_report_figures_come_from_the_manifest(repo: Path, tmp_path: Path) -> No
 def test_tests_benchmarks_and_limitations_come_from_files(repo: Path, tmp_path: Path) -> None:
     shutil.copytree(repo / "datasets", tmp_path / "datasets")
     (tmp_path / "logs").mkdir()
-    summary = {"date": "2026-11-22T00:00:00+00:00", "python": "3.11.7", "duration_s": 321.0,
-               "exit_status": 0, "counts": {"passed": 296, "failed": 0, "skipped": 1}}  # fmt: skip
+    summary = {
+        "date": "2026-11-22T00:00:00+00:00",
+        "python": "3.11.7",
+        "duration_s": 321.0,
+        "exit_status": 0,
+        "counts": {"passed": 296, "failed": 0, "skipped": 1},
+    }
     (tmp_path / "logs/pytest-summary.json").write_text(json.dumps(summary), encoding="utf-8")
     results = tmp_path / "benchmarks/results"
     results.mkdir(parents=True)
-    bench = {"title": "Decode", "description": "d", "load_before": [3.5, 1, 1],
-             "machine": {"logical_cores": 2, "physical_cores": 2, "cpu": "X", "cpu_flags": [],
-                         "memory_gib": 8},
-             "table": {"header": ["a", "b"], "rows": [["1", "2"]]}}  # fmt: skip
+    bench = {
+        "title": "Decode",
+        "description": "d",
+        "load_before": [3.5, 1, 1],
+        "machine": {
+            "logical_cores": 2,
+            "physical_cores": 2,
+            "cpu": "X",
+            "cpu_flags": [],
+            "memory_gib": 8,
+        },
+        "table": {"header": ["a", "b"], "rows": [["1", "2"]]},
+    }
     (results / "decode.json").write_text(json.dumps(bench), encoding="utf-8")
     text = build_report(tmp_path)
     assert "296 passed, 1 skipped in 321 s, exit status 0" in text
@@ -47,28 +61,42 @@ def test_tests_benchmarks_and_limitations_come_from_files(repo: Path, tmp_path: 
     assert "300 passed, 1 failed in 321 s, exit status 1" in build_report(tmp_path)
     assert "| a | b |" in text and "| 1 | 2 |" in text
     assert "`decode.json` (1-minute load 3.5 on 2 cores)" in text
-    kept = sum(s["counts"]["kept"] for s in json.loads(
-        (tmp_path / "datasets/manifest.json").read_text(encoding="utf-8"))["sources"])  # fmt: skip
+    kept = sum(
+        s["counts"]["kept"]
+        for s in json.loads((tmp_path / "datasets/manifest.json").read_text(encoding="utf-8"))[
+            "sources"
+        ]
+    )
     assert f"{kept} kept rows" in text and "Gemma Terms of Use" in text
     assert "make demo" in text and "2 physical / 2 logical, 8 GiB" in text
 
 
 def _chat_figures(loop_rate: float, em: float | None) -> dict[str, object]:
-    return {"answers": 160, "loop_rate": loop_rate, "persian_share": 0.97, "mean_words": 23.4,
-            "replacement_char_rate": 0.0, "exact_match": em, "sentiment_accuracy": 0.5,
-            "chrf_translation": 31.25, "chrf_hafez": None}  # fmt: skip
+    return {
+        "answers": 160,
+        "loop_rate": loop_rate,
+        "persian_share": 0.97,
+        "mean_words": 23.4,
+        "replacement_char_rate": 0.0,
+        "exact_match": em,
+        "sentiment_accuracy": 0.5,
+        "chrf_translation": 31.25,
+        "chrf_hafez": None,
+    }
 
 
 def test_chat_evaluation_table_has_a_row_per_label_and_sampling_mode(tmp_path: Path) -> None:
     assert "Not run yet: `" in build_report(tmp_path) and "chat_eval.json" in build_report(tmp_path)
     (tmp_path / "logs").mkdir()
     labels = {
-        label: {"modes": {
-            "greedy": {"sampling": {"temperature": 0.0}, "overall": _chat_figures(0.5, 0.1)},
-            "default": {"sampling": {"temperature": 0.3}, "overall": _chat_figures(0.04, None)},
-        }}
+        label: {
+            "modes": {
+                "greedy": {"sampling": {"temperature": 0.0}, "overall": _chat_figures(0.5, 0.1)},
+                "default": {"sampling": {"temperature": 0.3}, "overall": _chat_figures(0.04, None)},
+            }
+        }
         for label in ("base", "new")
-    }  # fmt: skip
+    }
     chat = {"format": "persian-chat-chat-eval/1", "labels": labels}
     (tmp_path / "logs/chat_eval.json").write_text(json.dumps(chat), encoding="utf-8")
     text = build_report(tmp_path)
@@ -77,10 +105,14 @@ def test_chat_evaluation_table_has_a_row_per_label_and_sampling_mode(tmp_path: P
     assert "greedy: temperature=0.0; default: temperature=0.3" in text
     assert "### Knowledge" not in text  # no knowledge part was run
     labels["new"]["knowledge"] = {
-        "grounded": {"questions": 439, "exact_match_with_retrieval": 0.41,
-                     "exact_match_without_retrieval": 0.12, "retrieval_recall": 0.93},
+        "grounded": {
+            "questions": 439,
+            "exact_match_with_retrieval": 0.41,
+            "exact_match_without_retrieval": 0.12,
+            "retrieval_recall": 0.93,
+        },
         "unanswerable": {"questions": 80, "dont_know_rate": 0.25},
-    }  # fmt: skip
+    }
     (tmp_path / "logs/chat_eval.json").write_text(json.dumps(chat), encoding="utf-8")
     assert "| new | 439 | 41% | 12% | 93% | 80 | 25% |" in build_report(tmp_path)
 
@@ -92,18 +124,27 @@ def test_dataset_mixture_tables_per_source_and_domain(tmp_path: Path) -> None:
     manifest = {
         "generator": "persian-chat 0.1.0 prepare",
         "sources": [
-            {"source": "hafez", "counts": {"rows": 9, "kept": 8},
-             "train": side(6, 350), "test": side(2, 90)},
-            {"source": "task:facts", "counts": {"rows": 5, "kept": 5},
-             "train": side(4, 650), "test": side(1, 60)},
+            {
+                "source": "hafez",
+                "counts": {"rows": 9, "kept": 8},
+                "train": side(6, 350),
+                "test": side(2, 90),
+            },
+            {
+                "source": "task:facts",
+                "counts": {"rows": 5, "kept": 5},
+                "train": side(4, 650),
+                "test": side(1, 60),
+            },
         ],
         "counts": {"rows": 14, "kept": 13, "train": 10, "test": 3},
         "settings": {"max_share": {"hafez": 0.35}},
-        "tokens": {"tokenizer": "gemma3-270m: test", "train": side(10, 1000),
-                   "test": side(3, 150)},
-        "domains": {"train": {"hafez_continue": side(6, 350), "facts_geography": side(4, 650)},
-                    "test": {"hafez_continue": side(2, 90), "facts_geography": side(1, 60)}},
-    }  # fmt: skip
+        "tokens": {"tokenizer": "gemma3-270m: test", "train": side(10, 1000), "test": side(3, 150)},
+        "domains": {
+            "train": {"hafez_continue": side(6, 350), "facts_geography": side(4, 650)},
+            "test": {"hafez_continue": side(2, 90), "facts_geography": side(1, 60)},
+        },
+    }
     (tmp_path / "datasets").mkdir()
     (tmp_path / "datasets/manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     text = build_report(tmp_path)
@@ -130,7 +171,7 @@ def test_recipe_runs_compare_losses_at_the_same_steps(tmp_path: Path) -> None:
             )
             for i, loss in enumerate(losses)
         ]
-        (logs / name).write_text("\n".join(lines) + "\n", encoding="utf-8")  # fmt: skip
+        (logs / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     write("train.log", [4.0] * 10 + [3.0] * 30)
     write("train-lora-lr3e-4-20steps.log", [4.5] * 4)

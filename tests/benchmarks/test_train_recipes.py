@@ -16,12 +16,28 @@ def test_recipes_are_trained_on_a_budget_and_scored(
     tiny_gemma: TinyGemma, tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(common, "RESULTS", tmp_path)
-    train_recipes.main([
-        "--base-model", str(tiny_gemma.model_dir), "--data-dir", str(tiny_dataset),
-        "--models-dir", str(tmp_path / "models"), "--recipes", RECIPES,
-        "--minutes", "0.03", "--batch-size", "2", "--max-length", "128", "--eval-examples", "4",
-        "--threads", "1",
-    ])  # fmt: skip
+    train_recipes.main(
+        [
+            "--base-model",
+            str(tiny_gemma.model_dir),
+            "--data-dir",
+            str(tiny_dataset),
+            "--models-dir",
+            str(tmp_path / "models"),
+            "--recipes",
+            RECIPES,
+            "--minutes",
+            "0.03",
+            "--batch-size",
+            "2",
+            "--max-length",
+            "128",
+            "--eval-examples",
+            "4",
+            "--threads",
+            "1",
+        ]
+    )
     result = json.loads((tmp_path / "train_recipes.json").read_text())
     runs = {r["recipe"]: r for r in result["runs"]}
     assert set(runs) == set(RECIPES.split(","))
@@ -39,8 +55,11 @@ def test_recipes_are_trained_on_a_budget_and_scored(
 
 def test_a_recipe_name_spells_out_its_settings() -> None:
     assert train_recipes.parse_recipe("full-2e-5-packed-2pass") == {
-        "lora": False, "learning_rate": 2e-5, "packing": True, "passes": 2,
-    }  # fmt: skip
+        "lora": False,
+        "learning_rate": 2e-5,
+        "packing": True,
+        "passes": 2,
+    }
     assert train_recipes.parse_recipe("lora-3e-4-padded")["passes"] == 1
     for name in train_recipes.DEFAULT_RECIPES.split(","):
         train_recipes.parse_recipe(name)

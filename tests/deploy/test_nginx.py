@@ -35,8 +35,15 @@ class Proxy:
     replicas: list[InProcessServer]
 
 
-def render(shipped: str, cert_dir: Path, webroot: Path, http_port: int, https_port: int,
-           api_ports: list[int], ui_port: int) -> str:  # fmt: skip
+def render(
+    shipped: str,
+    cert_dir: Path,
+    webroot: Path,
+    http_port: int,
+    https_port: int,
+    api_ports: list[int],
+    ui_port: int,
+) -> str:
     """The shipped config with only paths and ports swapped for the test machine."""
     replacements = {
         DOMAIN_CERTS: f"{cert_dir}/",
@@ -57,8 +64,10 @@ def render(shipped: str, cert_dir: Path, webroot: Path, http_port: int, https_po
 
 def main_config(prefix: Path) -> str:
     user = "user root;\n" if os.geteuid() == 0 else ""
-    temp = "\n".join(f"  {kind}_temp_path {prefix}/tmp/{kind};"
-                     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))  # fmt: skip
+    temp = "\n".join(
+        f"  {kind}_temp_path {prefix}/tmp/{kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
     return (
         f"{user}worker_processes 1;\nerror_log {prefix}/error.log warn;\npid {prefix}/nginx.pid;\n"
         f"events {{ worker_connections 256; }}\nhttp {{\n  access_log off;\n{temp}\n"
@@ -69,17 +78,36 @@ def main_config(prefix: Path) -> str:
 def self_signed(directory: Path) -> Path:
     directory.mkdir(parents=True)
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-keyout", str(directory / "privkey.pem"), "-out", str(directory / "fullchain.pem"),
-         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-keyout",
+            str(directory / "privkey.pem"),
+            "-out",
+            str(directory / "fullchain.pem"),
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return directory / "fullchain.pem"
 
 
 def nginx(prefix: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), *args],
-                          capture_output=True, text=True)  # fmt: skip
+    return subprocess.run(
+        [NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), *args],
+        capture_output=True,
+        text=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -108,8 +136,10 @@ def proxy(
     (prefix / "nginx.conf").write_text(main_config(prefix), encoding="utf-8")
     checked = nginx(prefix, "-t")
     assert checked.returncode == 0, checked.stderr
-    process = subprocess.Popen([NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"),
-                                "-g", "daemon off;"], stderr=subprocess.PIPE)  # fmt: skip
+    process = subprocess.Popen(
+        [NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
+        stderr=subprocess.PIPE,
+    )
     https = f"https://127.0.0.1:{https_port}"
     deadline = time.monotonic() + 20
     while True:
@@ -127,8 +157,12 @@ def proxy(
 
 
 def client(proxy: Proxy, key: str = KEY) -> httpx.Client:
-    return httpx.Client(base_url=proxy.https, verify=str(proxy.cert), timeout=60,
-                        headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+    return httpx.Client(
+        base_url=proxy.https,
+        verify=str(proxy.cert),
+        timeout=60,
+        headers={"Authorization": f"Bearer {key}"},
+    )
 
 
 def test_health_and_security_headers_over_https(proxy: Proxy) -> None:
@@ -180,8 +214,12 @@ def test_body_size_limit(proxy: Proxy) -> None:
 def test_requests_are_spread_over_both_replicas(proxy: Proxy) -> None:
     for key in KEYS:
         with client(proxy, key) as c:
-            assert c.post("/api/chat", json={"messages": HELLO, "max_tokens": 2,
-                                             "stream": False}).status_code == 200  # fmt: skip
+            assert (
+                c.post(
+                    "/api/chat", json={"messages": HELLO, "max_tokens": 2, "stream": False}
+                ).status_code
+                == 200
+            )
     for replica in proxy.replicas:
         metrics = httpx.get(f"{replica.url}/metrics").text
         ok = 'persian_chat_requests_total{route="/api/chat",status="200"}'
@@ -239,10 +277,18 @@ def test_resume_and_stop_reach_the_replica_of_their_stream(proxy: Proxy) -> None
 
 def test_validate_api_script_through_nginx(proxy: Proxy, repo: Path) -> None:
     time.sleep(4)  # let the per-address rate limit refill (5/s, burst 20)
-    env = {"PATH": os.environ["PATH"], "API_KEY": KEY, "CHECK_METRICS": "0",
-           "CURL_OPTS": f"--cacert {proxy.cert}"}  # fmt: skip
-    result = subprocess.run([str(repo / "scripts/validate_api.sh"), proxy.https], env=env,
-                            capture_output=True, text=True)  # fmt: skip
+    env = {
+        "PATH": os.environ["PATH"],
+        "API_KEY": KEY,
+        "CHECK_METRICS": "0",
+        "CURL_OPTS": f"--cacert {proxy.cert}",
+    }
+    result = subprocess.run(
+        [str(repo / "scripts/validate_api.sh"), proxy.https],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout
 
 
@@ -279,7 +325,8 @@ def test_systemd_units_run_valid_commands(repo: Path) -> None:
     from persian_chat.server.serve import _option
     from persian_chat.server.settings import TUNABLE, ServerSettings
 
-    defaults = {f"PERSIAN_CHAT_{_option(n)[1]}": ServerSettings.model_fields[n].default
-                for n in TUNABLE}  # fmt: skip
+    defaults = {
+        f"PERSIAN_CHAT_{_option(n)[1]}": ServerSettings.model_fields[n].default for n in TUNABLE
+    }
     pairs = [x.split("=", 1) for x in env_file.splitlines() if x and not x.startswith("#")]
     assert not [k for k, v in pairs if k in defaults and float(v) == defaults[k]]

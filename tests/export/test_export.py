@@ -32,8 +32,13 @@ def test_int8_export_passes_parity_and_lists_every_file(
     served = tmp_path / "served"
     on_disk = json.loads((served / "manifest.json").read_text(encoding="utf-8"))
     assert on_disk == manifest
-    for name in ("model.onnx", "tokenizer.json", "chat_template.jinja", "config.json",
-                 "generation_config.json"):  # fmt: skip
+    for name in (
+        "model.onnx",
+        "tokenizer.json",
+        "chat_template.jinja",
+        "config.json",
+        "generation_config.json",
+    ):
         assert (served / name).is_file(), name
     assert set(manifest["files"]) == {p.name for p in served.iterdir()} - {"manifest.json"}
     for name, digest in manifest["files"].items():
@@ -77,8 +82,13 @@ def test_fp32_export_carries_the_dataset_s_knowledge_base(
     data = tmp_path / "data"
     shutil.copytree(tiny_dataset, data)
     (data / "knowledge").mkdir()
-    passage = {"id": "a", "title": "ژاپن", "text": "پایتخت ژاپن توکیو است.", "source": "s",
-               "domain": "d"}  # fmt: skip
+    passage = {
+        "id": "a",
+        "title": "ژاپن",
+        "text": "پایتخت ژاپن توکیو است.",
+        "source": "s",
+        "domain": "d",
+    }
     (data / "knowledge/passages.jsonl").write_text(json.dumps(passage, ensure_ascii=False) + "\n")
     manifest = run_export(gpt2_checkpoint, data, tmp_path, precision="fp32")
     assert manifest["quantization"] is None and "onnx_int8" not in manifest["parity"]["perplexity"]

@@ -17,16 +17,24 @@ from tests.export.test_gqa_graph import windowed_model
 
 def bits_by_node(path: Path) -> dict[str, int]:
     model = onnx.load(str(path), load_external_data=False)
-    return {node.name: next(a.i for a in node.attribute if a.name == "bits")
-            for node in model.graph.node if node.op_type == "MatMulNBits"}  # fmt: skip
+    return {
+        node.name: next(a.i for a in node.attribute if a.name == "bits")
+        for node in model.graph.node
+        if node.op_type == "MatMulNBits"
+    }
 
 
 @pytest.mark.parametrize("algorithm", ["rtn", "hqq"])
 def test_int4_goes_only_to_the_chosen_matmuls(tmp_path: Path, algorithm: str) -> None:
     fp32 = build_gqa_graph(windowed_model(window=6), tmp_path / "fp32", context_length=64)
-    choice = QuantizationChoice("blockwise", "avx2", int4_nodes=("gate_up", "down_proj"),
-                                int4_symmetric=False, int4_block_size=32,
-                                int4_algorithm=algorithm)  # type: ignore[arg-type]  # fmt: skip
+    choice = QuantizationChoice(
+        "blockwise",
+        "avx2",
+        int4_nodes=("gate_up", "down_proj"),
+        int4_symmetric=False,
+        int4_block_size=32,
+        int4_algorithm=algorithm,
+    )  # type: ignore[arg-type]
     path = quantize_int8(fp32.parent, tmp_path / "q", choice)
     bits = bits_by_node(path)
     mlp = {name for name in bits if "gate_up" in name or "down_proj" in name}

@@ -12,9 +12,16 @@ from persian_chat.hazm_normalizer import StemmerI, TokenizerI, normalizer_class
 from persian_chat.normalize import compact_lexicon
 
 ROOT = Path(__file__).resolve().parents[2]
-SETTINGS = {"correct_spacing": True, "remove_diacritics": True, "remove_specials_chars": True,
-            "decrease_repeated_chars": True, "persian_style": False, "persian_numbers": False,
-            "unicodes_replacement": True, "seperate_mi": True}  # fmt: skip
+SETTINGS = {
+    "correct_spacing": True,
+    "remove_diacritics": True,
+    "remove_specials_chars": True,
+    "decrease_repeated_chars": True,
+    "persian_style": False,
+    "persian_numbers": False,
+    "unicodes_replacement": True,
+    "seperate_mi": True,
+}
 
 
 def noisy(text: str) -> str:

@@ -55,8 +55,20 @@ def start_server(
     # the project's knowledge base only where a test names one: the tiny models' prompts
     # stay what each test expects
     knowledge = [] if "--knowledge" in args else ["--no-knowledge"]
-    command = [sys.executable, "-m", "persian_chat.cli", "serve", "--model", str(model_dir),
-               "--port", str(port), "--threads", "1", *knowledge, *args]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "persian_chat.cli",
+        "serve",
+        "--model",
+        str(model_dir),
+        "--port",
+        str(port),
+        "--threads",
+        "1",
+        *knowledge,
+        *args,
+    ]
     started = time.monotonic()
     log_file = log_path.open("wb")
     process = subprocess.Popen(
@@ -120,8 +132,9 @@ def start_in_process(
     from persian_chat.server.serve import uvicorn_config
     from persian_chat.server.settings import ServerSettings
 
-    app = create_app(ServerSettings(model_dir=model_dir, threads=1, **settings),
-                     loader or load_runtime)  # fmt: skip
+    app = create_app(
+        ServerSettings(model_dir=model_dir, threads=1, **settings), loader or load_runtime
+    )
     port = free_port()
     server = uvicorn.Server(uvicorn_config(app, app.state.app_state.settings, port=port))
     thread = threading.Thread(target=server.run, daemon=True)

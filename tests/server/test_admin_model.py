@@ -81,9 +81,13 @@ def start(tiny_served_dir: Path) -> Iterator[Callable[..., InProcessServer]]:
 @pytest.fixture(scope="module")
 def guarded(tiny_served_dir: Path) -> Iterator[InProcessServer]:
     """One server for the refusals (none of them switches): API keys and an admin key."""
-    live = start_in_process(tiny_served_dir, admin_key=ADMIN,
-                            api_keys=frozenset({API_KEY}), rate_limit_per_minute=0,
-                            auth_failures_per_minute=0)  # fmt: skip
+    live = start_in_process(
+        tiny_served_dir,
+        admin_key=ADMIN,
+        api_keys=frozenset({API_KEY}),
+        rate_limit_per_minute=0,
+        auth_failures_per_minute=0,
+    )
     yield live
     live.stop()
 
@@ -95,8 +99,13 @@ def state_of(live: InProcessServer) -> AppState:
 
 def switch(live: InProcessServer, model_dir: Path | str, **kwargs: Any) -> httpx.Response:
     headers = kwargs.pop("headers", ADMIN_AUTH)
-    return httpx.post(f"{live.url}/admin/model", json={"model_dir": str(model_dir)},
-                      headers=headers, timeout=60, **kwargs)  # fmt: skip
+    return httpx.post(
+        f"{live.url}/admin/model",
+        json={"model_dir": str(model_dir)},
+        headers=headers,
+        timeout=60,
+        **kwargs,
+    )
 
 
 def served_model(live: InProcessServer, headers: dict[str, str] | None = None) -> str:
@@ -152,9 +161,15 @@ def test_the_openapi_document_describes_the_route(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "headers", [{}, {"Authorization": "Bearer wrong-key-0123456789"}, API_AUTH,
-                {"Authorization": ADMIN}, {"Authorization": f"Basic {ADMIN}"}],
-)  # fmt: skip
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong-key-0123456789"},
+        API_AUTH,
+        {"Authorization": ADMIN},
+        {"Authorization": f"Basic {ADMIN}"},
+    ],
+)
 def test_a_missing_or_wrong_admin_key_is_401(
     guarded: InProcessServer, tiny_served_dir: Path, headers: dict[str, str]
 ) -> None:
@@ -166,9 +181,14 @@ def test_a_missing_or_wrong_admin_key_is_401(
 
 @pytest.mark.parametrize(
     ("body", "param"),
-    [({}, "model_dir"), ({"model_dir": ""}, "model_dir"), ({"model_dir": 3}, "model_dir"),
-     ({"model_dir": "x", "other": 1}, "other"), ({"model_dir": "a\u0000b"}, "model_dir")],
-)  # fmt: skip
+    [
+        ({}, "model_dir"),
+        ({"model_dir": ""}, "model_dir"),
+        ({"model_dir": 3}, "model_dir"),
+        ({"model_dir": "x", "other": 1}, "other"),
+        ({"model_dir": "a\u0000b"}, "model_dir"),
+    ],
+)
 def test_a_bad_body_is_400_naming_the_field(
     guarded: InProcessServer, body: dict[str, Any], param: str
 ) -> None:
@@ -294,8 +314,14 @@ def test_stopping_the_server_stops_an_old_model_still_draining(
 ) -> None:
     live = start(step_delay=0.05, resume_grace_seconds=60)
     old: Runtime = live.runtime
-    body = {"messages": HELLO, "max_tokens": 1000, "temperature": 1.0, "seed": 11,
-            "resumable": True, "no_repeat_ngram_size": 0}  # fmt: skip
+    body = {
+        "messages": HELLO,
+        "max_tokens": 1000,
+        "temperature": 1.0,
+        "seed": 11,
+        "resumable": True,
+        "no_repeat_ngram_size": 0,
+    }
     with httpx.stream("POST", f"{live.url}/api/chat", json=body, timeout=60) as response:
         next(line for line in response.iter_lines() if line.startswith("data: "))
     # the client left; the answer goes on (resumable) on the old engine after the switch

@@ -111,8 +111,9 @@ def test_the_persian_system_prompt_is_added_when_missing(
 
 def test_user_text_is_normalized_like_the_training_data(client: TestClient) -> None:
     arabic = [{"role": "user", "content": "سلام، حالت چطور است؟".replace("ی", "ي")}]
-    a = client.post("/api/chat", json={"messages": arabic, "stream": False, "temperature": 0,
-                                       "max_tokens": 8}).json()  # fmt: skip
+    a = client.post(
+        "/api/chat", json={"messages": arabic, "stream": False, "temperature": 0, "max_tokens": 8}
+    ).json()
     b = chat(client, stream=False, temperature=0, max_tokens=8).json()
     assert a["message"] == b["message"] and a["usage"] == b["usage"]
 
@@ -198,9 +199,11 @@ def test_context_overflow_drops_old_turns_then_refuses(make_client: Any) -> None
     refused = client.post("/api/chat", json=huge)
     assert refused.status_code == 400
     assert refused.json()["error"] | {"message": ""} == {
-        "message": "", "type": "invalid_request_error", "param": "messages",
+        "message": "",
+        "type": "invalid_request_error",
+        "param": "messages",
         "code": "context_length_exceeded",
-    }  # fmt: skip
+    }
 
 
 def test_api_keys_guard_the_api_but_not_health_or_metrics(make_client: Any) -> None:
@@ -275,8 +278,11 @@ def test_metrics_and_json_request_logs_without_user_text(
     with caplog.at_level(logging.INFO, logger="persian_chat.server.requests"):
         chat(client, max_tokens=5)
         client.post("/api/chat", json={"messages": HELLO, "temperature": 9})
-    records = [json.loads(r.getMessage()) for r in caplog.records
-               if r.name == "persian_chat.server.requests"]  # fmt: skip
+    records = [
+        json.loads(r.getMessage())
+        for r in caplog.records
+        if r.name == "persian_chat.server.requests"
+    ]
     assert [r["status"] for r in records] == [200, 400]
     assert records[0]["prompt_tokens"] > 0 and records[0]["completion_tokens"] >= 1
     assert records[0]["key_id"] == "anonymous" and "ttft_s" in records[0]
@@ -314,8 +320,9 @@ def test_raw_asgi_disconnect_stops_generation(make_client: Any) -> None:
         return original(*args, **kwargs)
 
     runtime.engine.decoder.step = slow_step  # type: ignore[method-assign]
-    body = json.dumps({"messages": HELLO, "max_tokens": 400, "temperature": 1.0,
-                       "seed": 1}).encode()  # fmt: skip
+    body = json.dumps(
+        {"messages": HELLO, "max_tokens": 400, "temperature": 1.0, "seed": 1}
+    ).encode()
     sent: list[dict[str, Any]] = []
 
     async def main() -> None:
@@ -338,12 +345,19 @@ def test_raw_asgi_disconnect_stops_generation(make_client: Any) -> None:
                 first_token.set()
 
         scope = {
-            "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": "1.1", "method": "POST", "scheme": "http", "path": "/api/chat",
-            "raw_path": b"/api/chat", "query_string": b"", "root_path": "",
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/api/chat",
+            "raw_path": b"/api/chat",
+            "query_string": b"",
+            "root_path": "",
             "headers": [(b"content-type", b"application/json")],
-            "client": ("127.0.0.1", 1), "server": ("testserver", 80),
-        }  # fmt: skip
+            "client": ("127.0.0.1", 1),
+            "server": ("testserver", 80),
+        }
         await app(scope, receive, send)  # type: ignore[arg-type]
         deadline = time.monotonic() + 5
         while runtime.engine.active:
@@ -380,8 +394,13 @@ def test_shutdown_ends_a_running_stream_with_an_error_event(make_client: Any) ->
 
 # -- hardening: nothing a client sends can hurt the server (issue 12) ------------------------
 
-F1 = {"messages": HELLO, "repetition_penalty": 1.6e-39, "temperature": 1.0, "seed": 0,
-      "max_tokens": 300}  # fmt: skip
+F1 = {
+    "messages": HELLO,
+    "repetition_penalty": 1.6e-39,
+    "temperature": 1.0,
+    "seed": 0,
+    "max_tokens": 300,
+}
 JSON = {"content-type": "application/json"}
 
 
@@ -500,11 +519,18 @@ def test_unhandled_errors_are_json_500_logged_and_counted(
     with caplog.at_level(logging.INFO):
         reply = client.post("/api/chat", json={"messages": HELLO})
     assert reply.status_code == 500
-    assert reply.json()["error"] == {"message": "internal server error", "type": "server_error",
-                                     "param": None, "code": "internal_error"}  # fmt: skip
+    assert reply.json()["error"] == {
+        "message": "internal server error",
+        "type": "server_error",
+        "param": None,
+        "code": "internal_error",
+    }
     assert "internal detail" not in reply.text
-    logged = [json.loads(r.getMessage()) for r in caplog.records
-              if r.name == "persian_chat.server.requests"]  # fmt: skip
+    logged = [
+        json.loads(r.getMessage())
+        for r in caplog.records
+        if r.name == "persian_chat.server.requests"
+    ]
     assert logged[-1]["status"] == 500 and logged[-1]["id"].startswith("chatcmpl-")
     assert any(logged[-1]["id"] in r.getMessage() for r in caplog.records if r.exc_info)
     assert 'status="500"' in client.get("/metrics").text
@@ -515,8 +541,10 @@ def test_unhandled_errors_are_json_500_logged_and_counted(
 def test_failed_authentication_is_rate_limited_per_address(make_client: Any) -> None:
     client = make_client(api_keys=frozenset({KEY}), auth_failures_per_minute=3)
     wrong = {"authorization": "Bearer wrong-key-0000000000000"}
-    statuses = [client.post("/api/chat", json={"messages": HELLO}, headers=wrong).status_code
-                for _ in range(6)]  # fmt: skip
+    statuses = [
+        client.post("/api/chat", json={"messages": HELLO}, headers=wrong).status_code
+        for _ in range(6)
+    ]
     assert statuses[:3] == [401, 401, 401] and statuses[3:] == [429, 429, 429]
     blocked = client.post("/api/chat", json={"messages": HELLO}, headers=wrong)
     assert "retry-after" in blocked.headers

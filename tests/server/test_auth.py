@@ -14,9 +14,18 @@ def test_open_server_calls_everyone_anonymous() -> None:
 
 @pytest.mark.parametrize(
     "header",
-    [None, "", "Bearer", "Bearer ", "Basic first-key-0123456789", "first-key-0123456789",
-     "Bearer first-key-012345678", "Bearer first-key-0123456789x", "Bearer wrong"],
-)  # fmt: skip
+    [
+        None,
+        "",
+        "Bearer",
+        "Bearer ",
+        "Basic first-key-0123456789",
+        "first-key-0123456789",
+        "Bearer first-key-012345678",
+        "Bearer first-key-0123456789x",
+        "Bearer wrong",
+    ],
+)
 def test_anything_but_a_configured_bearer_key_is_refused(header: str | None) -> None:
     with pytest.raises(ApiError) as caught:
         ApiKeys(KEYS).authorize(header)

@@ -18,8 +18,9 @@ def test_the_fewest_rows_within_five_percent_of_the_best_are_chosen(
 ) -> None:
     _, decoder = windowed
     measured = {1: 150.0, 2: 280.0, 4: 450.0, 8: 610.0, 16: 625.0}
-    monkeypatch.setattr(tuning, "rates_by_rows",
-                        lambda d, p, sizes: {s: measured[s] for s in sizes})  # fmt: skip
+    monkeypatch.setattr(
+        tuning, "rates_by_rows", lambda d, p, sizes: {s: measured[s] for s in sizes}
+    )
     assert tuning.tune_max_batch(decoder, [2, 3], 128, memory=1 << 40)[0] == 8
     one_slot = tuning.slot_bytes(decoder, 128)  # memory for 5 rows at full context
     chosen, rates = tuning.tune_max_batch(decoder, [2, 3], 128, memory=2 * 5 * one_slot)

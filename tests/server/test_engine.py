@@ -131,11 +131,13 @@ def test_sampled_requests_in_a_batch_equal_alone(
     try:
         requests = [
             GenerationRequest(
-                prompt(model, q), SamplingParams(temperature=0.8, top_p=0.9, seed=i), 20,
+                prompt(model, q),
+                SamplingParams(temperature=0.8, top_p=0.9, seed=i),
+                20,
                 frozenset(),
             )
             for i, q in enumerate(QUESTIONS)
-        ]  # fmt: skip
+        ]
         alone = [run_all(engine, [r])[0] for r in requests]
         assert run_all(engine, requests, stagger=0.01) == alone
     finally:

@@ -21,16 +21,29 @@ CONFIG = Path(__file__).with_name("schemathesis.toml")
 def server(tiny_served_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     log = tmp_path_factory.mktemp("schema") / "server.log"
     live = start_server(
-        tiny_served_dir, log, {"PERSIAN_CHAT_API_KEYS": KEY},
-        "--rate-limit", "0", "--auth-failures-per-minute", "0", "--max-tokens-limit", "8",
-    )  # fmt: skip
+        tiny_served_dir,
+        log,
+        {"PERSIAN_CHAT_API_KEYS": KEY},
+        "--rate-limit",
+        "0",
+        "--auth-failures-per-minute",
+        "0",
+        "--max-tokens-limit",
+        "8",
+    )
     yield live
     live.stop()
 
 
 def test_the_document_carries_the_server_limits(tmp_path: Path) -> None:
-    settings = ServerSettings(model_dir=tmp_path, threads=1, max_messages=7, max_tokens_limit=9,
-                              max_stop_strings=2, api_keys=frozenset({KEY}))  # fmt: skip
+    settings = ServerSettings(
+        model_dir=tmp_path,
+        threads=1,
+        max_messages=7,
+        max_tokens_limit=9,
+        max_stop_strings=2,
+        api_keys=frozenset({KEY}),
+    )
     schemas = build_openapi(settings)["components"]["schemas"]
     chat = schemas["ChatRequest"]["properties"]
     assert chat["messages"]["maxItems"] == 7
@@ -50,10 +63,25 @@ def test_schemathesis_finds_no_failure(server: LiveServer, tmp_path: Path) -> No
     """Every check schemathesis has, against the live server, with a fixed seed and a
     bounded number of examples per operation."""
     command = [
-        sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG), "run",
-        f"{server.url}/openapi.json", "--checks", "all", "--max-examples", "30", "--seed", "1",
-        "--header", f"Authorization: Bearer {KEY}", "--no-color", "--generation-database", "none",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "--config-file",
+        str(CONFIG),
+        "run",
+        f"{server.url}/openapi.json",
+        "--checks",
+        "all",
+        "--max-examples",
+        "30",
+        "--seed",
+        "1",
+        "--header",
+        f"Authorization: Bearer {KEY}",
+        "--no-color",
+        "--generation-database",
+        "none",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]

@@ -26,8 +26,9 @@ def test_prompt_ids_are_the_rendered_template_encoded_without_added_specials(
     model: ServedModel,
 ) -> None:
     messages = [{"role": "user", "content": "سلام"}]
-    text = render(messages, model.bos_token, add_generation_prompt=True,
-                  template=model.chat_template)  # fmt: skip
+    text = render(
+        messages, model.bos_token, add_generation_prompt=True, template=model.chat_template
+    )
     expected = model.tokenizer.encode(text, add_special_tokens=False).ids
     assert prompt_ids(model, messages) == list(expected)  # type: ignore[arg-type]
 
@@ -76,8 +77,13 @@ def test_limits_raise_a_prompt_error_naming_the_field(
 ) -> None:
     config = ServerSettings(model_dir=tiny_served_dir, **settings)  # type: ignore[arg-type]
     with pytest.raises(PromptError) as error:
-        build_prompt(body(*contents, **fields), body(*contents, **fields).max_tokens,
-                     model, config, lambda t: t)  # fmt: skip
+        build_prompt(
+            body(*contents, **fields),
+            body(*contents, **fields).max_tokens,
+            model,
+            config,
+            lambda t: t,
+        )
     assert error.value.param == param
 
 

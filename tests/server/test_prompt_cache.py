@@ -110,8 +110,12 @@ def test_an_engine_with_a_prompt_cache_answers_turn_two_as_one_without(
     turn_one = [int(t) for t in rng.integers(10, 200, 12)]
 
     def chat(cache_bytes: int) -> tuple[list[list[int]], list[int]]:
-        engine = Engine(load_decoder(model.onnx_path, threads=1), model.context_length,
-                        max_batch=2, prompt_cache_bytes=cache_bytes)  # fmt: skip
+        engine = Engine(
+            load_decoder(model.onnx_path, threads=1),
+            model.context_length,
+            max_batch=2,
+            prompt_cache_bytes=cache_bytes,
+        )
         engine.start()
 
         async def ask(prompt: list[int]) -> tuple[list[int], int]:
@@ -152,8 +156,10 @@ def test_the_api_reports_the_reused_tokens_as_openai_does(tiny_gemma_served_dir:
         body = {"messages": messages, "max_tokens": 6, "temperature": 0}
         first = client.post("/v1/chat/completions", json=body).json()
         answer = first["choices"][0]["message"]["content"]
-        messages += [{"role": "assistant", "content": answer},
-                     {"role": "user", "content": "بیشتر بگو."}]  # fmt: skip
+        messages += [
+            {"role": "assistant", "content": answer},
+            {"role": "user", "content": "بیشتر بگو."},
+        ]
         second = client.post("/v1/chat/completions", json=body).json()
         metrics = client.get("/metrics").text
     one, two = first["usage"], second["usage"]

@@ -37,13 +37,18 @@ def test_lookup_decoding_gives_the_same_tokens_as_one_at_a_time(
     prompts = [[*range(20, 32)] * 3, [40, 41, 42, 43] * 6 + [40, 41], [5, 6, 7, 8, 9] * 4]
 
     def answers(lookup: int) -> tuple[list[list[int]], Engine]:
-        engine = Engine(load_decoder(model.onnx_path, threads=1), model.context_length,
-                        max_batch=2, lookup_tokens=lookup)  # fmt: skip
+        engine = Engine(
+            load_decoder(model.onnx_path, threads=1),
+            model.context_length,
+            max_batch=2,
+            lookup_tokens=lookup,
+        )
         engine.start()
 
         async def ask(prompt: list[int], seed: int) -> list[int]:
-            request = GenerationRequest(prompt, params.__class__(**{**params.__dict__,
-                                        "seed": seed}), 40, frozenset())  # fmt: skip
+            request = GenerationRequest(
+                prompt, params.__class__(**{**params.__dict__, "seed": seed}), 40, frozenset()
+            )
             sequence = engine.submit(request, asyncio.get_running_loop())
             return [int(t) async for t in sequence.tokens()]
 

@@ -18,14 +18,21 @@ from persian_chat.server.replay import Replay, parse_event_id
 from .live_server import InProcessServer, start_in_process
 
 HELLO = [{"role": "user", "content": "سلام، حالت چطور است؟"}]
-BODY = {"messages": HELLO, "max_tokens": 40, "temperature": 1.0, "seed": 11,
-        "resumable": True, "no_repeat_ngram_size": 0}  # fmt: skip
+BODY = {
+    "messages": HELLO,
+    "max_tokens": 40,
+    "temperature": 1.0,
+    "seed": 11,
+    "resumable": True,
+    "no_repeat_ngram_size": 0,
+}
 
 
 @pytest.fixture(scope="module")
 def server(tiny_served_dir: Path) -> Iterator[InProcessServer]:
-    live = start_in_process(tiny_served_dir, 0.02, rate_limit_per_minute=0,
-                            resume_grace_seconds=1.0)  # fmt: skip
+    live = start_in_process(
+        tiny_served_dir, 0.02, rate_limit_per_minute=0, resume_grace_seconds=1.0
+    )
     yield live
     live.stop()
 
@@ -69,8 +76,11 @@ def test_a_cut_stream_resumes_with_exactly_the_uncut_text(server: InProcessServe
     first = read_some(server.url, BODY, 3)
     assert len(first) == 3
     time.sleep(0.3)  # the answer goes on while nobody reads it
-    rest = blocks(httpx.post(f"{server.url}/api/chat", json=BODY, timeout=60,
-                             headers={"Last-Event-ID": first[-1][0]}).text)  # fmt: skip
+    rest = blocks(
+        httpx.post(
+            f"{server.url}/api/chat", json=BODY, timeout=60, headers={"Last-Event-ID": first[-1][0]}
+        ).text
+    )
     assert rest[0][0].endswith(":3") and rest[-1][1]["done"] is True
     assert text_of(first + rest) == text_of(whole)
 

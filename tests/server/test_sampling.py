@@ -153,10 +153,15 @@ def test_every_accepted_parameter_set_samples_a_valid_token(
     """The whole range the API schema accepts (server/api_schema.py), on arbitrary finite
     float32 logits: never an exception, never NaN probabilities, always a real token."""
     params = SamplingParams(
-        temperature=temperature, top_p=top_p, top_k=top_k,
-        repetition_penalty=repetition_penalty, frequency_penalty=frequency_penalty,
-        presence_penalty=presence_penalty, no_repeat_ngram_size=no_repeat, seed=seed,
-    )  # fmt: skip
+        temperature=temperature,
+        top_p=top_p,
+        top_k=top_k,
+        repetition_penalty=repetition_penalty,
+        frequency_penalty=frequency_penalty,
+        presence_penalty=presence_penalty,
+        no_repeat_ngram_size=no_repeat,
+        seed=seed,
+    )
     vocab = len(logits)
     history = AnswerHistory(no_repeat)
     for token in answer:

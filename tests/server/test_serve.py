@@ -50,9 +50,13 @@ def test_openai_client_unchanged(server: LiveServer) -> None:
     assert whole.usage is not None and whole.usage.completion_tokens <= 16
     assert whole.choices[0].finish_reason in ("stop", "length") and isinstance(text, str)
     stream = client.chat.completions.create(
-        model=model.id, messages=HELLO, temperature=0, max_tokens=16, stream=True,  # type: ignore[arg-type]
+        model=model.id,
+        messages=HELLO,
+        temperature=0,
+        max_tokens=16,
+        stream=True,  # type: ignore[arg-type]
         stream_options={"include_usage": True},
-    )  # fmt: skip
+    )
     chunks = list(stream)
     streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert streamed == text
@@ -67,8 +71,14 @@ def test_openai_client_reads_logprobs_streamed_and_whole(server: LiveServer) -> 
     from openai import OpenAI
 
     client = OpenAI(base_url=f"{server.url}/v1", api_key=KEY)
-    asked = {"messages": HELLO, "temperature": 0, "max_tokens": 12, "logprobs": True,
-             "top_logprobs": 3, "model": client.models.list().data[0].id}  # fmt: skip
+    asked = {
+        "messages": HELLO,
+        "temperature": 0,
+        "max_tokens": 12,
+        "logprobs": True,
+        "top_logprobs": 3,
+        "model": client.models.list().data[0].id,
+    }
     whole = client.chat.completions.create(**asked)  # type: ignore[call-overload]
     logprobs = whole.choices[0].logprobs
     assert logprobs is not None and logprobs.content
@@ -81,8 +91,12 @@ def test_openai_client_reads_logprobs_streamed_and_whole(server: LiveServer) -> 
     text = b"".join(bytes(e.bytes) for e in logprobs.content).decode("utf-8")
     assert text.strip() == (whole.choices[0].message.content or "").strip()
     stream = client.chat.completions.create(**asked, stream=True)  # type: ignore[call-overload]
-    streamed = [e for c in stream if c.choices and c.choices[0].logprobs
-                for e in c.choices[0].logprobs.content or []]  # fmt: skip
+    streamed = [
+        e
+        for c in stream
+        if c.choices and c.choices[0].logprobs
+        for e in c.choices[0].logprobs.content or []
+    ]
     assert [(e.token, e.logprob) for e in streamed] == [
         (e.token, e.logprob) for e in logprobs.content
     ]
@@ -106,11 +120,20 @@ def test_closed_socket_stops_generation(server: LiveServer) -> None:
     host, port = server.url.removeprefix("http://").split(":")
     stopped: list[dict[str, object]] = []
     for seed in (3, 5, 7, 11, 13):
-        body = json.dumps({"messages": HELLO, "max_tokens": 1000, "temperature": 1.0,
-                           "seed": seed, "repetition_penalty": 1.1}).encode()  # fmt: skip
-        head = (f"POST /api/chat HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {KEY}"
-                f"\r\nContent-Type: application/json\r\nContent-Length: {len(body)}"
-                "\r\n\r\n")  # fmt: skip
+        body = json.dumps(
+            {
+                "messages": HELLO,
+                "max_tokens": 1000,
+                "temperature": 1.0,
+                "seed": seed,
+                "repetition_penalty": 1.1,
+            }
+        ).encode()
+        head = (
+            f"POST /api/chat HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {KEY}"
+            f"\r\nContent-Type: application/json\r\nContent-Length: {len(body)}"
+            "\r\n\r\n"
+        )
         before = len(request_logs(server))
         with socket.create_connection((host, int(port))) as sock:
             sock.sendall(head.encode() + body)
@@ -134,12 +157,20 @@ def test_closed_socket_stops_generation(server: LiveServer) -> None:
 
 def test_validate_api_script_passes_and_fails(server: LiveServer, repo: Path) -> None:
     script = str(repo / "scripts" / "validate_api.sh")
-    ok = subprocess.run([script, server.url], env={"API_KEY": KEY, "PATH": "/usr/bin:/bin"},
-                        capture_output=True, text=True)  # fmt: skip
+    ok = subprocess.run(
+        [script, server.url],
+        env={"API_KEY": KEY, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+    )
     assert ok.returncode == 0, ok.stdout
     assert "all checks passed" in ok.stdout and "FAIL" not in ok.stdout
-    wrong = subprocess.run([script, server.url], env={"API_KEY": "", "PATH": "/usr/bin:/bin"},
-                           capture_output=True, text=True)  # fmt: skip
+    wrong = subprocess.run(
+        [script, server.url],
+        env={"API_KEY": "", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+    )
     assert wrong.returncode == 1 and "FAIL  models" in wrong.stdout
     down = subprocess.run([script, "http://127.0.0.1:9"], capture_output=True, text=True)
     assert down.returncode == 1
@@ -147,9 +178,12 @@ def test_validate_api_script_passes_and_fails(server: LiveServer, repo: Path) ->
 
 def test_sigterm_lets_streams_end_and_exits(tiny_served_dir: Path, tmp_path: Path) -> None:
     live = start_server(tiny_served_dir, tmp_path / "server.log", {}, "--shutdown-grace", "0")
-    with httpx.stream("POST", f"{live.url}/api/chat",
-                      json={"messages": HELLO, "max_tokens": 1000, "temperature": 1.0},
-                      timeout=30) as response:  # fmt: skip
+    with httpx.stream(
+        "POST",
+        f"{live.url}/api/chat",
+        json={"messages": HELLO, "max_tokens": 1000, "temperature": 1.0},
+        timeout=30,
+    ) as response:
         lines = response.iter_lines()
         first = next(line for line in lines if line.startswith("data: "))
         live.process.send_signal(signal.SIGTERM)
@@ -170,10 +204,12 @@ def test_serve_exits_non_zero_when_the_engine_loop_dies(
 
     from .live_server import free_port
 
-    inject = ("import sys\nimport persian_chat.server.engine as engine\n"
-              "def crash(self, batch):\n    raise RuntimeError('injected engine bug')\n"
-              "engine.Engine._decode = crash\nfrom persian_chat.cli import main\n"
-              "sys.exit(main(sys.argv[1:]))\n")  # fmt: skip
+    inject = (
+        "import sys\nimport persian_chat.server.engine as engine\n"
+        "def crash(self, batch):\n    raise RuntimeError('injected engine bug')\n"
+        "engine.Engine._decode = crash\nfrom persian_chat.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
     port = free_port()
     log = (tmp_path / "serve.log").open("wb")
     process = subprocess.Popen(

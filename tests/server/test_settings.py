@@ -65,8 +65,9 @@ def test_every_tunable_limit_is_a_serve_option_and_in_the_readme(
         assert getattr(parser.parse_args([]), name) == default
         assert f"`{option}`" in readme, option
     (tmp_path / "manifest.json").write_text("{}", encoding="utf-8")
-    args = parser.parse_args(["--max-json-depth", "7", "--shutdown-grace", "2.5",
-                              "--model", str(tmp_path)])  # fmt: skip
+    args = parser.parse_args(
+        ["--max-json-depth", "7", "--shutdown-grace", "2.5", "--model", str(tmp_path)]
+    )
     settings = settings_from_args(args)
     assert settings.max_json_depth == 7 and settings.shutdown_grace_seconds == 2.5
 
@@ -105,10 +106,16 @@ def test_the_admin_key_comes_from_the_variable_or_a_file(tmp_path: Path) -> None
 
 @pytest.mark.parametrize(
     ("variable", "content", "message"),
-    [("  ", None, "holds no key"), (None, "", "no admin key"), (None, "# only\n", "no admin key"),
-     ("short", None, "16 characters"), (None, "short\n", "16 characters"),
-     (ADMIN, f"{ADMIN}\n", "not both"), (None, "MISSING", "cannot read")],
-)  # fmt: skip
+    [
+        ("  ", None, "holds no key"),
+        (None, "", "no admin key"),
+        (None, "# only\n", "no admin key"),
+        ("short", None, "16 characters"),
+        (None, "short\n", "16 characters"),
+        (ADMIN, f"{ADMIN}\n", "not both"),
+        (None, "MISSING", "cannot read"),
+    ],
+)
 def test_an_admin_key_setting_without_a_usable_key_refuses_to_start(
     tmp_path: Path, variable: str | None, content: str | None, message: str
 ) -> None:

@@ -53,7 +53,13 @@ def test_rows_join_leave_and_grow_the_buffers_without_changing_a_logit(
 
 def test_resident_positions_follow_the_kernels_eviction_rule() -> None:
     assert [resident(t, capacity=12, window=8) for t in (5, 12, 13, 17, 18, 40)] == [
-        5, 12, 8, 12, 8, 10]  # fmt: skip
+        5,
+        12,
+        8,
+        12,
+        8,
+        10,
+    ]
 
 
 def test_a_long_prefix_is_shared_only_whole(

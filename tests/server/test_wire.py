@@ -51,8 +51,12 @@ def test_our_wire_streams_tokens_then_one_summary() -> None:
     assert events[:2] == [{"token": "سل"}, {"token": "ام"}]
     summary = events[2]
     assert summary["done"] is True and summary["id"] == "id-1" and summary["model"] == "m"
-    assert summary["usage"] == {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5,
-                                "prompt_tokens_details": {"cached_tokens": 0}}  # fmt: skip
+    assert summary["usage"] == {
+        "prompt_tokens": 3,
+        "completion_tokens": 2,
+        "total_tokens": 5,
+        "prompt_tokens_details": {"cached_tokens": 0},
+    }
     assert closed == [(200, None, "سلام")]
 
 

@@ -26,15 +26,29 @@ def make_studio(tmp_path: Path, host: str) -> service.Studio:
     (served / "manifest.json").write_text("{}")
     (served / "model.onnx").write_bytes(b"\x08\x01" * 100)
     (tmp_path / "job" / "job.log").write_text("=== train\nstep 1\n", encoding="utf-8")
-    dataset = studio.store.add_dataset({"sha256": "a" * 64, "name": "faq.csv", "mapping": {},
-                                        "directory": "", "counts": {}})  # fmt: skip
-    job = studio.store.add_job({"dataset_id": dataset, "template": "support", "recipe": {},
-                                "directory": str(tmp_path / "job")})  # fmt: skip
-    studio.store.add_version({
-        "name": "support-v1", "job_id": job, "dataset_sha256": "a" * 64, "recipe": {},
-        "evaluation": {}, "parity": {}, "checkpoint": str(tmp_path / "job" / "gone"),
-        "served": str(served),
-    })  # fmt: skip
+    dataset = studio.store.add_dataset(
+        {"sha256": "a" * 64, "name": "faq.csv", "mapping": {}, "directory": "", "counts": {}}
+    )
+    job = studio.store.add_job(
+        {
+            "dataset_id": dataset,
+            "template": "support",
+            "recipe": {},
+            "directory": str(tmp_path / "job"),
+        }
+    )
+    studio.store.add_version(
+        {
+            "name": "support-v1",
+            "job_id": job,
+            "dataset_sha256": "a" * 64,
+            "recipe": {},
+            "evaluation": {},
+            "parity": {},
+            "checkpoint": str(tmp_path / "job" / "gone"),
+            "served": str(served),
+        }
+    )
     return studio
 
 

@@ -9,8 +9,7 @@ import sys
 
 def loaded_after(code: str, modules: tuple[str, ...]) -> list[str]:
     probe = f"import sys\n{code}\nprint(','.join(m for m in {modules!r} if m in sys.modules))"
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          check=True)  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     return [m for m in done.stdout.strip().split(",") if m]
 
 

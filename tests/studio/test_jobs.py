@@ -59,8 +59,13 @@ def service(settings: StudioSettings) -> Iterator[JobService]:
 def test_a_refused_upload_writes_nothing(settings: StudioSettings, service: JobService) -> None:
     bad = "پرسش,پاسخ\n" + "سلام,درود\n"
     with pytest.raises(UploadError, match="جواب"):  # prepare: the column is missing
-        add_dataset(settings, service.store, "faq.csv", bad.encode(),
-                    {"format": "qa", "question": "پرسش", "answer": "جواب"})  # fmt: skip
+        add_dataset(
+            settings,
+            service.store,
+            "faq.csv",
+            bad.encode(),
+            {"format": "qa", "question": "پرسش", "answer": "جواب"},
+        )
     assert service.store.datasets() == []
     assert not any(p.name != "studio.db" for p in (settings.home / "datasets").iterdir())
 
@@ -77,9 +82,17 @@ def test_the_same_file_is_one_dataset(settings: StudioSettings, service: JobServ
 @pytest.mark.slow
 def test_job_lifecycle(settings: StudioSettings, service: JobService, tiny_gpt2_dir: Path) -> None:
     dataset = add_dataset(settings, service.store, "faq.csv", faq_csv(), MAPPING)
-    overrides = {"base_model": str(tiny_gpt2_dir), "max_steps": 400, "batch_size": 2,
-                 "save_steps": 5, "logging_steps": 1, "max_length": 128, "trim_vocab": False,
-                 "packing": False, "eval_examples": 4}  # fmt: skip
+    overrides = {
+        "base_model": str(tiny_gpt2_dir),
+        "max_steps": 400,
+        "batch_size": 2,
+        "save_steps": 5,
+        "logging_steps": 1,
+        "max_length": 128,
+        "trim_vocab": False,
+        "packing": False,
+        "eval_examples": 4,
+    }
     job_id = service.create_job(dataset["id"], "support", overrides)
     job_dir = Path(service.store.job(job_id)["directory"])  # type: ignore[index]
     checkpoints = job_dir / "checkpoint.checkpoints"

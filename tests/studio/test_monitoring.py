@@ -9,8 +9,11 @@ from persian_chat.studio.monitoring import parse_metrics, rates
 
 def test_parse_the_servers_own_metrics_per_model() -> None:
     metrics = Metrics()
-    for model, ttft, tokens, outcome in (("v1", 0.02, 10, "ok"), ("v1", 0.04, 20, "ok"),
-                                         ("v2", 0.03, 5, "error")):  # fmt: skip
+    for model, ttft, tokens, outcome in (
+        ("v1", 0.02, 10, "ok"),
+        ("v1", 0.04, 20, "ok"),
+        ("v2", 0.03, 5, "error"),
+    ):
         metrics.time_to_first_token.labels(model).observe(ttft)
         metrics.generated_tokens.labels(model).inc(tokens)
         metrics.model_requests.labels(model, outcome).inc()
@@ -23,8 +26,12 @@ def test_parse_the_servers_own_metrics_per_model() -> None:
 
 def test_rates_between_samples_and_a_restart() -> None:
     def sample(t: float, requests: float, tokens: float, ttft_sum: float) -> dict[str, object]:
-        values = {"requests": requests, "tokens": tokens, "ttft_sum": ttft_sum,
-                  "ttft_count": requests}  # fmt: skip
+        values = {
+            "requests": requests,
+            "tokens": tokens,
+            "ttft_sum": ttft_sum,
+            "ttft_count": requests,
+        }
         return {"time": t, "model": "v1", "values": values}
 
     points = rates([sample(0, 0, 0, 0), sample(10, 4, 200, 0.2), sample(20, 1, 10, 0.01)])

@@ -39,12 +39,21 @@ def test_overrides_are_validated_and_blank_ones_ignored() -> None:
 def test_prepare_config_is_toml_with_the_upload_and_the_extras(tmp_path: Path) -> None:
     settings = StudioSettings(home=tmp_path, repo=tmp_path)
     recipe = TEMPLATES["poetry"].recipe
-    text = prepare_config(settings, tmp_path / 'my "faq".csv', {"format": "qa",
-                          "question": "پرسش, اول", "answer": "پاسخ"}, tmp_path / "out",
-                          recipe.system_prompt, recipe.extra_sources)  # fmt: skip
+    text = prepare_config(
+        settings,
+        tmp_path / 'my "faq".csv',
+        {"format": "qa", "question": "پرسش, اول", "answer": "پاسخ"},
+        tmp_path / "out",
+        recipe.system_prompt,
+        recipe.extra_sources,
+    )
     config = tomllib.loads(text)
     upload, extra = config["sources"]
-    assert upload == {"path": str(tmp_path / 'my "faq".csv'), "type": "qa",
-                      "question": "پرسش, اول", "answer": "پاسخ"}  # fmt: skip
+    assert upload == {
+        "path": str(tmp_path / 'my "faq".csv'),
+        "type": "qa",
+        "question": "پرسش, اول",
+        "answer": "پاسخ",
+    }
     assert extra == {"type": "hafez"} and config["system_prompt"] == recipe.system_prompt
     assert config["blocklist"].endswith("datasets/sources/blocklist_fa.txt")

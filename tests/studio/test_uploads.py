@@ -21,7 +21,10 @@ def test_csv_preview_guesses_the_columns() -> None:
     assert len(preview.rows) == 5 and preview.rows[0]["پرسش"].startswith("گارانتی کتری")
     assert preview.guess == {"question": "پرسش", "answer": "پاسخ"}
     assert check_mapping(preview, "پرسش", "پاسخ") == {
-        "format": "qa", "question": "پرسش", "answer": "پاسخ"}  # fmt: skip
+        "format": "qa",
+        "question": "پرسش",
+        "answer": "پاسخ",
+    }
 
 
 def test_english_column_names_are_guessed_in_any_order() -> None:

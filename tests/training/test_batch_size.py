@@ -6,8 +6,14 @@ GIB = 1024**3
 
 
 def test_more_memory_allows_a_bigger_batch() -> None:
-    args = dict(trainable_params=4_000_000, total_params=100_000_000, max_length=512,
-                layers=18, hidden=640, vocab=6_000)  # fmt: skip
+    args = dict(
+        trainable_params=4_000_000,
+        total_params=100_000_000,
+        max_length=512,
+        layers=18,
+        hidden=640,
+        vocab=6_000,
+    )
     small = choose_batch_size(available_bytes=2 * GIB, **args)  # type: ignore[arg-type]
     large = choose_batch_size(available_bytes=20 * GIB, **args)  # type: ignore[arg-type]
     assert 1 <= small.batch_size < large.batch_size <= 16

@@ -77,11 +77,29 @@ def test_cli_adds_a_label_beside_the_others_with_the_same_scores(
 ) -> None:
     work, entry = evaluated
     code = main(
-        ["evaluate", "--chat-only", "--label", "new", "--served-dir", str(tiny_served_dir),
-         "--data-dir", str(work / "data"), "--logs-dir", str(work / "logs"), "--threads", "1",
-         "--chat-max-tokens", "10", "--chat-prompts", "100", "--max-batch", "4",
-         "--sampling-mode", "rp:repetition_penalty=1.2,top_k=5"]
-    )  # fmt: skip
+        [
+            "evaluate",
+            "--chat-only",
+            "--label",
+            "new",
+            "--served-dir",
+            str(tiny_served_dir),
+            "--data-dir",
+            str(work / "data"),
+            "--logs-dir",
+            str(work / "logs"),
+            "--threads",
+            "1",
+            "--chat-max-tokens",
+            "10",
+            "--chat-prompts",
+            "100",
+            "--max-batch",
+            "4",
+            "--sampling-mode",
+            "rp:repetition_penalty=1.2,top_k=5",
+        ]
+    )
     assert code == 0
     labels = json.loads((work / "logs/chat_eval.json").read_text(encoding="utf-8"))["labels"]
     assert list(labels) == ["base", "new"]

@@ -13,9 +13,13 @@ FACT = parse_row(row("facts_geography", "پایتخت ایران کجاست؟", 
 SENTIMENT = parse_row(row("sentiment", "احساس این نظر؟", "مثبت", "مثبت"), 2)
 CHAT = parse_row(row("greetings_smalltalk", "سلام", "سلام! خوبم."), 3)
 HAFEZ = parse_row(
-    row("hafez", "ادامه این مصراع حافظ را بگو: «صلاح کار کجا و من خراب کجا»",
-        "ببین تفاوت ره کز کجاست تا به کجا"), 4,
-)  # fmt: skip
+    row(
+        "hafez",
+        "ادامه این مصراع حافظ را بگو: «صلاح کار کجا و من خراب کجا»",
+        "ببین تفاوت ره کز کجاست تا به کجا",
+    ),
+    4,
+)
 LOOP = "بهار بنویس " * 8
 
 
@@ -65,8 +69,10 @@ def test_aggregate_rates_and_task_figures(normalizer: Any) -> None:
     summary = summarize(scores)
     assert summary["overall"] == figures
     assert list(summary["categories"]) == [
-        "facts_geography", "greetings_smalltalk", "hafez_continuation",
-    ]  # fmt: skip
+        "facts_geography",
+        "greetings_smalltalk",
+        "hafez_continuation",
+    ]
     assert summary["categories"]["greetings_smalltalk"]["loop_rate"] == 0.5
 
 

@@ -114,26 +114,45 @@ def _cli(*args: str) -> list[str]:
 def _train_args(model: Path, data: Path, out: Path, steps: int) -> list[str]:
     return [
         "train",
-        "--base-model", str(model),
-        "--data-dir", str(data),
-        "--output-dir", str(out / "model"),
-        "--logs-dir", str(out / "logs"),
-        "--max-steps", str(steps),
-        "--batch-size", "2",
-        "--max-length", "128",
-        "--learning-rate", "5e-3",
-        "--warmup-ratio", "0",
-        "--save-steps", "2",
-        "--threads", "1",
-    ]  # fmt: skip
+        "--base-model",
+        str(model),
+        "--data-dir",
+        str(data),
+        "--output-dir",
+        str(out / "model"),
+        "--logs-dir",
+        str(out / "logs"),
+        "--max-steps",
+        str(steps),
+        "--batch-size",
+        "2",
+        "--max-length",
+        "128",
+        "--learning-rate",
+        "5e-3",
+        "--warmup-ratio",
+        "0",
+        "--save-steps",
+        "2",
+        "--threads",
+        "1",
+    ]
 
 
 def test_resume_after_kill_ends_like_an_uninterrupted_run(
     tiny_gpt2_dir: Path, tiny_dataset: Path, tmp_path: Path
 ) -> None:
     steps = 40
-    reference = train(config(tiny_gpt2_dir, tiny_dataset, tmp_path / "ref", max_steps=steps,
-                             batch_size=2, save_steps=2))  # fmt: skip
+    reference = train(
+        config(
+            tiny_gpt2_dir,
+            tiny_dataset,
+            tmp_path / "ref",
+            max_steps=steps,
+            batch_size=2,
+            save_steps=2,
+        )
+    )
     out = tmp_path / "killed"
     args = _train_args(tiny_gpt2_dir, tiny_dataset, out, steps)
     process = subprocess.Popen(_cli(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -180,8 +199,11 @@ def test_two_processes_split_the_data_and_end_like_one_on_the_combined_batches(
         command = [sys.executable, *launcher, str(processes), "-m", "persian_chat.cli"]
         result = subprocess.run(
             [*command, *args, "--packing", "--lr-scheduler", "constant"],
-            capture_output=True, text=True, timeout=600, env=env,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=env,
+        )
         assert result.returncode == 0, result.stderr[-3000:]
         manifest: dict[str, Any] = json.loads((out / "model/training_manifest.json").read_text())
         return manifest
@@ -202,13 +224,29 @@ def test_two_processes_split_the_data_and_end_like_one_on_the_combined_batches(
 
 def test_cli_help_lists_every_option(repo: Path) -> None:
     expected = {
-        "train": ["--base-model", "--epochs", "--max-steps", "--batch-size", "--grad-accum",
-                  "--learning-rate", "--lr-scheduler", "--warmup-ratio", "--weight-decay",
-                  "--max-length", "--seed", "--lora", "--no-lora", "--lora-r", "--trim-vocab",
-                  "--save-steps", "--resume", "--threads"],
+        "train": [
+            "--base-model",
+            "--epochs",
+            "--max-steps",
+            "--batch-size",
+            "--grad-accum",
+            "--learning-rate",
+            "--lr-scheduler",
+            "--warmup-ratio",
+            "--weight-decay",
+            "--max-length",
+            "--seed",
+            "--lora",
+            "--no-lora",
+            "--lora-r",
+            "--trim-vocab",
+            "--save-steps",
+            "--resume",
+            "--threads",
+        ],
         "evaluate": ["--model", "--data-dir", "--logs-dir", "--max-length", "--worst", "--no-base"],
         "trim-vocab": ["--base-model", "--data-dir", "--output-dir"],
-    }  # fmt: skip
+    }
     for command, options in expected.items():
         result = subprocess.run(_cli(command, "--help"), capture_output=True, text=True, cwd=repo)
         assert result.returncode == 0, result.stderr
@@ -252,8 +290,14 @@ def test_packing_trains(tiny_gemma: TinyGemma, tiny_dataset: Path, tmp_path: Pat
 def test_time_budget_stops_the_run_and_the_manifest_has_the_loss_trend(
     tiny_gpt2_dir: Path, tiny_dataset: Path, tmp_path: Path
 ) -> None:
-    budget = config(tiny_gpt2_dir, tiny_dataset, tmp_path, max_steps=10_000,
-                    time_budget_minutes=0.05, logging_steps=1)  # fmt: skip
+    budget = config(
+        tiny_gpt2_dir,
+        tiny_dataset,
+        tmp_path,
+        max_steps=10_000,
+        time_budget_minutes=0.05,
+        logging_steps=1,
+    )
     manifest = train(budget)
     assert manifest["steps"] < 10_000
     trend = manifest["smoothed_loss"]

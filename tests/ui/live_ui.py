@@ -18,19 +18,35 @@ from ..server.live_server import clean_environment, free_port
 
 @contextlib.contextmanager
 def running_ui(
-    command: str, args: list[str], log: Path, host: str = "127.0.0.1",
-    env: dict[str, str] | None = None, cwd: Path | None = None,
-) -> Iterator[str]:  # fmt: skip
+    command: str,
+    args: list[str],
+    log: Path,
+    host: str = "127.0.0.1",
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Iterator[str]:
     """The app's URL once it answers; on exit it is stopped with everything it started
     (reflex, its backend worker and bun share the new session's process group)."""
     port = free_port()
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "persian_chat.cli", command, "--port", str(port),
-             "--host", host, *args],
-            stdout=out, stderr=subprocess.STDOUT, env={**clean_environment(), **(env or {})},
-            cwd=cwd, start_new_session=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "persian_chat.cli",
+                command,
+                "--port",
+                str(port),
+                "--host",
+                host,
+                *args,
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**clean_environment(), **(env or {})},
+            cwd=cwd,
+            start_new_session=True,
+        )
     url = f"http://{host}:{port}"
     try:
         deadline = time.monotonic() + 600

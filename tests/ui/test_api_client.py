@@ -22,15 +22,24 @@ HISTORY = [{"role": "user", "content": "سلام"}]
 
 @pytest.fixture(scope="module")
 def server(tiny_served_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = start_server(tiny_served_dir, tmp_path_factory.mktemp("client") / "server.log",
-                        {"PERSIAN_CHAT_API_KEYS": KEY})  # fmt: skip
+    live = start_server(
+        tiny_served_dir,
+        tmp_path_factory.mktemp("client") / "server.log",
+        {"PERSIAN_CHAT_API_KEYS": KEY},
+    )
     yield live
     live.stop()
 
 
 def settings(endpoint: str, key: str = KEY, **overrides: Any) -> ChatSettings:
-    values: dict[str, Any] = {"endpoint": endpoint, "api_key": key, "system_prompt": "",
-                              "temperature": 0.0, "max_tokens": 12, **overrides}  # fmt: skip
+    values: dict[str, Any] = {
+        "endpoint": endpoint,
+        "api_key": key,
+        "system_prompt": "",
+        "temperature": 0.0,
+        "max_tokens": 12,
+        **overrides,
+    }
     return ChatSettings(**values)
 
 
@@ -105,15 +114,18 @@ def test_the_users_address_is_forwarded_to_a_server_that_trusts_the_ui(
     """Every UI user comes from the UI's back end: with its users' addresses forwarded, one
     user's wrong keys slow that user down, not everyone behind the same back end."""
     live = start_in_process(
-        tiny_served_dir, api_keys=frozenset({KEY}), auth_failures_per_minute=3,
+        tiny_served_dir,
+        api_keys=frozenset({KEY}),
+        auth_failures_per_minute=3,
         trusted_proxies=("127.0.0.1",),
-    )  # fmt: skip
+    )
 
     def kind(address: str, key: str = "wrong-key-0123456789") -> str:
         async def main() -> str:
             with pytest.raises(ChatError) as caught:
-                async for _ in stream_chat(HISTORY, settings(live.url, key=key),
-                                           client_address=address):  # fmt: skip
+                async for _ in stream_chat(
+                    HISTORY, settings(live.url, key=key), client_address=address
+                ):
                     pass
             return caught.value.kind
 

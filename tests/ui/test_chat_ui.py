@@ -46,11 +46,19 @@ def api(
     knowledge = tmp_path_factory.mktemp("knowledge") / "passages.jsonl"
     knowledge.write_text(json.dumps(HAFEZ.as_dict(), ensure_ascii=False) + "\n", encoding="utf-8")
     server = start_in_process(
-        tiny_served_dir, 0.02, api_keys=frozenset({KEY}), rate_limit_per_minute=0,
-        knowledge=knowledge, knowledge_tokens=128, knowledge_min_coverage=0.1,
-    )  # fmt: skip
-    found = httpx.post(f"{server.url}/knowledge/search", json={"query": QUESTION},
-                       headers={"authorization": f"Bearer {KEY}"}).json()  # fmt: skip
+        tiny_served_dir,
+        0.02,
+        api_keys=frozenset({KEY}),
+        rate_limit_per_minute=0,
+        knowledge=knowledge,
+        knowledge_tokens=128,
+        knowledge_min_coverage=0.1,
+    )
+    found = httpx.post(
+        f"{server.url}/knowledge/search",
+        json={"query": QUESTION},
+        headers={"authorization": f"Bearer {KEY}"},
+    ).json()
     assert [hit["id"] for hit in found["hits"]] == [HAFEZ.id], found
     yield server.url, server.runtime
     server.stop()
@@ -70,9 +78,15 @@ def browser() -> Iterator[Any]:
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         yield chromium
         chromium.close()
 
@@ -112,10 +126,12 @@ WATCH_ANSWER = """(() => {
 
 
 def last_answer(page: Any) -> str:
-    return str(page.evaluate(
-        "(() => { const b = document.querySelectorAll('.bubble.assistant .markdown');"
-        " return b.length ? b[b.length - 1].innerText : ''; })()"
-    ))  # fmt: skip
+    return str(
+        page.evaluate(
+            "(() => { const b = document.querySelectorAll('.bubble.assistant .markdown');"
+            " return b.length ? b[b.length - 1].innerText : ''; })()"
+        )
+    )
 
 
 def toast_text(page: Any) -> str:
@@ -326,10 +342,12 @@ class CuttingProxy:
                 self.connections += 1
                 upstream = socket.create_connection(("127.0.0.1", self.target))
                 cut = self.connections == 1
-                threading.Thread(target=self._pipe, args=(client, upstream, False),
-                                 daemon=True).start()  # fmt: skip
-                threading.Thread(target=self._pipe, args=(upstream, client, cut),
-                                 daemon=True).start()  # fmt: skip
+                threading.Thread(
+                    target=self._pipe, args=(client, upstream, False), daemon=True
+                ).start()
+                threading.Thread(
+                    target=self._pipe, args=(upstream, client, cut), daemon=True
+                ).start()
 
     def _pipe(self, source: socket.socket, sink: socket.socket, cut: bool) -> None:
         seen = b""
@@ -355,8 +373,9 @@ def test_a_connection_cut_mid_answer_ends_in_the_full_answer(
     url, _runtime = api
     proxy = CuttingProxy(url)
     try:
-        settings(page, **{"endpoint-input": proxy.url, "api-key-input": KEY,
-                          "max-tokens-input": "48"})  # fmt: skip
+        settings(
+            page, **{"endpoint-input": proxy.url, "api-key-input": KEY, "max-tokens-input": "48"}
+        )
         send(page, QUESTION)
         page.wait_for_selector("#stop-button")
         page.wait_for_selector("#send-button", timeout=60000)

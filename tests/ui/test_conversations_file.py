@@ -13,9 +13,11 @@ from persian_chat_ui.conversations_file import (
 )
 
 CONVERSATION = {
-    "id": "a1", "title": "سلام", "updated": 5.0,
+    "id": "a1",
+    "title": "سلام",
+    "updated": 5.0,
     "messages": [{"role": "user", "content": "سلام"}, {"role": "assistant", "content": "درود"}],
-}  # fmt: skip
+}
 
 
 def test_an_export_imports_back_unchanged() -> None:

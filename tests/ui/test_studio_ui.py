@@ -101,8 +101,9 @@ def text(page: Any, selector: str) -> str:
 def wait_text(page: Any, selector: str, expected: str, timeout: float = 300) -> None:
     page.wait_for_function(
         "([s, t]) => { const e = document.querySelector(s); return e && e.innerText.includes(t); }",
-        arg=[selector, expected], timeout=timeout * 1000,
-    )  # fmt: skip
+        arg=[selector, expected],
+        timeout=timeout * 1000,
+    )
 
 
 def test_bad_upload_is_refused_in_persian_with_its_line(
@@ -179,20 +180,24 @@ def test_upload_train_stop_resume_serve_and_chat(
 
     page.click("[data-version='support-v1'] .serve-version")
     wait_text(page, "#served-model", "support-v1", 120)
-    models = httpx.get(f"{server.url}/v1/models",
-                       headers={"Authorization": f"Bearer {API_KEY}"}).json()  # fmt: skip
+    models = httpx.get(
+        f"{server.url}/v1/models", headers={"Authorization": f"Bearer {API_KEY}"}
+    ).json()
     assert models["data"][0]["id"] == "support-v1"
     shoot(page, "served")
 
     page.click("#try-chat")
     page.wait_for_selector("#chat-input[data-ready='true']", timeout=60000)
-    settings(page, **{"endpoint-input": server.url, "api-key-input": API_KEY,
-                      "max-tokens-input": "32"})  # fmt: skip
+    settings(
+        page, **{"endpoint-input": server.url, "api-key-input": API_KEY, "max-tokens-input": "32"}
+    )
     send(page, "گارانتی کتری برقی چند سال است؟")
     page.wait_for_selector("#send-button", timeout=60000)
     page.wait_for_function(
         "() => [...document.querySelectorAll('.bubble.assistant .markdown')].some("
-        "b => b.innerText.trim().length > 0)", timeout=60000)  # fmt: skip
+        "b => b.innerText.trim().length > 0)",
+        timeout=60000,
+    )
     assert last_answer(page)
     metrics = httpx.get(f"{server.url}/metrics").text
     assert 'model="support-v1"' in metrics

@@ -107,9 +107,12 @@ class _Connection:
 
 
 async def _one_connection(
-    client: httpx.AsyncClient, url: str, payload: dict[str, Any], headers: dict[str, str],
+    client: httpx.AsyncClient,
+    url: str,
+    payload: dict[str, Any],
+    headers: dict[str, str],
     connection: _Connection,
-) -> AsyncGenerator[dict[str, Any], None]:  # fmt: skip
+) -> AsyncGenerator[dict[str, Any], None]:
     """The events of one HTTP stream, resuming after `connection.last_id` if set."""
     resume = {"Last-Event-ID": connection.last_id} if connection.last_id else {}
     async with client.stream("POST", url, json=payload, headers={**headers, **resume}) as reply:

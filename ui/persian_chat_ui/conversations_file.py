@@ -21,8 +21,10 @@ class ConversationFileError(ValueError):
 
 
 def export_text(conversations: list[dict[str, Any]]) -> str:
-    return json.dumps({"format": FORMAT, "conversations": conversations},
-                      ensure_ascii=False, indent=2) + "\n"  # fmt: skip
+    return (
+        json.dumps({"format": FORMAT, "conversations": conversations}, ensure_ascii=False, indent=2)
+        + "\n"
+    )
 
 
 def persian_digits(number: int) -> str:
@@ -71,11 +73,14 @@ def parse_import(data: bytes) -> list[dict[str, Any]]:
             _message(m, f"پیام {persian_digits(i)} از {where}") for i, m in enumerate(messages, 1)
         ]
         updated = item.get("updated")
-        conversations.append({
-            "id": item["id"], "title": str(item.get("title") or ""),
-            "updated": updated if isinstance(updated, (int, float)) else 0.0,
-            "messages": checked,
-        })  # fmt: skip
+        conversations.append(
+            {
+                "id": item["id"],
+                "title": str(item.get("title") or ""),
+                "updated": updated if isinstance(updated, (int, float)) else 0.0,
+                "messages": checked,
+            }
+        )
     return conversations
 
 

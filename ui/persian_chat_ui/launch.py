@@ -48,8 +48,17 @@ def ensure_bun(ui_dir: Path = UI_DIR) -> Path:
     bun = ui_dir / ".tools" / "node_modules" / ".bin" / "bun"
     if not bun.exists():
         print(f"installing bun {BUN_VERSION} from the npm registry into {bun.parent}", flush=True)
-        _run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(ui_dir / ".tools"),
-              f"bun@{BUN_VERSION}"])  # fmt: skip
+        _run(
+            [
+                "npm",
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                str(ui_dir / ".tools"),
+                f"bun@{BUN_VERSION}",
+            ]
+        )
     if not bun.exists():
         raise UserError(f"npm installed no bun at {bun}")
     return bun
@@ -98,15 +107,21 @@ def reflex_command(host: str, port: int) -> list[str]:
 def add_app_arguments(parser: argparse.ArgumentParser, api_help: str, host_help: str) -> None:
     """--api-url, --host and --port, shared by `ui` and `studio`."""
     add = parser.add_argument
-    add("--api-url", default=os.environ.get("PERSIAN_CHAT_API_URL", "http://127.0.0.1:8000"),
-        help=api_help)  # fmt: skip
+    add(
+        "--api-url",
+        default=os.environ.get("PERSIAN_CHAT_API_URL", "http://127.0.0.1:8000"),
+        help=api_help,
+    )
     add("--host", default="127.0.0.1", help=host_help)
     add("--port", type=int, default=3000, help="port of the app (pages and its websocket)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_app_arguments(parser, "the server the UI talks to (users can change it in Settings)",
-                      "bind address of the UI")  # fmt: skip
+    add_app_arguments(
+        parser,
+        "the server the UI talks to (users can change it in Settings)",
+        "bind address of the UI",
+    )
 
 
 def exec_reflex(host: str, port: int, api_url: str, extra_env: dict[str, str], banner: str) -> None:

@@ -158,8 +158,11 @@ class ChatState(rx.State):
     def export_conversations(self) -> Any:
         """Every conversation as one JSON file (import it back, here or in another browser)."""
         self._save()
-        return rx.download(data=export_text(self._conversations()), filename=FILE_NAME,
-                           mime_type="application/json")  # fmt: skip
+        return rx.download(
+            data=export_text(self._conversations()),
+            filename=FILE_NAME,
+            mime_type="application/json",
+        )
 
     @rx.event
     async def import_conversations(self, files: list[rx.UploadFile]) -> Any:

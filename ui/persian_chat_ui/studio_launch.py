@@ -23,17 +23,30 @@ HELP = "start the training studio (chat UI + /studio) against a running server"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_app_arguments(parser, "the `persian-chat serve` the studio switches and monitors",
-                      "bind address; beyond loopback the admin key is required")  # fmt: skip
+    add_app_arguments(
+        parser,
+        "the `persian-chat serve` the studio switches and monitors",
+        "bind address; beyond loopback the admin key is required",
+    )
     add = parser.add_argument
-    add("--home", type=Path, default=Path(os.environ.get("PERSIAN_CHAT_STUDIO_HOME",
-                                                        "models/studio")),
-        help="datasets, jobs and versions (PERSIAN_CHAT_STUDIO_HOME)")  # fmt: skip
-    add("--database-url", default=os.environ.get("PERSIAN_CHAT_STUDIO_DATABASE_URL", ""),
+    add(
+        "--home",
+        type=Path,
+        default=Path(os.environ.get("PERSIAN_CHAT_STUDIO_HOME", "models/studio")),
+        help="datasets, jobs and versions (PERSIAN_CHAT_STUDIO_HOME)",
+    )
+    add(
+        "--database-url",
+        default=os.environ.get("PERSIAN_CHAT_STUDIO_DATABASE_URL", ""),
         help="SQLAlchemy URL of the records (default sqlite:///HOME/studio.db; "
-             "postgresql+psycopg://... with its driver installed)")  # fmt: skip
-    add("--admin-key-file", type=Path, default=None,
-        help="file whose first line is the admin key (or PERSIAN_CHAT_ADMIN_KEY)")  # fmt: skip
+        "postgresql+psycopg://... with its driver installed)",
+    )
+    add(
+        "--admin-key-file",
+        type=Path,
+        default=None,
+        help="file whose first line is the admin key (or PERSIAN_CHAT_ADMIN_KEY)",
+    )
     add("--max-upload-mb", type=int, default=50, help="largest data file accepted")
 
 
@@ -46,9 +59,14 @@ def settings_from_args(args: argparse.Namespace) -> StudioSettings:
             raise UserError(f"{args.admin_key_file}: {exc.strerror}") from None
         key = lines[0] if lines else ""
     settings = StudioSettings(
-        home=args.home, database_url=args.database_url, api_url=args.api_url, admin_key=key,
-        host=args.host, max_upload_bytes=args.max_upload_mb * MIB, repo=Path.cwd(),
-    )  # fmt: skip
+        home=args.home,
+        database_url=args.database_url,
+        api_url=args.api_url,
+        admin_key=key,
+        host=args.host,
+        max_upload_bytes=args.max_upload_mb * MIB,
+        repo=Path.cwd(),
+    )
     blocklist = settings.repo / BLOCKLIST
     if not blocklist.is_file():
         raise UserError(

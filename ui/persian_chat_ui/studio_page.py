@@ -375,8 +375,9 @@ def jobs_section() -> rx.Component:
 
 def version_select(value: Any, on_change: Any, id: str) -> rx.Component:
     options = rx.foreach(StudioState.versions, lambda v: rx.el.option(v["name"], value=v["id"]))
-    return rx.el.select(options, value=value, on_change=on_change, id=id,
-                        class_name="studio-select")  # fmt: skip
+    return rx.el.select(
+        options, value=value, on_change=on_change, id=id, class_name="studio-select"
+    )
 
 
 def trial_chat() -> rx.Component:

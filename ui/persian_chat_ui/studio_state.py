@@ -29,21 +29,48 @@ from persian_chat.training.data.persian_numbers import persian_digits
 
 ENABLED = os.environ.get("PERSIAN_CHAT_STUDIO") == "1"
 STATUS_FA = {
-    "queued": "در صف", "running": "در حال اجرا", "stopping": "در حال توقف",
-    "stopped": "متوقف", "interrupted": "قطع‌شده", "failed": "ناموفق",
+    "queued": "در صف",
+    "running": "در حال اجرا",
+    "stopping": "در حال توقف",
+    "stopped": "متوقف",
+    "interrupted": "قطع‌شده",
+    "failed": "ناموفق",
     "finished": "پایان‌یافته",
-}  # fmt: skip
-STAGE_FA = {"prepare": "آماده‌سازی داده", "train": "آموزش", "evaluate": "ارزیابی",
-            "export": "ساخت مدل ONNX", "": "—"}  # fmt: skip
+}
+STAGE_FA = {
+    "prepare": "آماده‌سازی داده",
+    "train": "آموزش",
+    "evaluate": "ارزیابی",
+    "export": "ساخت مدل ONNX",
+    "": "—",
+}
 COUNT_FA = {
-    "rows": "سطرهای خوانده‌شده", "invalid": "نادرست", "duplicate_exact": "تکراری",
-    "empty": "خالی", "no_text": "بی‌متن", "too_short": "بسیار کوتاه", "too_long": "بسیار بلند",
-    "not_persian": "غیرفارسی", "offensive": "ناشایست",
+    "rows": "سطرهای خوانده‌شده",
+    "invalid": "نادرست",
+    "duplicate_exact": "تکراری",
+    "empty": "خالی",
+    "no_text": "بی‌متن",
+    "too_short": "بسیار کوتاه",
+    "too_long": "بسیار بلند",
+    "not_persian": "غیرفارسی",
+    "offensive": "ناشایست",
     "duplicate_normalized": "تکراری پس از یکسان‌سازی",
-    "over_share": "بیش از سهم", "kept": "نگه‌داشته", "train": "آموزش", "test": "آزمون",
-}  # fmt: skip
-ADVANCED = ("base_model", "learning_rate", "epochs", "max_steps", "batch_size", "max_length",
-            "save_steps", "trim_vocab", "packing")  # fmt: skip
+    "over_share": "بیش از سهم",
+    "kept": "نگه‌داشته",
+    "train": "آموزش",
+    "test": "آزمون",
+}
+ADVANCED = (
+    "base_model",
+    "learning_rate",
+    "epochs",
+    "max_steps",
+    "batch_size",
+    "max_length",
+    "save_steps",
+    "trim_vocab",
+    "packing",
+)
 YES_NO = ("yes", "no")  # the switches among the advanced settings
 MONITOR_WINDOW_S = 3600
 # uploads waiting for their column mapping, by browser session (bytes never go to the page)
@@ -151,8 +178,10 @@ class StudioState(rx.State):
         studio = self._studio()
         if studio is None:
             return
-        self.templates = [{"name": t.name, "title": t.title, "description": t.description,
-                           "estimate": ""} for t in TEMPLATES.values()]  # fmt: skip
+        self.templates = [
+            {"name": t.name, "title": t.title, "description": t.description, "estimate": ""}
+            for t in TEMPLATES.values()
+        ]
         self._refresh(studio)
 
     # -- data ------------------------------------------------------------------------------
@@ -210,8 +239,9 @@ class StudioState(rx.State):
                 return
             self.preparing, self.upload_error = True, ""
         try:
-            row = await asyncio.to_thread(add_dataset, studio.settings, studio.store,
-                                          preview.name, data, mapping)  # fmt: skip
+            row = await asyncio.to_thread(
+                add_dataset, studio.settings, studio.store, preview.name, data, mapping
+            )
         except UploadError as exc:
             async with self:
                 self.preparing = False
@@ -235,11 +265,16 @@ class StudioState(rx.State):
         self.dataset_label = f"{row['name']} (SHA-256 {row['sha256'][:12]}…)"
         summary = row["counts"]
         counts = summary.get("counts", {})
-        self.dataset_counts = [[COUNT_FA.get(k, k), fa(v)] for k, v in counts.items()
-                               if v or k in ("rows", "kept", "train", "test")]  # fmt: skip
-        self.dropped = [f"{COUNT_FA.get(reason, reason)} — {example}"
-                        for reason, examples in summary.get("dropped_examples", {}).items()
-                        for example in examples[:3]]  # fmt: skip
+        self.dataset_counts = [
+            [COUNT_FA.get(k, k), fa(v)]
+            for k, v in counts.items()
+            if v or k in ("rows", "kept", "train", "test")
+        ]
+        self.dropped = [
+            f"{COUNT_FA.get(reason, reason)} — {example}"
+            for reason, examples in summary.get("dropped_examples", {}).items()
+            for example in examples[:3]
+        ]
         self._estimate(studio, row)
 
     def _estimate(self, studio: Studio, row: dict[str, Any]) -> None:
@@ -251,11 +286,13 @@ class StudioState(rx.State):
             except ValueError:
                 seconds = None
             estimates.append(
-                "زمان تقریبی آموزش: " + duration_fa(seconds) if seconds is not None
+                "زمان تقریبی آموزش: " + duration_fa(seconds)
+                if seconds is not None
                 else "زمان تقریبی: هنوز اندازه‌گیری‌ای روی این دستگاه نیست"
-            )  # fmt: skip
-        self.templates = [{**t, "estimate": e} for t, e in zip(self.templates, estimates,
-                                                                strict=False)]  # fmt: skip
+            )
+        self.templates = [
+            {**t, "estimate": e} for t, e in zip(self.templates, estimates, strict=False)
+        ]
 
     # -- templates and jobs ----------------------------------------------------------------
 
@@ -334,15 +371,24 @@ class StudioState(rx.State):
 
     def _refresh(self, studio: Studio) -> None:
         store = studio.store
-        self.datasets = [{"id": str(d["id"]), "label": f"{d['name']} ({when_fa(d['created'])})"}
-                         for d in store.datasets()]  # fmt: skip
+        self.datasets = [
+            {"id": str(d["id"]), "label": f"{d['name']} ({when_fa(d['created'])})"}
+            for d in store.datasets()
+        ]
         jobs = store.jobs()
-        self.jobs = [{
-            "id": str(j["id"]), "id_fa": fa(j["id"]), "template": TEMPLATES[j["template"]].title,
-            "status": j["status"], "status_fa": str(STATUS_FA.get(j["status"], j["status"])),
-            "stage_fa": str(STAGE_FA.get(j["stage"], j["stage"])), "created": when_fa(j["created"]),
-            "log_url": signed(f"/studio/download/job/{j['id']}/log"),
-        } for j in jobs]  # fmt: skip
+        self.jobs = [
+            {
+                "id": str(j["id"]),
+                "id_fa": fa(j["id"]),
+                "template": TEMPLATES[j["template"]].title,
+                "status": j["status"],
+                "status_fa": str(STATUS_FA.get(j["status"], j["status"])),
+                "stage_fa": str(STAGE_FA.get(j["stage"], j["stage"])),
+                "created": when_fa(j["created"]),
+                "log_url": signed(f"/studio/download/job/{j['id']}/log"),
+            }
+            for j in jobs
+        ]
         if self.job_id < 0 and jobs:
             self.job_id = int(jobs[0]["id"])
         self._progress(studio)
@@ -374,22 +420,27 @@ class StudioState(rx.State):
             evaluation, parity, recipe = v["evaluation"], v["parity"], v["recipe"]
             perplexity = evaluation.get("perplexity")
             increase = parity.get("perplexity", {}).get("int8_increase_over_fp32")
-            rows.append({
-                "id": str(v["id"]), "name": v["name"], "created": when_fa(v["created"]),
-                "perplexity": fa(round(perplexity, 2)) if perplexity else "—",
-                "parity": ("پذیرفته" if parity.get("passed") else "رد") if parity else "—",
-                "int8": f"{fa(round(100 * increase, 2))}٪" if increase is not None else "—",
-                "steps": fa(recipe.get("steps") or "—"),
-                "loss": fa(round(recipe["final_train_loss"], 3))
-                if recipe.get("final_train_loss") else "—",
-                "learning_rate": str(recipe.get("learning_rate", "")),
-                "epochs": fa(recipe.get("epochs", "")),
-                "base_model": Path(str(recipe.get("base_model", ""))).name,
-                "dataset": v["dataset_sha256"][:12],
-                "served": "true" if v["name"] == self.served_model else "false",
-                "served_url": signed(f"/studio/download/version/{v['id']}/served"),
-                "checkpoint_url": signed(f"/studio/download/version/{v['id']}/checkpoint"),
-            })  # fmt: skip
+            rows.append(
+                {
+                    "id": str(v["id"]),
+                    "name": v["name"],
+                    "created": when_fa(v["created"]),
+                    "perplexity": fa(round(perplexity, 2)) if perplexity else "—",
+                    "parity": ("پذیرفته" if parity.get("passed") else "رد") if parity else "—",
+                    "int8": f"{fa(round(100 * increase, 2))}٪" if increase is not None else "—",
+                    "steps": fa(recipe.get("steps") or "—"),
+                    "loss": fa(round(recipe["final_train_loss"], 3))
+                    if recipe.get("final_train_loss")
+                    else "—",
+                    "learning_rate": str(recipe.get("learning_rate", "")),
+                    "epochs": fa(recipe.get("epochs", "")),
+                    "base_model": Path(str(recipe.get("base_model", ""))).name,
+                    "dataset": v["dataset_sha256"][:12],
+                    "served": "true" if v["name"] == self.served_model else "false",
+                    "served_url": signed(f"/studio/download/version/{v['id']}/served"),
+                    "checkpoint_url": signed(f"/studio/download/version/{v['id']}/checkpoint"),
+                }
+            )
         self.versions = rows
         ids = [r["id"] for r in rows]
         if self.compare_a not in ids:
@@ -404,11 +455,18 @@ class StudioState(rx.State):
         a, b = by_id.get(self.compare_a), by_id.get(self.compare_b)
         if a is None or b is None:
             return []
-        labels = [("name", "نام"), ("perplexity", "سردرگمی روی داده‌های آزمون"),
-                  ("int8", "افزایش سردرگمی در int8"), ("parity", "آزمون برابری int8"),
-                  ("loss", "خطای پایانی آموزش"), ("steps", "گام‌ها"),
-                  ("learning_rate", "نرخ یادگیری"), ("epochs", "دورها"),
-                  ("base_model", "مدل پایه"), ("dataset", "SHA-256 داده")]  # fmt: skip
+        labels = [
+            ("name", "نام"),
+            ("perplexity", "سردرگمی روی داده‌های آزمون"),
+            ("int8", "افزایش سردرگمی در int8"),
+            ("parity", "آزمون برابری int8"),
+            ("loss", "خطای پایانی آموزش"),
+            ("steps", "گام‌ها"),
+            ("learning_rate", "نرخ یادگیری"),
+            ("epochs", "دورها"),
+            ("base_model", "مدل پایه"),
+            ("dataset", "SHA-256 داده"),
+        ]
         return [[label, a[key], b[key]] for key, label in labels]
 
     @rx.event
@@ -450,8 +508,7 @@ class StudioState(rx.State):
             self.trial_busy, self.trial_error, self.trial_messages = True, "", []
             self.trial_version = version["name"]
         try:
-            await asyncio.to_thread(studio.trial.start, version["name"],
-                                    Path(version["served"]))  # fmt: skip
+            await asyncio.to_thread(studio.trial.start, version["name"], Path(version["served"]))
             error = ""
         except TrialError as exc:
             error = str(exc)
@@ -475,19 +532,29 @@ class StudioState(rx.State):
         async with self:
             self.trial_busy, self.trial_error = False, error
             if answer:
-                self.trial_messages = [*self.trial_messages,
-                                       {"role": "assistant", "content": answer}]  # fmt: skip
+                self.trial_messages = [
+                    *self.trial_messages,
+                    {"role": "assistant", "content": answer},
+                ]
         return rx.set_value("trial-input", "")
 
     def _monitoring(self, studio: Studio) -> None:
         points = rates(studio.store.samples(time.time() - MONITOR_WINDOW_S))
-        self.monitor_points = [{"time": time.strftime("%H:%M:%S", time.localtime(p["time"])),
-                                "tokens_per_s": p["tokens_per_s"], "ttft_ms": p["ttft_ms"] or 0,
-                                "model": p["model"]} for p in points]  # fmt: skip
+        self.monitor_points = [
+            {
+                "time": time.strftime("%H:%M:%S", time.localtime(p["time"])),
+                "tokens_per_s": p["tokens_per_s"],
+                "ttft_ms": p["ttft_ms"] or 0,
+                "model": p["model"],
+            }
+            for p in points
+        ]
         models: dict[str, dict[str, float]] = {}
         for p in points:
-            row = models.setdefault(p["model"], {"requests": 0, "errors": 0, "ttft": 0.0,
-                                                 "ttft_n": 0, "tokens": 0.0, "n": 0})  # fmt: skip
+            row = models.setdefault(
+                p["model"],
+                {"requests": 0, "errors": 0, "ttft": 0.0, "ttft_n": 0, "tokens": 0.0, "n": 0},
+            )
             row["requests"] += p["requests"]
             row["errors"] += p["errors"]
             if p["ttft_ms"] is not None:
@@ -496,8 +563,13 @@ class StudioState(rx.State):
             if p["requests"]:
                 row["tokens"] += p["tokens_per_s"]
                 row["n"] += 1
-        self.monitor_rows = [{
-            "model": model, "requests": fa(int(r["requests"])), "errors": fa(int(r["errors"])),
-            "ttft": fa(round(r["ttft"] / r["ttft_n"])) if r["ttft_n"] else "—",
-            "tokens": fa(round(r["tokens"] / r["n"], 1)) if r["n"] else "—",
-        } for model, r in models.items()]  # fmt: skip
+        self.monitor_rows = [
+            {
+                "model": model,
+                "requests": fa(int(r["requests"])),
+                "errors": fa(int(r["errors"])),
+                "ttft": fa(round(r["ttft"] / r["ttft_n"])) if r["ttft_n"] else "—",
+                "tokens": fa(round(r["tokens"] / r["n"], 1)) if r["n"] else "—",
+            }
+            for model, r in models.items()
+        ]

@@ -52,15 +52,18 @@ def test_passages_are_normalized_like_the_chat_data(passages: list[Passage]) -> 
 def test_the_file_is_the_same_on_a_rerun(repo: Path, passages: list[Passage]) -> None:
     sources = repo / "datasets/sources"
     again = build_knowledge(
-        sources / "tables", sources / "conversations", sources / "knowledge",
+        sources / "tables",
+        sources / "conversations",
+        sources / "knowledge",
         PersianNormalizer().normalize,
-    )  # fmt: skip
+    )
     assert knowledge_jsonl(again) == knowledge_jsonl(passages)
 
 
 def test_the_hand_written_passages_pass_their_checker(repo: Path) -> None:
     folder = repo / "datasets/sources/knowledge"
     files = sorted(folder.glob("*.jsonl"))
-    result = subprocess.run([sys.executable, str(folder / "check.py"), *map(str, files)],
-                            capture_output=True, text=True)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, str(folder / "check.py"), *map(str, files)], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout[-2000:]
