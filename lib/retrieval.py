@@ -155,9 +155,10 @@ class KnowledgeBase(ScoredSearch):
         written = 0
         with self._lock, self._db:
             for passage in passages:
-                words = fold_words(f"{passage.title} {passage.text}")
+                title = " ".join(fold_words(passage.title))
+                body = " ".join(fold_words(passage.text))
                 old = self._db.execute(
-                    "SELECT n, title, words FROM passages WHERE id = ?", (passage.id,)
+                    "SELECT n, title, text FROM passages WHERE id = ?", (passage.id,)
                 ).fetchone()
                 if old is not None:
                     self._forget(old)
@@ -170,11 +171,9 @@ class KnowledgeBase(ScoredSearch):
                         passage.text,
                         passage.source,
                         passage.domain,
-                        " ".join(words),
+                        f"{title} {body}",
                     ),
                 )
-                title = " ".join(fold_words(passage.title))
-                body = " ".join(fold_words(passage.text))
                 self._db.execute(
                     "INSERT INTO terms (rowid, title, body) VALUES (?, ?, ?)",
                     (cursor.lastrowid, title, body),
@@ -185,8 +184,9 @@ class KnowledgeBase(ScoredSearch):
         return written
 
     def _forget(self, row: tuple[int, str, str]) -> None:
-        n, title, _ = row
-        text = self._db.execute("SELECT text FROM passages WHERE n = ?", (n,)).fetchone()[0]
+        """Drop a stored passage (n, title, text): FTS5's contentless index needs the words
+        it indexed to delete them."""
+        n, title, text = row
         title_words, body_words = " ".join(fold_words(title)), " ".join(fold_words(text))
         self._db.execute(
             "INSERT INTO terms (terms, rowid, title, body) VALUES ('delete', ?, ?, ?)",
@@ -201,7 +201,7 @@ class KnowledgeBase(ScoredSearch):
         with self._lock, self._db:
             for passage_id in ids:
                 row = self._db.execute(
-                    "SELECT n, title, words FROM passages WHERE id = ?", (passage_id,)
+                    "SELECT n, title, text FROM passages WHERE id = ?", (passage_id,)
                 ).fetchone()
                 if row is not None:
                     self._forget(row)

@@ -85,12 +85,13 @@ def release_free_heap() -> None:
         ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
 
 
-def knowledge_path(settings: ServerSettings, model: ServedModel) -> Path | None:
-    """The knowledge base this model is served with: the one named with --knowledge, else
-    the model's own (a studio version carries its bot's), else the project's fallback."""
+def knowledge_path(settings: ServerSettings, model_dir: Path) -> Path | None:
+    """The knowledge base the model in `model_dir` is served (and evaluated) with: the one
+    named with --knowledge, else the model's own (a studio version carries its bot's), else
+    the project's fallback."""
     if settings.knowledge is not None:
         return settings.knowledge
-    own = model.path / SERVED_KNOWLEDGE
+    own = model_dir / SERVED_KNOWLEDGE
     if settings.model_knowledge and own.is_file():
         return own
     return settings.knowledge_fallback
@@ -115,7 +116,7 @@ def load_runtime(settings: ServerSettings) -> Runtime:
         settings.lookup_tokens,
     )
     knowledge = None
-    path = knowledge_path(settings, model)
+    path = knowledge_path(settings, model.path)
     if path is not None or settings.knowledge_url is not None:
         knowledge = load_retriever(
             path,

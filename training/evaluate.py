@@ -337,16 +337,13 @@ def parse_mode(text: str) -> tuple[str, dict[str, Any]]:
 def chat_knowledge(args: argparse.Namespace) -> Path | None:
     """The knowledge base of the chat evaluation's knowledge part, as `serve` would pick it
     for the evaluated model (None: skipped)."""
-    from persian_chat.knowledge import SERVED_KNOWLEDGE
+    from persian_chat.server.runtime import knowledge_path
     from persian_chat.server.serve import knowledge_setting
+    from persian_chat.server.settings import ServerSettings
 
     chosen = knowledge_setting(args.knowledge, args.no_knowledge)
-    own: Path = args.served_dir / SERVED_KNOWLEDGE
-    if chosen["knowledge"] is None and chosen["model_knowledge"] and own.is_file():
-        return own
-    named: Path | None = chosen["knowledge"]
-    fallback: Path | None = chosen["knowledge_fallback"]
-    return named or fallback
+    settings = ServerSettings(model_dir=args.served_dir, **chosen)
+    return knowledge_path(settings, args.served_dir)
 
 
 def run_chat(args: argparse.Namespace) -> dict[str, Any]:

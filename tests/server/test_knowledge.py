@@ -116,12 +116,10 @@ def test_a_server_without_knowledge_says_so(make_client: Any) -> None:
 def test_a_model_s_own_knowledge_comes_between_the_named_one_and_the_fallback(
     tmp_path: Path,
 ) -> None:
-    from types import SimpleNamespace
-
     from persian_chat.server.runtime import knowledge_path
 
     (tmp_path / "knowledge.jsonl").write_text("")
-    model: Any = SimpleNamespace(path=tmp_path)
+    model = tmp_path  # a served model's directory
     named, fallback = tmp_path / "named.jsonl", tmp_path / "project.jsonl"
 
     def settings(**fields: Any) -> ServerSettings:
@@ -133,10 +131,7 @@ def test_a_model_s_own_knowledge_comes_between_the_named_one_and_the_fallback(
     )
     off = settings(model_knowledge=False, knowledge_fallback=None)
     assert knowledge_path(off, model) is None
-    assert (
-        knowledge_path(settings(knowledge_fallback=fallback), SimpleNamespace(path=tmp_path / "x"))
-        == fallback
-    )
+    assert knowledge_path(settings(knowledge_fallback=fallback), tmp_path / "x") == fallback
 
 
 def test_serve_options_pick_the_knowledge_settings(tmp_path: Path) -> None:
