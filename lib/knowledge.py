@@ -23,6 +23,9 @@ PASSAGES_HEADING = (
     "متن‌های زیر را بخوان و فقط از روی آن‌ها پاسخ بده؛ اگر پاسخ در آن‌ها نیست، بگو که نمی‌دانی."
 )
 QUESTION_HEADING = "پرسش:"
+DEFAULT_PASSAGES = 3  # passages in front of a question at most (serve --knowledge-passages)
+# prompt tokens the passages may take at most: a median passage is ~120 tokens, so three fit
+DEFAULT_TOKEN_BUDGET = 384
 SERVED_KNOWLEDGE = "knowledge.jsonl"  # a served model's own knowledge base, beside model.onnx
 
 

@@ -10,10 +10,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-DEFAULT_SYSTEM_PROMPT = (
-    "تو یک دستیار هوشمند فارسی‌زبان هستی. به پرسش‌ها کوتاه، دقیق، مؤدبانه و به زبان فارسی "
-    "روان پاسخ بده و اگر چیزی را نمی‌دانی، صادقانه بگو."
-)
+# 7 tokens: the same system turn opens every training conversation, so its tokens are
+# computed in every row and teach nothing (the 46-token prompt before it was 34% of the
+# tokens of train.jsonl). What it used to ask («if you do not know, say so») is the passages'
+# heading now, where it applies (persian_chat.knowledge.PASSAGES_HEADING).
+DEFAULT_SYSTEM_PROMPT = "دستیار فارسی هستی."
 
 
 class NormalizerSettings(BaseModel):

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from persian_chat.knowledge import DEFAULT_PASSAGES, DEFAULT_TOKEN_BUDGET
+
 
 def cgroup_cpu_quota(root: Path = Path("/sys/fs/cgroup")) -> float | None:
     """CPUs the container may use (cgroup v2 cpu.max or v1 cfs quota); None: no limit."""
@@ -94,10 +96,12 @@ class ServerSettings(BaseModel):
     # at start-up it is filled from the passages file chosen above
     knowledge_url: str | None = Field(None, repr=False)
     knowledge_passages: int = Field(
-        3, ge=1, le=20, description="passages retrieved for a request at most"
+        DEFAULT_PASSAGES, ge=1, le=20, description="passages retrieved for a request at most"
     )
     knowledge_tokens: int = Field(
-        384, ge=16, description="prompt tokens the retrieved passages may take at most"
+        DEFAULT_TOKEN_BUDGET,
+        ge=16,
+        description="prompt tokens the retrieved passages may take at most",
     )
     knowledge_min_coverage: float = Field(
         0.4,

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from persian_chat.studio.uploads import UploadError
 
 BLOCKLIST = Path("datasets/sources/blocklist_fa.txt")
 PREPARE_TIMEOUT_S = 1800
+KNOWLEDGE_DIR = "knowledge"  # a dataset's knowledge documents: knowledge/N/NAME
 
 
 def toml_string(value: str) -> str:
@@ -36,13 +38,17 @@ def prepare_config(
     output_dir: Path,
     system_prompt: str | None = None,
     extra_sources: tuple[dict[str, str], ...] = (),
+    knowledge_files: Sequence[Path] = (),
 ) -> str:
-    """prepare's TOML config: the uploaded source (plus a template's extra sources)."""
+    """prepare's TOML config: the uploaded source (plus a template's extra sources), its
+    rows and the knowledge documents uploaded with it as the bot's knowledge base."""
+    documents = ", ".join(toml_string(str(path)) for path in knowledge_files)
     lines = [
         f"output_dir = {toml_string(str(output_dir))}",
         f"blocklist = {toml_string(str(settings.repo / BLOCKLIST))}",
         "knowledge = false",
         "knowledge_from_sources = true",
+        f"knowledge_files = [{documents}]",
     ]
     if system_prompt:
         lines.append(f"system_prompt = {toml_string(system_prompt)}")
@@ -86,12 +92,31 @@ def summary(manifest: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def knowledge_documents(dataset_dir: Path) -> list[Path]:
+    """The knowledge documents kept with a dataset, in upload order."""
+    return sorted(dataset_dir.glob(f"{KNOWLEDGE_DIR}/*/*"), key=lambda p: int(p.parent.name))
+
+
+def _document_name(name: str) -> str:
+    base = Path(name).name
+    return base if base and not base.startswith(".") else f"knowledge{Path(name).suffix}"
+
+
 def add_dataset(
-    settings: StudioSettings, store: Store, name: str, data: bytes, mapping: dict[str, str]
+    settings: StudioSettings,
+    store: Store,
+    name: str,
+    data: bytes,
+    mapping: dict[str, str],
+    knowledge: Sequence[tuple[str, bytes]] = (),
 ) -> Row:
-    """Prepare and keep an upload; the same file with the same mapping is reused."""
-    digest = hashlib.sha256(data).hexdigest()
-    known = store.find_dataset(digest, mapping)
+    """Prepare and keep an upload with its knowledge documents; the same files with the same
+    mapping are reused."""
+    digest = hashlib.sha256(data)
+    for document_name, document in knowledge:
+        digest.update(b"\0" + _document_name(document_name).encode() + b"\0" + document)
+    digest_hex = digest.hexdigest()
+    known = store.find_dataset(digest_hex, mapping)
     if known is not None:
         return known
     root = settings.home / "datasets"
@@ -100,18 +125,30 @@ def add_dataset(
     try:
         source = staging / f"source{Path(name).suffix.lower()}"
         source.write_bytes(data)
+        documents = []
+        for number, (document_name, document) in enumerate(knowledge, start=1):
+            path = staging / KNOWLEDGE_DIR / str(number) / _document_name(document_name)
+            path.parent.mkdir(parents=True)
+            path.write_bytes(document)
+            documents.append(path)
         config = staging / "prepare.toml"
         config.write_text(
-            prepare_config(settings, source, mapping, staging / "prepared"), encoding="utf-8"
+            prepare_config(
+                settings, source, mapping, staging / "prepared", knowledge_files=documents
+            ),
+            encoding="utf-8",
         )
         try:
             run_prepare(settings, config)
         except UploadError as exc:  # prepare names its input: say the upload's name instead
-            raise UploadError(exc.message.replace(str(source), name)) from None
+            message = exc.message.replace(str(source), name)
+            for path in documents:
+                message = message.replace(str(path), path.name)
+            raise UploadError(message) from None
         manifest = json.loads((staging / "prepared" / "manifest.json").read_text("utf-8"))
-        target = root / digest[:16]
+        target = root / digest_hex[:16]
         if target.exists():  # same file, another mapping
-            target = Path(tempfile.mkdtemp(prefix=f"{digest[:16]}-", dir=root))
+            target = Path(tempfile.mkdtemp(prefix=f"{digest_hex[:16]}-", dir=root))
             target.rmdir()
         staging.rename(target)
     except BaseException:
@@ -119,7 +156,7 @@ def add_dataset(
         raise
     row_id = store.add_dataset(
         {
-            "sha256": digest,
+            "sha256": digest_hex,
             "name": name,
             "mapping": mapping,
             "directory": str(target),

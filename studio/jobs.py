@@ -23,7 +23,7 @@ from typing import Any
 
 from persian_chat.atomic import atomic_write_text
 from persian_chat.loss_log import read_log
-from persian_chat.studio.datasets import prepare_config
+from persian_chat.studio.datasets import knowledge_documents, prepare_config
 from persian_chat.studio.runner import read_state
 from persian_chat.studio.settings import StudioSettings
 from persian_chat.studio.store import Row, Store
@@ -130,6 +130,7 @@ class JobService:
                 job_dir / "data",
                 recipe.system_prompt,
                 recipe.extra_sources,
+                knowledge_documents(Path(dataset["directory"])),
             )
             atomic_write_text(job_dir / "prepare.toml", config)
             job = {

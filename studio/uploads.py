@@ -66,7 +66,7 @@ def _guess(columns: list[str], names: tuple[str, ...], fallback: int) -> str:
     return columns[fallback] if len(columns) > fallback else ""
 
 
-def _megabytes(size: int) -> str:
+def megabytes(size: int) -> str:
     """A size in MB with one decimal, rounded up: a file one byte over 50 MB is «۵۰٫۱»."""
     tenths = math.ceil(size * 10 / MIB)
     return persian_digits(f"{tenths // 10}" + (f"٫{tenths % 10}" if tenths % 10 else ""))
@@ -94,8 +94,8 @@ def inspect_upload(name: str, data: bytes, max_bytes: int) -> Preview:
     suffix = Path(name).suffix.lower()
     if len(data) > max_bytes:
         raise UploadError(
-            f"حجم پرونده {_megabytes(len(data))} مگابایت است؛ بیشترین حجم "
-            f"پذیرفتنی {_megabytes(max_bytes)} مگابایت است"
+            f"حجم پرونده {megabytes(len(data))} مگابایت است؛ بیشترین حجم "
+            f"پذیرفتنی {megabytes(max_bytes)} مگابایت است"
         )
     if suffix not in SUFFIXES:
         raise UploadError(

@@ -115,7 +115,7 @@ def country_passages(tables: Path) -> Iterator[Passage]:
         if cells["continent"]:
             sentences[0] = f"{name} کشوری در قارهٔ {cells['continent']} است"
         if cells["capital"]:
-            sentences.append(f"پایتخت {name} شهر {cells['capital']} است")
+            sentences.append(f"پایتخت {name} {cells['capital']} است")
         if cells["currency"]:
             sentences.append(f"واحد پول {name} {cells['currency']} است")
         yield Passage(f"country:{name}", name, ". ".join(sentences) + ".", "countries", "geography")

@@ -17,6 +17,11 @@ def _index(key: str) -> int:
     return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:4], "big")
 
 
+def bucket(key: str, buckets: int) -> int:
+    """A number in [0, buckets) hashed from `key`: a fixed share of rows, the same every run."""
+    return _index(key) % buckets
+
+
 def pick(options: tuple[str, ...], key: str) -> str:
     """Choose one of `options` deterministically from `key`."""
     return options[_index(key) % len(options)]

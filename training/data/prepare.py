@@ -47,9 +47,10 @@ from persian_chat.chat_format import (
 )
 from persian_chat.checksums import format_sha256sums, sha256_bytes, sha256_file
 from persian_chat.errors import UserError
-from persian_chat.knowledge import Passage
+from persian_chat.knowledge import DEFAULT_TOKEN_BUDGET, Passage
 from persian_chat.logs import configure_logging
 from persian_chat.normalize import PersianNormalizer
+from persian_chat.retrieval import KnowledgeBase
 from persian_chat.settings import DEFAULT_SYSTEM_PROMPT, NormalizerSettings
 from persian_chat.training.data.cleaning import (
     Blocklist,
@@ -68,6 +69,7 @@ from persian_chat.training.data.knowledge import (
     knowledge_counts,
     knowledge_jsonl,
 )
+from persian_chat.training.data.knowledge_files import read_knowledge_file
 from persian_chat.training.data.mixture import MixRow, over_share, shares, totals
 from persian_chat.training.data.records import BadRow, Example
 from persian_chat.training.data.sources import (
@@ -86,6 +88,18 @@ from persian_chat.training.data.sources import (
     parse_source_option,
 )
 from persian_chat.training.data.split import GroupUnion, is_test
+from persian_chat.training.data.tables import read_table
+from persian_chat.training.data.task_facts import COUNTRIES
+from persian_chat.training.data.task_reading import (
+    READING_SOURCE,
+    REFUSAL_DOMAIN,
+    REFUSAL_EXPECTED,
+    Read,
+    Reader,
+    follow_up,
+    takes_conversation,
+)
+from persian_chat.training.data.tokens import TokenCounter, role_tokens
 from persian_chat.versions import package_versions
 
 HELP = "build datasets/train.jsonl and test.jsonl from Persian sources"
@@ -108,7 +122,7 @@ DROP_REASONS = (
     "over_share",  # dropped by the --max-share cap, after everything else
 )
 SAMPLES_PER_REASON = 5
-DEFAULT_MAX_SHARE = {"hafez": 0.2}  # verses are not learnable at 270M: see README
+DEFAULT_MAX_SHARE = {"hafez": 0.1}  # verses are not learnable at 270M: see README
 
 
 def default_sources() -> list[SourceSpec]:
@@ -142,6 +156,12 @@ class PrepareConfig(BaseModel):
     # each kept question-answer or chat file row also becomes a passage (a studio bot's FAQ:
     # retrieved at serve time as well as trained on)
     knowledge_from_sources: bool = False
+    # documents whose passages join the knowledge base: .txt/.md split into passages, or a
+    # .jsonl of {"title", "text"} rows (a studio bot's own knowledge uploads)
+    knowledge_files: list[Path] = Field(default_factory=list)
+    # reading rows (training/data/task_reading.py): fact questions and a share of the
+    # conversations with passages in front of them, the gold one or only near misses
+    reading: bool = True
     # source name (as in the manifest: "hafez", "chat:PATH", "task:facts") -> largest share
     # of tokens it may have, in train and in test alike
     max_share: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_MAX_SHARE))
@@ -363,6 +383,22 @@ def prepare(config: PrepareConfig) -> PrepareResult:
     if not any(not row.test for row in kept):
         raise UserError("no training examples are left after cleaning; check the sources")
     counter = gemma_counter()
+    knowledge: list[Passage] = []
+    if config.knowledge:
+        knowledge = build_knowledge(
+            DEFAULT_TABLES,
+            DEFAULT_CONVERSATIONS,
+            config.knowledge_dir,
+            pipeline.normalizer.normalize,
+        )
+    if config.knowledge_from_sources:
+        knowledge += _source_passages(config, kept)
+    for path in config.knowledge_files:
+        knowledge += read_knowledge_file(path, pipeline.normalizer.normalize)
+    reading: dict[str, int] = {}
+    sources_kept = len(kept)
+    if config.reading and knowledge:
+        kept, reading = add_reading_rows(config, pipeline, kept, knowledge, counter)
     tokens = counter.count_conversations([row.record["messages"] for row in kept])
     names = [describe(spec) for spec in config.sources]
     mix = [
@@ -402,10 +438,18 @@ def prepare(config: PrepareConfig) -> PrepareResult:
             "question; groups sharing an opening question are joined (first-seen group)",
         },
         "versions": package_versions(("persian-chat", "hazm", "hafez", "datasets", "jdatetime")),
-        "counts": {**total.ordered(), "train": len(train), "test": len(test)},
+        # reading_added: reading rows made beside kept ones (fact rows become reading rows
+        # in place), so train + test = kept + reading_added
+        "counts": {
+            **total.ordered(),
+            "reading_added": len(kept) - sources_kept,
+            "train": len(train),
+            "test": len(test),
+        },
         "tokens": {
             "tokenizer": counter.description,
             **{side: _side([mix[i] for i in indices]) for side, indices in sides.items()},
+            "roles": role_tokens(counter, [kept[i].record for i in sides["train"]]),
         },
         "domains": {
             side: totals((mix[i] for i in indices), lambda row: row.domain)
@@ -417,16 +461,8 @@ def prepare(config: PrepareConfig) -> PrepareResult:
             "examples": pipeline.repeated_questions[:SAMPLES_PER_REASON],
         },
     }
-    knowledge: list[Passage] = []
-    if config.knowledge:
-        knowledge = build_knowledge(
-            DEFAULT_TABLES,
-            DEFAULT_CONVERSATIONS,
-            config.knowledge_dir,
-            pipeline.normalizer.normalize,
-        )
-    if config.knowledge_from_sources:
-        knowledge += _source_passages(config, kept)
+    if reading:
+        manifest["reading"] = reading
     if knowledge:
         manifest["knowledge"] = knowledge_counts(knowledge)
         log.info("knowledge base: %d passages", len(knowledge))
@@ -437,6 +473,116 @@ def prepare(config: PrepareConfig) -> PrepareResult:
             pipeline.repeated_questions[0],
         )
     return PrepareResult(train, test, manifest, knowledge)
+
+
+def _reading_row(kept: _Kept, read: Read, gold: str, suffix: str) -> _Kept:
+    """A reading row on its origin's side of the split; a refusal is scored as one."""
+    record: Record = {"messages": read.messages, "source": READING_SOURCE}
+    record["domain"] = REFUSAL_DOMAIN if read.refused else kept.record["domain"]
+    if read.refused:
+        record["expected"] = REFUSAL_EXPECTED
+    elif "expected" in kept.record:
+        record["expected"] = kept.record["expected"]
+    record["passages"] = read.shown
+    record["gold"] = gold
+    return _Kept(record, kept.source, f"{kept.origin}{suffix}", kept.group, kept.test)
+
+
+def add_reading_rows(
+    config: PrepareConfig,
+    pipeline: _Pipeline,
+    kept: list[_Kept],
+    knowledge: list[Passage],
+    counter: TokenCounter,
+) -> tuple[list[_Kept], dict[str, int]]:
+    """Fact rows turned into reading rows, follow-ups after country questions, and a share of
+    the conversations that answer like a knowledge passage also as reading rows (see
+    training/data/task_reading.py). A training row never shows a test row's gold passage."""
+    base = KnowledgeBase()
+    base.add(knowledge)
+    reader = Reader(
+        {p.id: p for p in knowledge},
+        base,
+        lambda text: counter.count([text])[0],
+        DEFAULT_TOKEN_BUDGET,
+    )
+    answers = {p.title: p.id for p in knowledge if p.source in ("conversations", "uploads")}
+    countries = _country_cells(config, pipeline)
+
+    def gold_of(row: _Kept) -> str | None:
+        spec = config.sources[row.source]
+        if isinstance(spec, TaskSource) and spec.name == "facts":
+            return row.group
+        if spec.type not in ("chat", "qa"):
+            return None
+        messages = row.record["messages"]
+        if sum(m["role"] == "user" for m in messages) != 1:
+            return None
+        return answers.get(next(m["content"] for m in messages if m["role"] == "user"))
+
+    golds = [gold_of(row) for row in kept]
+    held_out = frozenset(g for g, row in zip(golds, kept, strict=True) if g and row.test)
+    out: list[_Kept] = []
+    made = Counter[str]()
+    for row, gold in tqdm(
+        zip(kept, golds, strict=True), total=len(kept), desc="reading rows", disable=None
+    ):
+        spec = config.sources[row.source]
+        hidden = frozenset() if row.test else held_out
+        messages = row.record["messages"]
+        if gold is None or not (isinstance(spec, TaskSource) or takes_conversation(row.origin)):
+            out.append(row)
+            continue
+        read = reader.row(messages, gold, row.origin, hidden=hidden)
+        if not isinstance(spec, TaskSource):
+            out.append(row)  # the conversation stays as it is, too
+            if read is not None:
+                out.append(_reading_row(row, read, gold, ":reading"))
+                made["conversations_refused" if read.refused else "conversations"] += 1
+            continue
+        if read is None:
+            out.append(row)
+            continue
+        out.append(_reading_row(row, read, gold, ""))
+        made["facts_refused" if read.refused else "facts"] += 1
+        cells = countries.get(gold)
+        if not cells or not row.origin.endswith(":capital1"):
+            continue
+        kind = "currency" if cells.get("currency") else "continent"
+        if not cells.get(kind):
+            continue
+        turns = [
+            {**m, "content": pipeline.normalizer.normalize(m["content"])}
+            for m in follow_up(messages, kind, cells, row.origin)
+        ]
+        query = f"{turns[-4]['content']} {turns[-2]['content']}"
+        second = reader.row(turns, gold, row.origin + ":followup", query, hidden)  # type: ignore[arg-type]
+        if second is not None:
+            follow = _reading_row(row, second, gold, ":followup")
+            if not second.refused:
+                follow.record["expected"] = cells[kind]
+            out.append(follow)
+            made["follow_ups"] += 1
+    base.close()
+    log.info("reading rows: %s", ", ".join(f"{k}={v}" for k, v in sorted(made.items())))
+    return out, dict(sorted(made.items()))
+
+
+def _country_cells(config: PrepareConfig, pipeline: _Pipeline) -> dict[str, dict[str, str]]:
+    """The countries table's normalized cells by split group («country:NAME»)."""
+    tables = next(
+        (s.tables for s in config.sources if isinstance(s, TaskSource) and s.name == "facts"),
+        None,
+    )
+    path = (tables or DEFAULT_TABLES) / COUNTRIES
+    if not path.is_file():
+        return {}
+    rows = read_table(path, ("country",), ("capital", "continent", "currency"))
+    normalize = pipeline.normalizer.normalize
+    return {
+        f"country:{row.cells['country']}": {k: normalize(v) for k, v in row.cells.items()}
+        for row in rows
+    }
 
 
 def _source_passages(config: PrepareConfig, kept: list[_Kept]) -> list[Passage]:

@@ -24,6 +24,7 @@ from typing import Any
 from persian_chat.chat_format import Message
 from persian_chat.chat_template import render
 from persian_chat.errors import UserError
+from persian_chat.knowledge import PASSAGES_HEADING, QUESTION_HEADING
 
 BOS = "<bos>"
 
@@ -41,6 +42,51 @@ class TokenCounter:
 
     def count_conversations(self, conversations: Sequence[Sequence[Message]]) -> list[int]:
         return self.count([render(messages, BOS) for messages in conversations])
+
+
+ROLES = ("system", "user", "passages", "assistant")
+
+
+def _pieces(messages: Sequence[Message]) -> list[tuple[str, str]]:
+    """A conversation as (role, text) pieces whose tokens add up to the rendered whole:
+    each turn with its markers (<bos> with the first), passages split off their question."""
+    pieces = []
+    for index, message in enumerate(messages):
+        text = render([message], BOS if index == 0 else "")
+        role = message["role"]
+        marker = f"\n\n{QUESTION_HEADING} "
+        if role == "user" and message["content"].startswith(PASSAGES_HEADING) and marker in text:
+            passages, question = text.split(marker, 1)
+            pieces += [("passages", passages), ("user", marker + question)]
+        else:
+            pieces.append((role, text))
+    return pieces
+
+
+def role_tokens(counter: TokenCounter, records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Tokens per source and role (system, user, passages, assistant) of `records`: what a
+    pass over them computes; the loss is taken on the assistant's tokens only."""
+    keys, texts = [], []
+    for record in records:
+        for role, text in _pieces(record["messages"]):
+            keys.append((str(record.get("source", "")), role))
+            texts.append(text)
+    table: dict[str, dict[str, int]] = {}
+    for (source, role), count in zip(keys, counter.count(texts), strict=True):
+        row = table.setdefault(source, dict.fromkeys(ROLES, 0))
+        row[role] += count
+    total = dict.fromkeys(ROLES, 0)
+    for row in table.values():
+        for role in ROLES:
+            total[role] += row[role]
+    computed = sum(total.values())
+    return {
+        "by_source": dict(sorted(table.items())),
+        "total": total,
+        "computed": computed,
+        "learned": total["assistant"],
+        "share": {role: round(total[role] / max(computed, 1), 4) for role in ROLES},
+    }
 
 
 def cache_dir() -> Path:

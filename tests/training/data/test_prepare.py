@@ -298,14 +298,15 @@ def test_default_sources_and_cap() -> None:
         "task:dates_numbers",
         "task:arithmetic",
     ]
-    assert config.max_share == {"hafez": 0.2}
+    assert config.max_share == {"hafez": 0.1}
+    assert config.reading and config.knowledge
 
 
 def test_max_share_option() -> None:
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     config = config_from_args(parser.parse_args(["--max-share", "task:facts=0.2"]))
-    assert config.max_share == {"hafez": 0.2, "task:facts": 0.2}
+    assert config.max_share == {"hafez": 0.1, "task:facts": 0.2}
     with pytest.raises(UserError, match=r"share of 'hafez' must be in \(0, 1\]"):
         config_from_args(parser.parse_args(["--max-share", "hafez=1.5"]))
     with pytest.raises(UserError, match="expected SOURCE=SHARE"):
