@@ -8,6 +8,8 @@ session       onnxruntime session options (threads, spinning, optimization level
 train         training step time with and without vocabulary trimming and LoRA
 recipes       training recipes on the same time budget, by held-out loss
 retrieval     knowledge retrieval: recall, the "nothing relevant" line, latency at 1M passages
+structured    JSON-schema answers: validity, field accuracy, decode speed with the mask
+harness       lm-evaluation-harness tasks of our own through /v1/completions (extra: harness)
 
 Results go to benchmarks/results/NAME*.json (+ .png) and into report.md.
 """
@@ -17,16 +19,21 @@ from __future__ import annotations
 import argparse
 import importlib
 
-HELP = "run a benchmark (decode, serving, quantization, lookup, session, train, recipes, retrieval)"
+HELP = (
+    "run a benchmark (decode, serving, quantization, lookup, session, train, recipes, "
+    "retrieval, structured, harness)"
+)
 MODULES = {
     "decode": "persian_chat.benchmarks.decode_throughput",
     "serving": "persian_chat.benchmarks.serving_load",
     "quantization": "persian_chat.benchmarks.quantization",
-    "lookup": "persian_chat.benchmarks.prompt_lookup",
+    "lookup": "persian_chat.benchmarks.lookup_decoding",
     "session": "persian_chat.benchmarks.session_options",
     "train": "persian_chat.benchmarks.train_throughput",
     "recipes": "persian_chat.benchmarks.train_recipes",
     "retrieval": "persian_chat.benchmarks.retrieval",
+    "structured": "persian_chat.benchmarks.structured_output",
+    "harness": "persian_chat.benchmarks.harness",
 }
 
 

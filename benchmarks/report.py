@@ -98,6 +98,46 @@ def mixture_tables(manifest: dict[str, Any]) -> list[str]:
     ]
 
 
+def roles_table(manifest: dict[str, Any]) -> list[str]:
+    """Train tokens per source and role: what one pass computes, and what the loss is taken
+    on (the assistant's tokens); manifests that count roles only."""
+    roles = manifest.get("tokens", {}).get("roles")
+    if not roles:
+        return []
+    names = ("system", "user", "passages", "assistant")
+    rows = [
+        [
+            source,
+            *(entry[n] for n in names),
+            f"{entry['assistant'] / (sum(entry.values()) or 1):.1%}",
+        ]
+        for source, entry in roles["by_source"].items()
+    ]
+    total = roles["total"]
+    rows.append(
+        [
+            "**all**",
+            *(total[n] for n in names),
+            f"{roles['learned'] / (roles['computed'] or 1):.1%}",
+        ]
+    )
+    reading = manifest.get("reading")
+    made = (
+        f" Reading rows (questions with passages in front of them): "
+        f"{json.dumps(reading, ensure_ascii=False)}."
+        if reading
+        else ""
+    )
+    return [
+        "### Token accounting (train)\n\n"
+        f"One pass over train.jsonl computes {roles['computed']:,} tokens and learns from "
+        f"{roles['learned']:,} (the assistant's). Shares: "
+        + ", ".join(f"{n} {roles['share'][n]:.1%}" for n in names)
+        + f".{made}",
+        _table(["source", *names, "learned share"], rows),
+    ]
+
+
 def dataset_section(datasets_dir: Path) -> str:
     manifest_path = datasets_dir / "manifest.json"
     if not manifest_path.is_file():
@@ -119,6 +159,7 @@ def dataset_section(datasets_dir: Path) -> str:
             ],
         ),
         *mixture_tables(manifest),
+        *roles_table(manifest),
         "### Cleaning steps (rows dropped at each step)",
         _table(["step", "rows"], [[k, v] for k, v in counts.items()]),
     ]

@@ -49,6 +49,17 @@ request "openai non-stream" 200 '"object":"chat.completion"' "${auth[@]}" "${jso
   -d "{\"messages\":[$hello],\"max_tokens\":8}" "$BASE/v1/chat/completions"
 request "openai stream" 200 'data: [DONE]' -N "${auth[@]}" "${json[@]}" \
   -d "{\"messages\":[$hello],\"max_tokens\":8,\"stream\":true}" "$BASE/v1/chat/completions"
+schema='{"type":"object","properties":{"ok":{"type":"boolean"}},"required":["ok"]}'
+request "json schema" 200 '"content":"{\"ok\": ' "${auth[@]}" "${json[@]}" \
+  -d "{\"messages\":[$hello],\"max_tokens\":16,\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\",\"schema\":$schema}}}" \
+  "$BASE/v1/chat/completions"
+request "unsupported schema" 400 '"param":"response_format"' "${auth[@]}" "${json[@]}" \
+  -d "{\"messages\":[$hello],\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"schema\":{\"not\":{}}}}}" \
+  "$BASE/v1/chat/completions"
+tool='{"type":"function","function":{"name":"lookup","parameters":{"type":"object","properties":{"q":{"type":"string","maxLength":8}},"required":["q"]}}}'
+request "tool call" 200 '"finish_reason":"tool_calls"' "${auth[@]}" "${json[@]}" \
+  -d "{\"messages\":[$hello],\"max_tokens\":40,\"tools\":[$tool],\"tool_choice\":\"required\"}" \
+  "$BASE/v1/chat/completions"
 request "tokenize" 200 '"max_model_len"' "${auth[@]}" "${json[@]}" \
   -d "{\"messages\":[$hello]}" "$BASE/tokenize"
 request "detokenize" 200 '"prompt"' "${auth[@]}" "${json[@]}" \

@@ -77,11 +77,55 @@ class ChoiceLogprobs(BaseModel):
     content: list[TokenLogprobOut]
 
 
+class FunctionCallOut(BaseModel):
+    name: str
+    arguments: str  # JSON text of the arguments (OpenAI's shape)
+
+
+class ToolCallOut(BaseModel):
+    id: str
+    type: Literal["function"]
+    function: FunctionCallOut
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"]
+    content: str | None  # None when the answer is a tool call
+    tool_calls: list[ToolCallOut] | None = None
+
+
 class Choice(BaseModel):
     index: int
-    message: MessageOut
-    finish_reason: Literal["stop", "length"]
+    message: AssistantMessage
+    finish_reason: Literal["stop", "length", "tool_calls"]
     logprobs: ChoiceLogprobs | None
+
+
+class CompletionLogprobs(BaseModel):
+    """The legacy completion shape; the first prompt token of an echo has no logprob."""
+
+    tokens: list[str]
+    token_logprobs: list[float | None]
+    top_logprobs: list[dict[str, float] | None]
+    text_offset: list[int]
+
+
+class CompletionChoice(BaseModel):
+    index: int
+    text: str
+    logprobs: CompletionLogprobs | None
+    finish_reason: Literal["stop", "length"]
+
+
+class Completion(BaseModel):
+    """POST /v1/completions with "stream": false (OpenAI's legacy text_completion)."""
+
+    id: str
+    object: Literal["text_completion"]
+    created: int
+    model: str
+    choices: list[CompletionChoice]
+    usage: Usage
 
 
 class ChatCompletion(BaseModel):
@@ -163,6 +207,7 @@ MODELS: list[type[BaseModel]] = [
     ErrorBody,
     ChatResponse,
     ChatCompletion,
+    Completion,
     ModelList,
     Health,
     TokenizeResponse,

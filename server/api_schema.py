@@ -6,7 +6,7 @@ characters, max_tokens ceiling) are checked in server/prompt.py.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -16,6 +16,7 @@ from pydantic import (
     StrictBool,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 
@@ -40,25 +41,91 @@ class TextPart(BaseModel):
     text: Text
 
 
+class FunctionCall(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+    name: Text = Field(min_length=1, max_length=64)
+    arguments: Text  # JSON, as OpenAI sends it
+
+
+class ToolCall(BaseModel):
+    """An assistant's earlier call in the history: OpenAI's `tool_calls` entry."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+    id: Text = Field(min_length=1, max_length=128)
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
 class ChatMessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    role: Literal["system", "user", "assistant"]
-    content: Text | list[TextPart]
+    role: Literal["system", "user", "assistant", "tool"]
+    # before content: content's validator reads it
+    tool_calls: list[ToolCall] | None = Field(None, min_length=1, max_length=16)
+    content: Text | list[TextPart] | None = Field(None, validate_default=True)
+    tool_call_id: Text | None = Field(None, max_length=128)  # a tool message's call
+    name: Text | None = Field(None, max_length=64)
+
+    @field_validator("tool_calls")
+    @classmethod
+    def _calls_are_the_assistants(
+        cls, value: list[ToolCall] | None, info: ValidationInfo
+    ) -> list[ToolCall] | None:
+        if value is not None and info.data.get("role") != "assistant":
+            raise ValueError("only an assistant message has tool_calls")
+        return value
+
+    @field_validator("content")
+    @classmethod
+    def _content_or_calls(cls, value: object, info: ValidationInfo) -> object:
+        if value is None and not info.data.get("tool_calls"):
+            raise ValueError("content is required (it may be null only beside tool_calls)")
+        return value
 
     @property
     def text(self) -> str:
+        if self.content is None:
+            return ""
         if isinstance(self.content, str):
             return self.content
         return "".join(part.text for part in self.content)
 
 
-class SamplingFields(BaseModel):
-    """Fields both chat routes share. Numbers are strict JSON numbers (an integer field
-    refuses 4.0, "4" and true); every accepted value samples safely (tested with hypothesis
-    over the whole range)."""
+class JsonSchemaFormat(BaseModel):
+    """OpenAI's `response_format.json_schema`: a name, the schema, and `strict` (always
+    honoured: the answer is constrained to the schema either way)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True, populate_by_name=True)
+    name: Text = Field("response", min_length=1, max_length=64)
+    description: Text | None = None
+    json_schema: dict[str, Any] = Field(default_factory=dict, alias="schema")
+    strict: StrictBool | None = None
+
+
+class ResponseFormat(BaseModel):
+    """`{"type": "text"}`, `{"type": "json_object"}` (any JSON object) or
+    `{"type": "json_schema", "json_schema": {...}}` (llguidance's supported subset)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaFormat | None = None
+
+    @model_validator(mode="after")
+    def _schema_for_json_schema(self) -> ResponseFormat:
+        if self.type == "json_schema" and self.json_schema is None:
+            raise ValueError("type json_schema needs a json_schema object")
+        return self
+
+    def as_dict(self) -> dict[str, Any]:
+        schema = self.json_schema.json_schema if self.json_schema is not None else None
+        return {"type": self.type, "json_schema": {"schema": schema}}
+
+
+class Sampling(BaseModel):
+    """Fields every generating route shares (the chat routes and /v1/completions). Numbers
+    are strict JSON numbers (an integer field refuses 4.0, "4" and true); every accepted
+    value samples safely (tested with hypothesis over the whole range)."""
 
     model_config = STRICT
-    messages: list[ChatMessageIn] = Field(min_length=1)
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
     top_k: int | None = Field(None, ge=0, le=1000)
@@ -69,13 +136,9 @@ class SamplingFields(BaseModel):
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
     max_tokens: int | None = Field(None, ge=1)
     stop: Text | list[Text] | None = None
-    # our extension: numbered events, resumable with Last-Event-ID after a dropped connection
-    resumable: StrictBool = False
     # vLLM's: the prompt cache is already per API key; an app serving many end users behind
     # one key sends one salt per end user, so they never reuse each other's cached prompts
     cache_salt: Text | None = Field(None, min_length=1, max_length=256)
-    # our extension: false answers without the knowledge base's passages
-    knowledge: StrictBool = True
 
     @field_validator("stop")
     @classmethod
@@ -101,6 +164,18 @@ class SamplingFields(BaseModel):
         return (self.stop,) if isinstance(self.stop, str) else tuple(self.stop)
 
 
+class SamplingFields(Sampling):
+    """Fields both chat routes share."""
+
+    messages: list[ChatMessageIn] = Field(min_length=1)
+    # our extension: numbered events, resumable with Last-Event-ID after a dropped connection
+    resumable: StrictBool = False
+    # our extension: false answers without the knowledge base's passages
+    knowledge: StrictBool = True
+    # structured output: the answer is constrained to JSON (llguidance)
+    response_format: ResponseFormat | None = None
+
+
 class ChatRequest(SamplingFields):
     """POST /api/chat: streams by default."""
 
@@ -111,6 +186,35 @@ class ChatRequest(SamplingFields):
 class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
     include_usage: StrictBool = False
+
+
+class FunctionSpec(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    description: Text | None = None
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    strict: StrictBool | None = None
+
+
+class ToolSpec(BaseModel):
+    """OpenAI's `tools` entry: a function the answer may be a call of."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+    type: Literal["function"]
+    function: FunctionSpec
+
+
+class ChosenFunction(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+    name: Text
+
+
+class ToolChoice(BaseModel):
+    """`{"type": "function", "function": {"name": ...}}`: this function must be called."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+    type: Literal["function"]
+    function: ChosenFunction
 
 
 class OpenAIChatRequest(SamplingFields):
@@ -125,6 +229,24 @@ class OpenAIChatRequest(SamplingFields):
     n: int = Field(1, ge=1, le=1)
     logprobs: StrictBool = False
     top_logprobs: int | None = Field(None, ge=0, le=20)
+    # function calling: with "required" or a named function the answer is a call, its
+    # arguments constrained to the function's parameter schema; "auto" and "none" answer
+    # in text (a 270M model is not trained to choose)
+    tools: list[ToolSpec] | None = Field(None, min_length=1, max_length=64)
+    tool_choice: Literal["none", "auto", "required"] | ToolChoice | None = None
+
+    @field_validator("tool_choice")
+    @classmethod
+    def _choice_names_a_tool(
+        cls, value: str | ToolChoice | None, info: ValidationInfo
+    ) -> str | ToolChoice | None:
+        tools = info.data.get("tools") or []
+        names = {tool.function.name for tool in tools}
+        if value == "required" and not tools:
+            raise ValueError("tool_choice 'required' needs tools")
+        if isinstance(value, ToolChoice) and value.function.name not in names:
+            raise ValueError(f"tool_choice names {value.function.name!r}, which is not in tools")
+        return value
 
     @field_validator("top_logprobs")
     @classmethod
@@ -140,6 +262,40 @@ class OpenAIChatRequest(SamplingFields):
     @property
     def requested_logprobs(self) -> int | None:
         return (self.top_logprobs or 0) if self.logprobs else None
+
+
+class CompletionRequest(Sampling):
+    """POST /v1/completions: text (or token ids) continued as is, no chat template and no
+    normalization, <bos> first; what evaluation harnesses score models with
+    (lm-evaluation-harness's `local-completions`: `echo` with `logprobs` gives the prompt's
+    own log-probabilities)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+    model: Text | None = None
+    prompt: Text | list[Annotated[int, Field(ge=0)]] | list[Text]
+    max_tokens: int | None = Field(16, ge=0)
+    stream: StrictBool = False
+    stream_options: StreamOptions | None = None
+    n: int = Field(1, ge=1, le=1)
+    logprobs: int | None = Field(None, ge=0, le=20)
+    echo: StrictBool = False
+
+    @field_validator("prompt")
+    @classmethod
+    def _one_prompt(cls, value: str | list[int] | list[str]) -> str | list[int] | list[str]:
+        if isinstance(value, list) and not value:
+            raise ValueError("prompt must not be empty")
+        if isinstance(value, list) and isinstance(value[0], str) and len(value) != 1:
+            raise ValueError("one prompt per request (a list of one string is accepted)")
+        return value
+
+    @property
+    def requested_max_tokens(self) -> int | None:
+        return self.max_tokens
+
+    @property
+    def requested_logprobs(self) -> int | None:
+        return self.logprobs
 
 
 class ModelNamed(BaseModel):

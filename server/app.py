@@ -29,11 +29,13 @@ from persian_chat.server.api_errors import ApiError
 from persian_chat.server.api_schema import ChatRequest, OpenAIChatRequest
 from persian_chat.server.app_state import AppState
 from persian_chat.server.chat_service import cancel_chat, chat_response
+from persian_chat.server.completions import ROUTE as COMPLETIONS
+from persian_chat.server.completions import completion_response
 from persian_chat.server.knowledge_route import knowledge_search
 from persian_chat.server.openapi import build_openapi
 from persian_chat.server.runtime import Runtime, load_runtime
 from persian_chat.server.settings import ServerSettings
-from persian_chat.server.tokenize import detokenize, tokenize
+from persian_chat.server.tokenize_routes import detokenize, tokenize
 from persian_chat.server.wire import INTERNAL, OpenAIWire, Wire
 
 log = logging.getLogger("persian_chat.server")
@@ -167,6 +169,7 @@ ROUTES = [
     Route("/api/chat", api_chat, methods=["POST"]),
     Route("/api/chat/{request_id}", cancel_chat, methods=["DELETE"]),
     Route("/v1/chat/completions", openai_chat, methods=["POST"]),
+    Route(COMPLETIONS, completion_response, methods=["POST"]),
     Route("/v1/models", models, methods=["GET"]),
     Route("/tokenize", tokenize, methods=["POST"]),
     Route("/detokenize", detokenize, methods=["POST"]),

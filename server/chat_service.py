@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 
 from starlette.requests import ClientDisconnect, Request
@@ -28,7 +28,7 @@ from persian_chat.server.prompt import Prompt, PromptError, build_prompt
 from persian_chat.server.replay import Replay, parse_event_id
 from persian_chat.server.request_log import log_request
 from persian_chat.server.runtime import Runtime
-from persian_chat.server.sequence import Sequence
+from persian_chat.server.sequence import Generation
 from persian_chat.server.stream import GenerationError, StreamStats, stream_text
 from persian_chat.server.wire import INTERNAL, EventStream, Wire, sse_events
 
@@ -56,7 +56,7 @@ class ChatStream:
     model: str | None = None  # the id of the model the request was prompted for
     prompt: Prompt | None = None
     stats: StreamStats | None = None
-    sequence: Sequence | None = None
+    sequence: Generation | None = None
     closed: bool = False
 
     async def start(self, runtime: Runtime, body: ChatBody, scope: str) -> None:
@@ -80,6 +80,12 @@ class ChatStream:
         if runtime.knowledge is not None and body.knowledge:
             found = "found" if self.prompt.sources else "empty"
             self.state.metrics.knowledge_retrievals.labels(found).inc()
+        await self.submit(runtime)
+
+    async def submit(self, runtime: Runtime) -> None:
+        """Hand the prompted request to the engine: 429 when it is full, 503 when it is
+        shutting down (or the model was switched out: the caller prompts again)."""
+        assert self.prompt is not None and self.stats is not None
         try:
             self.sequence = runtime.engine.submit(self.prompt.request, asyncio.get_running_loop())
         except EngineFullError:
@@ -255,8 +261,14 @@ async def chat_response(
 ) -> Response:
     """The response to a chat POST; every failure is one JSON error, logged and counted."""
     stream = ChatStream(route, request.app.state.app_state)
+    return await guarded(stream, _respond(request, stream, schema, wire_type))
+
+
+async def guarded(stream: ChatStream, respond: Awaitable[Response]) -> Response:
+    """`respond`'s response, or the one JSON error its failure becomes; `stream` logs and
+    counts the request once either way."""
     try:
-        return await _respond(request, stream, schema, wire_type)
+        return await respond
     except ApiError as exc:
         known = exc.param and exc.param.split(".")[0] in KNOWN_FIELDS
         stream.close(

@@ -26,7 +26,7 @@ from persian_chat.server.onnx_model import Decoder
 from persian_chat.server.prompt_cache import PromptCache
 from persian_chat.server.prompt_lookup import draft_tokens
 from persian_chat.server.sampling import next_token, token_logprobs
-from persian_chat.server.sequence import Finished, GenerationRequest, Sequence, TokenLogprob
+from persian_chat.server.sequence import Finished, Generation, GenerationRequest, TokenLogprob
 from persian_chat.server.slot_cache import GqaDecoder, SlotBatch
 from persian_chat.server.utf8_guard import Utf8Guard
 
@@ -85,10 +85,10 @@ class Engine:
         self.lookup_tokens = lookup_tokens  # prompt-lookup draft length at batch 1; 0: off
         self.drafted = self.accepted = 0  # draft tokens fed, and those kept (for the bench)
         self.failure: str | None = None  # why the loop died, if it did
-        self._waiting: deque[Sequence] = deque()
-        self._rows: list[Sequence] = []
+        self._waiting: deque[Generation] = deque()
+        self._rows: list[Generation] = []
         self._admitting = 0  # taken from the queue, being prefilled
-        self._admitted: list[Sequence] = []  # those sequences
+        self._admitted: list[Generation] = []  # those sequences
         self._cond = threading.Condition()
         self._closing = False
         self._deadline = float("inf")
@@ -116,13 +116,13 @@ class Engine:
     def active(self) -> int:
         return len(self._rows) + self._admitting
 
-    def submit(self, request: GenerationRequest, loop: asyncio.AbstractEventLoop) -> Sequence:
+    def submit(self, request: GenerationRequest, loop: asyncio.AbstractEventLoop) -> Generation:
         if not 0 < len(request.prompt) < self.context_length:
             raise ValueError(
                 f"prompt of {len(request.prompt)} tokens; the model takes 1 to "
                 f"{self.context_length - 1}"
             )
-        sequence = Sequence(request, loop)
+        sequence = Generation(request, loop)
         with self._cond:
             if self.failure is not None:
                 raise EngineClosedError(f"the engine stopped: {self.failure}")
@@ -176,7 +176,7 @@ class Engine:
                     self._cond.wait()
                 if self._closing and not self._waiting and not self._rows:
                     return
-                admitted: list[Sequence] = []
+                admitted: list[Generation] = []
                 while self._waiting and len(self._rows) + len(admitted) < self.max_batch:
                     admitted.append(self._waiting.popleft())
                 self._admitting, self._admitted = len(admitted), admitted
@@ -242,20 +242,24 @@ class Engine:
             self._drop(batch, {0: end})
         return batch
 
-    def _finish(self, sequence: Sequence, finished: Finished) -> None:
+    def _finish(self, sequence: Generation, finished: Finished) -> None:
         sequence.deliver(finished)
 
-    def _accept(self, sequence: Sequence, logits: Array) -> Finished | None:
+    def _accept(self, sequence: Generation, logits: Array) -> Finished | None:
         """Sample and deliver the next token; how the sequence ends if this was its last.
         The caller delivers that end only after removing the sequence from the batch, so a
         client that sees the end also sees the engine without it."""
         request = sequence.request
         allowed = self.guard.allowed(sequence.utf8) if self.guard is not None else None
+        if sequence.constraint is not None:
+            allowed = sequence.constraint.allowed(logits.shape[-1], allowed)
         token = next_token(
             logits, sequence.context, request.params, sequence.rng, sequence.history, allowed
         )
         if token in request.stop_ids:
             return Finished("stop")
+        if sequence.constraint is not None:
+            sequence.constraint.advance(token)
         if self.guard is not None:
             self.guard.advance(sequence.utf8, token)
         sequence.history.add(token)
@@ -267,11 +271,13 @@ class Engine:
         else:
             logprob, top = token_logprobs(logits, token, request.logprobs)
             sequence.deliver(TokenLogprob(token, logprob, top))
+        if sequence.constraint is not None and sequence.constraint.finished:
+            return Finished("stop")  # the grammar takes nothing more: the answer is complete
         if sequence.generated >= request.max_tokens or len(sequence.context) >= self.context_length:
             return Finished("length")
         return None
 
-    def _accept_or_fail(self, sequence: Sequence, logits: Array) -> Finished | None:
+    def _accept_or_fail(self, sequence: Generation, logits: Array) -> Finished | None:
         """_accept, where one request's failure (sampling, a bad value) ends that request
         only."""
         try:
@@ -280,7 +286,7 @@ class Engine:
             log.exception("sampling failed for one sequence")
             return Finished("error", f"sampling failed: {type(exc).__name__}")
 
-    def _prefill(self, sequence: Sequence, batch: KVBatch | SlotBatch) -> None:
+    def _prefill(self, sequence: Generation, batch: KVBatch | SlotBatch) -> None:
         finished: Finished | None = None
         if sequence.cancelled:
             finished = Finished("cancelled")

@@ -13,7 +13,7 @@ from persian_chat.server.api_errors import ApiError
 from persian_chat.server.api_schema import KnowledgeSearchRequest
 from persian_chat.server.app_state import AppState
 from persian_chat.server.runtime import Runtime
-from persian_chat.server.tokenize import gated_answer
+from persian_chat.server.tokenize_routes import gated_answer
 
 
 def _search(body: KnowledgeSearchRequest, runtime: Runtime, state: AppState) -> dict[str, Any]:

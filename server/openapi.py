@@ -14,6 +14,7 @@ from persian_chat.server.api_responses import (
     CancelResponse,
     ChatCompletion,
     ChatResponse,
+    Completion,
     DetokenizeResponse,
     ErrorBody,
     Health,
@@ -24,6 +25,7 @@ from persian_chat.server.api_responses import (
 )
 from persian_chat.server.api_schema import (
     ChatRequest,
+    CompletionRequest,
     DetokenizeRequest,
     KnowledgeSearchRequest,
     ModelSwitchRequest,
@@ -103,6 +105,7 @@ def build_openapi(settings: ServerSettings) -> dict[str, Any]:
     inputs: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = [
         (ChatRequest, "validation"),
         (OpenAIChatRequest, "validation"),
+        (CompletionRequest, "validation"),
         (TokenizeRequest, "validation"),
         (DetokenizeRequest, "validation"),
         (KnowledgeSearchRequest, "validation"),
@@ -116,6 +119,9 @@ def build_openapi(settings: ServerSettings) -> dict[str, Any]:
     )
     for name in ("ChatRequest", "OpenAIChatRequest"):
         _limit_request(schemas[name], settings)
+    completion = schemas["CompletionRequest"]["properties"]
+    completion["max_tokens"]["anyOf"][0]["maximum"] = settings.max_tokens_limit
+    completion["prompt"]["anyOf"][0]["maxLength"] = settings.max_total_chars
     tokenize_props = schemas["TokenizeRequest"]["properties"]
     tokenize_props["prompt"]["anyOf"][0]["maxLength"] = settings.max_total_chars
     tokenize_props["messages"]["anyOf"][0]["maxItems"] = settings.max_messages
@@ -174,6 +180,7 @@ def build_openapi(settings: ServerSettings) -> dict[str, Any]:
         "paths": {
             "/api/chat": post(ChatRequest, ChatResponse, (404,)),
             "/v1/chat/completions": post(OpenAIChatRequest, ChatCompletion, (404,)),
+            "/v1/completions": post(CompletionRequest, Completion, (404,)),
             "/api/chat/{request_id}": {
                 "delete": {
                     "security": security,

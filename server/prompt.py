@@ -11,16 +11,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 from persian_chat import chat_template
 from persian_chat.chat_format import Message
 from persian_chat.knowledge import Passage, with_passages
-from persian_chat.server.api_schema import ChatMessageIn, SamplingFields
+from persian_chat.server.api_schema import ChatMessageIn, Sampling, SamplingFields
+from persian_chat.server.grammar import (
+    Constraint,
+    Grammar,
+    GrammarError,
+    check_grammar,
+    schema_grammar,
+)
 from persian_chat.server.knowledge import Retriever
 from persian_chat.server.sampling import DEFAULT_SAMPLING, SamplingParams
 from persian_chat.server.sequence import GenerationRequest
 from persian_chat.server.served_model import ServedModel
 from persian_chat.server.settings import ServerSettings
+from persian_chat.server.tools import forced_call, plain_messages
 
 SAMPLING_FIELDS = {f.name for f in fields(SamplingParams)}
 
@@ -58,7 +67,8 @@ def check_messages(sent: Sequence[ChatMessageIn], settings: ServerSettings) -> N
         raise PromptError(f"at most {settings.max_messages} messages", param="messages")
     total = 0
     for index, message in enumerate(sent):
-        size = len(message.text)
+        calls = message.tool_calls or []
+        size = len(message.text) + sum(len(c.function.arguments) for c in calls)
         total += size
         if size > settings.max_message_chars:
             raise PromptError(
@@ -71,8 +81,8 @@ def check_messages(sent: Sequence[ChatMessageIn], settings: ServerSettings) -> N
 
 def check_limits(body: SamplingFields, settings: ServerSettings, max_tokens: int | None) -> None:
     check_messages(body.messages, settings)
-    if body.messages[-1].role != "user":
-        raise PromptError("the last message must be the user's", param="messages")
+    if body.messages[-1].role not in ("user", "tool"):
+        raise PromptError("the last message must be the user's (or a tool's)", param="messages")
     if max_tokens is not None and max_tokens > settings.max_tokens_limit:
         raise PromptError(f"max_tokens may be at most {settings.max_tokens_limit}", "max_tokens")
     stops = body.stops
@@ -111,7 +121,11 @@ def model_messages(
     normalize: Callable[[str], str],
 ) -> list[Message]:
     """The messages as the model sees them: normalized, the system prompt first."""
-    messages: list[Message] = [{"role": m.role, "content": normalize(m.text)} for m in sent]
+    # an assistant's calls stay the JSON they were (digits and all); other text is normalized
+    messages: list[Message] = [
+        m if sent_m.tool_calls else {"role": m["role"], "content": normalize(m["content"])}
+        for m, sent_m in zip(plain_messages(list(sent)), sent, strict=True)
+    ]
     system_prompt = settings.system_prompt or model.system_prompt
     if messages[0]["role"] != "system" and system_prompt:
         messages.insert(0, {"role": "system", "content": system_prompt})
@@ -134,11 +148,36 @@ def system_prefix(model: ServedModel, settings: ServerSettings) -> list[int]:
     return first[:shared]
 
 
-def sampling_params(body: SamplingFields) -> SamplingParams:
+def sampling_params(body: Sampling) -> SamplingParams:
     """The request's sampling settings; a field the client left out takes the server's
     default (DEFAULT_SAMPLING, chosen by the chat evaluation)."""
     sent = body.model_dump(include=SAMPLING_FIELDS, exclude_none=True)
     return replace(DEFAULT_SAMPLING, **sent)
+
+
+def response_constraint(body: SamplingFields, model: ServedModel) -> Constraint | None:
+    """The constraint a forced tool call or the body's `response_format` asks for (a forced
+    call wins), its matcher built here, off the event loop; PromptError (400 naming the
+    field, and the schema keyword llguidance refused) otherwise."""
+    forced = forced_call(body)
+    if forced is not None:
+        spec: dict[str, Any] = {
+            "type": "json_schema",
+            "json_schema": {"schema": forced.schema()},
+        }
+        param = "tools"
+    elif body.response_format is not None:
+        spec, param = body.response_format.as_dict(), "response_format"
+    else:
+        return None
+    try:
+        text = schema_grammar(spec)
+        if text is None:
+            return None
+        check_grammar(text, model.grammar_tokenizer)
+        return Constraint(Grammar(model.grammar_tokenizer, text))
+    except GrammarError as exc:
+        raise PromptError(exc.message, param=param, code="unsupported_schema") from None
 
 
 def build_prompt(
@@ -185,5 +224,6 @@ def build_prompt(
         model.stop_ids,
         logprobs=body.requested_logprobs,
         cache_scope=cache_scope,
+        constraint=response_constraint(body, model),
     )
     return Prompt(request, body.stops, kept, len(messages) - len(kept), tuple(sources))

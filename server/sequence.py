@@ -1,5 +1,5 @@
 """One request inside the engine: what it asks for (`GenerationRequest`), its running state
-(`Sequence`: the engine thread fills it, asyncio code reads it) and how it ended (`Finished`).
+(`Generation`: the engine thread fills it, asyncio code reads it) and how it ended (`Finished`).
 Tokens cross from the engine thread to the event loop with `loop.call_soon_threadsafe`."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Literal
 
 import numpy as np
 
+from persian_chat.server.grammar import Constraint
 from persian_chat.server.sampling import AnswerHistory, SamplingParams
 from persian_chat.server.utf8_guard import Utf8State
 
@@ -26,6 +27,9 @@ class GenerationRequest:
     stop_ids: frozenset[int]
     logprobs: int | None = None  # None: off; N: the chosen token's and the N most likely
     cache_scope: str = ""  # whose prompt-cache entries it may reuse and adds to (its key's)
+    # structured output: the answer must match it (its matcher is built with the prompt, in
+    # a worker thread, and belongs to this one request)
+    constraint: Constraint | None = None
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ class Finished:
 
 
 @dataclass(eq=False)
-class Sequence:
+class Generation:
     """One request inside the engine. The engine thread fills it; asyncio code reads it."""
 
     request: GenerationRequest
@@ -60,12 +64,16 @@ class Sequence:
     rng: np.random.Generator = field(default_factory=np.random.default_rng)
     history: AnswerHistory = field(default_factory=AnswerHistory)
     utf8: Utf8State = field(default_factory=Utf8State)
+    constraint: Constraint | None = None
     _cancelled: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self.context = list(self.request.prompt)
         self.rng = self.request.params.generator()
-        self.history = AnswerHistory(self.request.params.no_repeat_ngram_size)
+        self.constraint = self.request.constraint
+        # JSON repeats «", "» by design: the n-gram ban would fight the grammar
+        ngram = 0 if self.constraint is not None else self.request.params.no_repeat_ngram_size
+        self.history = AnswerHistory(ngram)
 
     def cancel(self) -> None:
         """Ask the engine to drop this sequence at its next step (idempotent)."""

@@ -43,6 +43,13 @@ class ServedModel:
         return self.path.name
 
     @cached_property
+    def grammar_tokenizer(self) -> Any:
+        """llguidance's view of the tokenizer, for structured output (built on first use)."""
+        from persian_chat.server.grammar import grammar_tokenizer
+
+        return grammar_tokenizer(self.tokenizer.to_str(), self.stop_ids)
+
+    @cached_property
     def byte_table(self) -> list[bytes] | None:
         """`token_bytes` of the tokenizer, computed once for the UTF-8 guard and logprobs;
         None for a byte scheme the guard does not know."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from persian_chat.server.detokenizer import IncrementalDecoder
-from persian_chat.server.sequence import Sequence, TokenLogprob
+from persian_chat.server.sequence import Generation, TokenLogprob
 from persian_chat.server.served_model import ServedModel
 from persian_chat.server.stop_strings import StopMatcher
 
@@ -61,7 +61,7 @@ class StreamStats:
 
 
 async def stream_text(
-    sequence: Sequence, model: ServedModel, stop: tuple[str, ...], stats: StreamStats
+    sequence: Generation, model: ServedModel, stop: tuple[str, ...], stats: StreamStats
 ) -> AsyncIterator[str]:
     """Text pieces (whole characters) until a stop token, stop string or max_tokens; raises
     GenerationError after the text so far when the engine fails. A stop string cancels the

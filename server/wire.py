@@ -18,8 +18,9 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from persian_chat.server.api_errors import ApiError
-from persian_chat.server.api_schema import OpenAIChatRequest, SamplingFields
+from persian_chat.server.api_schema import OpenAIChatRequest, Sampling
 from persian_chat.server.stream import GenerationError, StreamStats
+from persian_chat.server.tools import forced_call
 
 log = logging.getLogger("persian_chat.server")
 
@@ -53,7 +54,7 @@ class Wire:
         request_id: str,
         model_id: str,
         stats: StreamStats,
-        body: SamplingFields,
+        body: Sampling,
         vocabulary: Callable[[], Sequence[bytes]] = tuple,
     ) -> None:
         self.request_id, self.model_id, self.stats = request_id, model_id, stats
@@ -76,7 +77,7 @@ class Wire:
     def opening(self) -> list[Event]:
         return []
 
-    def piece(self, text: str) -> Event:
+    def piece(self, text: str) -> Event | None:
         return {"token": text}
 
     def closing(self) -> list[Event]:
@@ -102,7 +103,7 @@ class OpenAIWire(Wire):
         request_id: str,
         model_id: str,
         stats: StreamStats,
-        body: SamplingFields,
+        body: Sampling,
         vocabulary: Callable[[], Sequence[bytes]] = tuple,
     ) -> None:
         super().__init__(request_id, model_id, stats, body)
@@ -112,6 +113,14 @@ class OpenAIWire(Wire):
         self.with_logprobs = body.requested_logprobs is not None
         self.vocabulary = vocabulary
         self.sent = 0  # log-probability entries already sent
+        self.call = forced_call(body)  # the answer is a tool call: sent whole at the end
+        self.held: list[str] = []
+
+    def calls(self, text: str) -> list[dict[str, Any]] | None:
+        """The answer as `tool_calls` when a call was forced and it is complete."""
+        if self.call is None or self.stats.finish_reason != "stop":
+            return None
+        return self.call.calls(text)
 
     def reason(self) -> str:
         return "length" if self.stats.finish_reason == "length" else "stop"
@@ -136,10 +145,14 @@ class OpenAIWire(Wire):
         return {"content": content}
 
     def reply(self, text: str) -> dict[str, Any]:
+        calls = self.calls(text)
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        if calls:
+            message = {"role": "assistant", "content": None, "tool_calls": calls}
         choice = {
             "index": 0,
-            "message": {"role": "assistant", "content": text},
-            "finish_reason": self.reason(),
+            "message": message,
+            "finish_reason": "tool_calls" if calls else self.reason(),
             "logprobs": self.logprobs(),
         }
         return {
@@ -150,7 +163,7 @@ class OpenAIWire(Wire):
             "sources": self.stats.sources,
         }
 
-    def chunk(self, delta: dict[str, str], finish_reason: str | None) -> dict[str, Any]:
+    def chunk(self, delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
         logprobs = self.logprobs() if delta.get("content") or finish_reason else None
         choice = {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": logprobs}
         return {**self.base, "object": "chat.completion.chunk", "choices": [choice]}
@@ -158,12 +171,25 @@ class OpenAIWire(Wire):
     def opening(self) -> list[Event]:
         return [self.chunk({"role": "assistant", "content": ""}, None)]
 
-    def piece(self, text: str) -> Event:
+    def piece(self, text: str) -> Event | None:
+        if self.call is not None:  # held until the call is known to be complete
+            self.held.append(text)
+            return None
         return self.chunk({"content": text}, None)
 
     def closing(self) -> list[Event]:
+        events: list[Event] = []
+        reason = self.reason()
+        if self.call is not None:
+            text = "".join(self.held)
+            calls = self.calls(text)
+            if calls:  # OpenAI's shape: the call's id, name and arguments under an index
+                reason = "tool_calls"
+                events.append(self.chunk({"tool_calls": [{"index": 0, **calls[0]}]}, None))
+            elif text:
+                events.append(self.chunk({"content": text}, None))
         # our extension, as on the whole answer: the passages the answer was given
-        events: list[Event] = [{**self.chunk({}, self.reason()), "sources": self.stats.sources}]
+        events.append({**self.chunk({}, reason), "sources": self.stats.sources})
         if self.include_usage:
             events.append(
                 {
@@ -185,7 +211,9 @@ async def sse_events(pieces: AsyncIterator[str], wire: Wire, close: Close) -> As
             yield sse(event)
         async for piece in pieces:
             output.append(piece)
-            yield sse(wire.piece(piece))
+            delta = wire.piece(piece)
+            if delta is not None:
+                yield sse(delta)
         for event in wire.closing():
             yield sse(event)
         close(200, None, "".join(output))

@@ -89,6 +89,7 @@ def summary(manifest: dict[str, Any]) -> dict[str, Any]:
         "counts": manifest.get("counts", {}),
         "dropped_examples": manifest.get("dropped_examples", {}),
         "train_tokens": manifest.get("tokens", {}).get("train", {}).get("tokens", 0),
+        "knowledge": manifest.get("knowledge", {}).get("passages", 0),
     }
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from persian_chat.errors import InputError
-from persian_chat.training.data.persian_numbers import persian_digits
+from persian_chat.persian_numbers import persian_digits
 from persian_chat.training.data.readers import read_rows
 from persian_chat.training.data.records import BadRow
 

@@ -273,6 +273,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
             "examples": {"used": len(features), "dropped_too_long": dropped},
             "target_tokens": target_tokens,
             "steps": trainer.state.global_step,
+            # where the time budget made the learning-rate schedule end (None: as planned)
+            "schedule_steps": budget[0].schedule_steps if budget else None,
             "final_train_loss": float(result.training_loss),
             "last_logged_loss": next(
                 (h["loss"] for h in reversed(trainer.state.log_history) if "loss" in h), None

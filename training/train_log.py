@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,8 @@ from typing import Any
 from transformers import TrainerCallback
 
 from persian_chat.loss_log import read_log
+
+log = logging.getLogger("persian_chat.train")
 
 
 class TrainLogCallback(TrainerCallback):
@@ -53,19 +57,73 @@ class TrainLogCallback(TrainerCallback):
 
 
 class TimeBudgetCallback(TrainerCallback):
-    """Stop after `minutes` of training (checked at each step end), so recipes can be
-    compared on the same wall-time budget and a run fits the time a user has."""
+    """Stop after `minutes` of training (checked at each step end), and make the learning-rate
+    schedule end when the budget does: a slower machine reaches fewer steps, and a cosine
+    sized for the planned steps would stop with the rate still high. From the step rate
+    measured so far (the first SKIP steps, which load and warm up, left out), the schedule's
+    length is re-sized every RESIZE_EVERY steps to the steps the budget reaches, never beyond
+    the planned ones; training also stops at the end of the schedule."""
+
+    SKIP = 5
+    RESIZE_EVERY = 25
 
     def __init__(self, minutes: float) -> None:
         self.seconds = minutes * 60
         self.start = time.monotonic()
+        self.first_step = 0
+        self.mark: tuple[int, float] | None = None  # (step, time) after the skipped steps
+        self.planned: int | None = None
+        self.schedule_steps: int | None = None  # the length the schedule was last sized to
+        self.sized_from: tuple[int, int] | None = None  # the planned (steps, warm-up steps)
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self.start = time.monotonic()
+        self.first_step = int(state.global_step)  # a resumed run counts from where it was
+        self.planned = int(state.max_steps)
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if time.monotonic() - self.start >= self.seconds:
+        now, step = time.monotonic(), int(state.global_step)
+        if now - self.start >= self.seconds:
             control.should_training_stop = True
+        done = step - self.first_step
+        if done == self.SKIP:
+            self.mark = (step, now)
+        elif self.mark is not None and done > self.SKIP and done % self.RESIZE_EVERY == 0:
+            rate = (now - self.mark[1]) / (step - self.mark[0])  # seconds per step
+            reachable = step + int((self.seconds - (now - self.start)) / rate)
+            self.resize(kwargs.get("lr_scheduler"), min(reachable, self.planned or reachable))
+        if self.schedule_steps is not None and step >= self.schedule_steps:
+            control.should_training_stop = True
+
+    def resize(self, scheduler: Any, steps: int) -> None:
+        """Make a transformers schedule (a LambdaLR over a partial with
+        `num_training_steps`) end at `steps`."""
+        lambdas = getattr(scheduler, "lr_lambdas", None)
+        if not lambdas or steps == self.schedule_steps:
+            return
+        resized = []
+        for fn in lambdas:
+            keywords = dict(getattr(fn, "keywords", {}))
+            if "num_training_steps" not in keywords:
+                return  # a constant schedule: nothing to size
+            # the warm-up keeps its share of the schedule (sized from the planned one)
+            self.sized_from = self.sized_from or (
+                keywords["num_training_steps"],
+                keywords.get("num_warmup_steps", 0),
+            )
+            planned, warmup = self.sized_from
+            keywords["num_training_steps"] = steps
+            if "num_warmup_steps" in keywords:
+                keywords["num_warmup_steps"] = round(warmup * steps / max(planned, 1))
+            resized.append(functools.partial(fn.func, **keywords))
+        scheduler.lr_lambdas = resized
+        if self.schedule_steps is None or abs(steps - self.schedule_steps) >= self.RESIZE_EVERY:
+            log.info(
+                "time budget: the learning-rate schedule now ends at step %d (planned %s)",
+                steps,
+                self.planned,
+            )
+        self.schedule_steps = steps
 
 
 def plot_loss_curve(log_path: Path, png_path: Path, title: str) -> None:

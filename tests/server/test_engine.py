@@ -18,7 +18,7 @@ from persian_chat.server.engine import (
 from persian_chat.server.onnx_model import Decoder, load_decoder
 from persian_chat.server.prompt import prompt_ids
 from persian_chat.server.sampling import SamplingParams
-from persian_chat.server.sequence import GenerationRequest, Sequence
+from persian_chat.server.sequence import Generation, GenerationRequest
 from persian_chat.server.served_model import ServedModel, load_served_model
 
 from ..conftest import served_dir
@@ -51,7 +51,7 @@ def prompt(model: ServedModel, question: str) -> list[int]:
     return prompt_ids(model, messages)
 
 
-async def collect(sequence: Sequence) -> list[int]:
+async def collect(sequence: Generation) -> list[int]:
     return [token async for token in sequence.tokens()]
 
 
@@ -279,7 +279,7 @@ def test_one_failing_row_ends_alone_and_the_others_go_on(
         GenerationRequest(prompt(model, QUESTIONS[1]), greedy, 12, frozenset()),
     ]
 
-    async def main() -> tuple[Sequence, Sequence, list[int], list[int]]:
+    async def main() -> tuple[Generation, Generation, list[int], list[int]]:
         loop = asyncio.get_running_loop()
         bad, good = (engine.submit(r, loop) for r in requests)
         return bad, good, await collect(bad), await collect(good)
@@ -304,7 +304,7 @@ def test_a_failed_loop_ends_every_request_and_refuses_new_ones(
     engine.start()
     request = GenerationRequest(prompt(model, QUESTIONS[0]), SamplingParams(), 20, frozenset())
 
-    async def main() -> Sequence:
+    async def main() -> Generation:
         sequence = engine.submit(request, asyncio.get_running_loop())
         await collect(sequence)
         return sequence

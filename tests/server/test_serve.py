@@ -7,6 +7,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -100,6 +101,109 @@ def test_openai_client_reads_logprobs_streamed_and_whole(server: LiveServer) -> 
     assert [(e.token, e.logprob) for e in streamed] == [
         (e.token, e.logprob) for e in logprobs.content
     ]
+
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "هوای امروز یک شهر",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string", "maxLength": 12},
+                "days": {"type": "integer", "minimum": 1, "maximum": 7},
+            },
+            "required": ["city", "days"],
+            "additionalProperties": False,
+        },
+    },
+}
+TIME = {
+    "type": "function",
+    "function": {
+        "name": "get_time",
+        "parameters": {
+            "type": "object",
+            "properties": {"zone": {"enum": ["Asia/Tehran", "UTC"]}},
+            "required": ["zone"],
+        },
+    },
+}
+
+
+def test_openai_client_gets_forced_tool_calls_and_continues_after_a_tool(
+    server: LiveServer,
+) -> None:
+    """A random model's answer is a valid call only because the grammar forces it."""
+    from openai import OpenAI
+
+    client = OpenAI(base_url=f"{server.url}/v1", api_key=KEY)
+    messages: list[Any] = [{"role": "user", "content": "هوای شیراز فردا چطور است؟"}]
+    named = {"type": "function", "function": {"name": "get_weather"}}
+    whole = client.chat.completions.create(
+        model="served",
+        messages=messages,
+        tools=[WEATHER, TIME],  # type: ignore[list-item]
+        tool_choice=named,  # type: ignore[arg-type]
+        max_tokens=200,
+        seed=1,
+    )
+    choice = whole.choices[0]
+    assert choice.finish_reason == "tool_calls" and choice.message.content is None
+    call = choice.message.tool_calls[0]  # type: ignore[index]
+    arguments = json.loads(call.function.arguments)  # type: ignore[union-attr]
+    assert call.function.name == "get_weather" and set(arguments) == {"city", "days"}  # type: ignore[union-attr]
+    assert 1 <= arguments["days"] <= 7 and call.id.startswith("call_")
+
+    stream = client.chat.completions.create(
+        model="served",
+        messages=messages,
+        tools=[WEATHER, TIME],  # type: ignore[list-item]
+        tool_choice="required",
+        max_tokens=200,
+        seed=2,
+        stream=True,
+    )
+    name, pieces, reasons = "", [], []
+    for chunk in stream:
+        for delta_call in chunk.choices[0].delta.tool_calls or []:
+            name += delta_call.function.name or ""  # type: ignore[union-attr]
+            pieces.append(delta_call.function.arguments or "")  # type: ignore[union-attr]
+        reasons.append(chunk.choices[0].finish_reason)
+    assert name in ("get_weather", "get_time") and reasons[-1] == "tool_calls"
+    streamed = json.loads("".join(pieces))
+    assert set(streamed) == ({"city", "days"} if name == "get_weather" else {"zone"})
+
+    # the tool's reply continues the chat: the answer is text again
+    history = [
+        *messages,
+        {"role": "assistant", "content": None, "tool_calls": [call.model_dump()]},
+        {"role": "tool", "tool_call_id": call.id, "content": "آفتابی، ۲۴ درجه"},
+    ]
+    after = client.chat.completions.create(
+        model="served",
+        messages=history,
+        tools=[WEATHER],
+        max_tokens=8,
+        seed=3,  # type: ignore[arg-type, list-item]
+    )
+    assert after.choices[0].finish_reason in ("stop", "length")
+    assert after.choices[0].message.tool_calls is None
+
+
+def test_openai_client_completes_and_scores_a_prompt(server: LiveServer) -> None:
+    from openai import OpenAI
+
+    client = OpenAI(base_url=f"{server.url}/v1", api_key=KEY)
+    reply = client.completions.create(
+        model="served", prompt="سلام، حال", max_tokens=4, echo=True, logprobs=1, temperature=0
+    )
+    choice = reply.choices[0]
+    assert choice.text.startswith("سلام، حال") and choice.logprobs is not None
+    assert choice.logprobs.token_logprobs is not None
+    # every prompt token is scored after the <bos> the server puts first
+    assert all(lp is not None and lp <= 0 for lp in choice.logprobs.token_logprobs)
 
 
 def test_stream_arrives_token_by_token(server: LiveServer) -> None:

@@ -82,9 +82,13 @@ def test_the_same_file_is_one_dataset(settings: StudioSettings, service: JobServ
     assert (Path(first["directory"]) / "prepared" / "train.jsonl").is_file()
 
 
+GUIDE = "# هزینهٔ ارسال\n\nارسال سفارش‌های بالای دو میلیون تومان رایگان است.\n"
+
+
 @pytest.mark.slow
 def test_job_lifecycle(settings: StudioSettings, service: JobService, tiny_gpt2_dir: Path) -> None:
-    dataset = add_dataset(settings, service.store, "faq.csv", faq_csv(), MAPPING)
+    guide = [("راهنما.md", GUIDE.encode())]
+    dataset = add_dataset(settings, service.store, "faq.csv", faq_csv(), MAPPING, guide)
     overrides = {
         "base_model": str(tiny_gpt2_dir),
         "max_steps": 400,
@@ -153,5 +157,6 @@ def test_job_lifecycle(settings: StudioSettings, service: JobService, tiny_gpt2_
     passages = [json.loads(line) for line in knowledge.read_text(encoding="utf-8").splitlines()]
     assert len(passages) >= 30 and {p["source"] for p in passages} == {"uploads"}
     assert any("گارانتی" in p["title"] for p in passages)
+    assert any(p["title"] == "هزینه ارسال" and "رایگان" in p["text"] for p in passages)
     assert version["dataset_sha256"] == dataset["sha256"]
     restarted.store.close()

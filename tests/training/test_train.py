@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import math
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import torch
 from safetensors.torch import load_file
 
 from persian_chat.errors import UserError
+from persian_chat.loss_log import read_log
 from persian_chat.training.train import TrainConfig, train
 
 from ..conftest import TinyGemma
@@ -295,15 +297,42 @@ def test_time_budget_stops_the_run_and_the_manifest_has_the_loss_trend(
         tiny_dataset,
         tmp_path,
         max_steps=10_000,
-        time_budget_minutes=0.05,
+        time_budget_minutes=0.1,
         logging_steps=1,
     )
     manifest = train(budget)
     assert manifest["steps"] < 10_000
+    # the schedule was sized to the steps the budget reaches: the rate ends near zero
+    assert manifest["schedule_steps"] is not None and manifest["schedule_steps"] < 10_000
+    rates = [r["learning_rate"] for r in read_log(tmp_path / "logs" / "train.log")]
+    assert rates[-1] < 0.25 * max(rates)
     trend = manifest["smoothed_loss"]
     assert trend is not None and trend["ratio"] == pytest.approx(
         trend["end"] / trend["start"], abs=1e-3
     )
+
+
+def test_a_schedule_resized_to_the_budget_ends_at_its_new_length() -> None:
+    import torch
+    from transformers import get_cosine_schedule_with_warmup
+
+    from persian_chat.training.train_log import TimeBudgetCallback
+
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = get_cosine_schedule_with_warmup(optimizer, 50, 1000)
+    budget = TimeBudgetCallback(1.0)
+    budget.resize(scheduler, 200)  # the warm-up keeps its 5%: 10 steps
+    assert budget.schedule_steps == 200
+    for _ in range(100):
+        optimizer.step()
+        scheduler.step()
+    assert scheduler.get_last_lr()[0] == pytest.approx(
+        0.5 * (1 + math.cos(math.pi * 90 / 190)), abs=1e-6
+    )
+    for _ in range(100):
+        optimizer.step()
+        scheduler.step()
+    assert scheduler.get_last_lr()[0] == pytest.approx(0.0, abs=1e-9)
 
 
 def test_resume_skips_a_checkpoint_killed_while_saving(tmp_path: Path) -> None:

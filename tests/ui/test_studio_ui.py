@@ -89,13 +89,23 @@ def shoot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"studio-{name}.png"), full_page=True)
 
 
-def upload(page: Any, name: str, data: bytes) -> None:
-    files = [{"name": name, "mimeType": "text/csv", "buffer": data}]
-    page.set_input_files("#studio-upload input[type=file]", files=files)
+def upload(page: Any, name: str, data: bytes, zone: str = "#studio-upload") -> None:
+    files = [{"name": name, "mimeType": "text/plain", "buffer": data}]
+    page.set_input_files(f"{zone} input[type=file]", files=files)
 
 
 def text(page: Any, selector: str) -> str:
     return str(page.inner_text(selector))
+
+
+GUIDE = """# ساعت کاری فروشگاه
+
+فروشگاه از شنبه تا پنجشنبه از ساعت ۹ صبح تا ۶ عصر باز است و جمعه‌ها تعطیل است.
+
+# هزینهٔ ارسال
+
+ارسال سفارش‌های بالای دو میلیون تومان رایگان است.
+"""
 
 
 def wait_text(page: Any, selector: str, expected: str, timeout: float = 300) -> None:
@@ -128,10 +138,23 @@ def test_upload_train_stop_resume_serve_and_chat(
     assert "گارانتی کتری برقی" in text(page, "#preview-table")
     page.select_option("#question-column", "پرسش مشتری")
     page.select_option("#answer-column", "پاسخ ما")
+    upload(page, "راهنما.txt", b"\xff", "#knowledge-upload")
+    wait_text(page, "#knowledge-error", "UTF-8", 30)
+    assert "خط ۱" in text(page, "#knowledge-error")
+    upload(page, "راهنما.md", GUIDE.encode(), "#knowledge-upload")
+    wait_text(page, "#knowledge-docs", "راهنما.md: ۲ بخش", 30)
+    page.click("#knowledge-preview summary")
+    assert "جمعه‌ها تعطیل" in text(page, "#knowledge-preview")
     page.click("#save-dataset")
     wait_text(page, "#dataset-counts", "نگه‌داشته", 120)
     assert "سطرهای خوانده‌شده: ۴۰" in text(page, "#dataset-counts")
+    page.fill("#knowledge-query", "جمعه فروشگاه بازه؟")
+    page.click("#knowledge-search")
+    wait_text(page, "#knowledge-hits", "ساعت کاری فروشگاه", 30)
     shoot(page, "data")
+    page.fill("#knowledge-query", "بلیت هواپیما به پاریس چند است؟")
+    page.click("#knowledge-search")
+    wait_text(page, "#knowledge-hits", "نمی‌داند", 30)
 
     page.click("#advanced summary")
     for name, value in (

@@ -52,7 +52,9 @@ def _pieces(paragraph: str) -> Iterator[str]:
 
 def _sections(text: str, fallback: str) -> Iterator[tuple[str, int, list[str]]]:
     """(heading, first line, paragraphs) per section of a text or Markdown file."""
-    heading, start, paragraphs, current = fallback, 1, [], []
+    heading, start = fallback, 1
+    paragraphs: list[str] = []
+    current: list[str] = []
     for number, line in enumerate(text.splitlines(), start=1):
         match = _HEADING.match(line)
         if match or not line.strip():

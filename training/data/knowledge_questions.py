@@ -92,6 +92,12 @@ def handwritten_questions(directory: Path) -> Iterator[Question]:
             yield Question(row["question"], row["answer"], row["passage_id"], "handwritten")
 
 
+def evaluated_passages(directory: Path) -> frozenset[str]:
+    """The ids of the hand-written passages the evaluation asks about (none when the folder
+    is absent: a studio bot's own data)."""
+    return frozenset(q.passage_id for q in handwritten_questions(directory))
+
+
 def grounded_questions(
     tables: Path, eval_sources: Path, normalize: Callable[[str], str]
 ) -> list[Question]:

@@ -42,6 +42,7 @@ from persian_chat.atomic import atomic_write_many
 from persian_chat.chat_format import (
     ChatFormatError,
     Conversation,
+    Message,
     validate_conversation,
     with_system_prompt,
 )
@@ -70,6 +71,10 @@ from persian_chat.training.data.knowledge import (
     knowledge_jsonl,
 )
 from persian_chat.training.data.knowledge_files import read_knowledge_file
+from persian_chat.training.data.knowledge_questions import (
+    DEFAULT_EVAL_SOURCES,
+    evaluated_passages,
+)
 from persian_chat.training.data.mixture import MixRow, over_share, shares, totals
 from persian_chat.training.data.records import BadRow, Example
 from persian_chat.training.data.sources import (
@@ -162,6 +167,9 @@ class PrepareConfig(BaseModel):
     # reading rows (training/data/task_reading.py): fact questions and a share of the
     # conversations with passages in front of them, the gold one or only near misses
     reading: bool = True
+    # the evaluation's grounded questions: the passages they ask about never appear in a
+    # training row (reading is measured on passages the model never read)
+    eval_sources: Path = DEFAULT_EVAL_SOURCES
     # source name (as in the manifest: "hafez", "chat:PATH", "task:facts") -> largest share
     # of tokens it may have, in train and in test alike
     max_share: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_MAX_SHARE))
@@ -511,7 +519,7 @@ def add_reading_rows(
 
     def gold_of(row: _Kept) -> str | None:
         spec = config.sources[row.source]
-        if isinstance(spec, TaskSource) and spec.name == "facts":
+        if isinstance(spec, TaskSource) and spec.name in ("facts", "passages"):
             return row.group
         if spec.type not in ("chat", "qa"):
             return None
@@ -522,6 +530,7 @@ def add_reading_rows(
 
     golds = [gold_of(row) for row in kept]
     held_out = frozenset(g for g, row in zip(golds, kept, strict=True) if g and row.test)
+    held_out |= evaluated_passages(config.eval_sources)
     out: list[_Kept] = []
     made = Counter[str]()
     for row, gold in tqdm(
@@ -544,19 +553,20 @@ def add_reading_rows(
             out.append(row)
             continue
         out.append(_reading_row(row, read, gold, ""))
-        made["facts_refused" if read.refused else "facts"] += 1
+        task = spec.name  # facts or passages
+        made[f"{task}_refused" if read.refused else task] += 1
         cells = countries.get(gold)
         if not cells or not row.origin.endswith(":capital1"):
             continue
         kind = "currency" if cells.get("currency") else "continent"
         if not cells.get(kind):
             continue
-        turns = [
-            {**m, "content": pipeline.normalizer.normalize(m["content"])}
+        turns: list[Message] = [
+            {"role": m["role"], "content": pipeline.normalizer.normalize(m["content"])}
             for m in follow_up(messages, kind, cells, row.origin)
         ]
         query = f"{turns[-4]['content']} {turns[-2]['content']}"
-        second = reader.row(turns, gold, row.origin + ":followup", query, hidden)  # type: ignore[arg-type]
+        second = reader.row(turns, gold, row.origin + ":followup", query, hidden)
         if second is not None:
             follow = _reading_row(row, second, gold, ":followup")
             if not second.refused:

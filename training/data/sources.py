@@ -23,7 +23,7 @@ from persian_chat.training.data.records import BadRow, Example
 
 POSITIVE, NEGATIVE, NEUTRAL = "مثبت", "منفی", "خنثی"
 DEFAULT_TABLES = Path("datasets/sources/tables")
-TaskName = Literal["facts", "translation", "sentiment", "dates_numbers", "arithmetic"]
+TaskName = Literal["facts", "passages", "translation", "sentiment", "dates_numbers", "arithmetic"]
 TASK_NAMES: tuple[TaskName, ...] = get_args(TaskName)
 Format = Literal["chat", "qa", "sentiment"]
 # Domain of rows that carry none.

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from persian_chat.training.data.persian_numbers import persian_digits
+from persian_chat.persian_numbers import persian_digits
 from persian_chat.training.data.phrasing import phrased_turn
 from persian_chat.training.data.records import Example
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import jdatetime
 
-from persian_chat.training.data.persian_numbers import persian_digits
+from persian_chat.persian_numbers import persian_digits
 from persian_chat.training.data.phrasing import phrased_turn
 from persian_chat.training.data.records import Example
 

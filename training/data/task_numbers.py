@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 
-from persian_chat.training.data.persian_numbers import number_to_words, persian_digits
+from persian_chat.persian_numbers import number_to_words, persian_digits
 from persian_chat.training.data.phrasing import phrased_turn
 from persian_chat.training.data.records import Example
 

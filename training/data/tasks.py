@@ -13,11 +13,13 @@ from persian_chat.training.data.task_arithmetic import arithmetic_examples
 from persian_chat.training.data.task_dates import dates_examples
 from persian_chat.training.data.task_facts import COUNTRIES, PROVINCES, facts_examples
 from persian_chat.training.data.task_numbers import numbers_examples
+from persian_chat.training.data.task_passages import passages_examples, reading_files
 from persian_chat.training.data.task_sentiment import REVIEWS, sentiment_examples
 from persian_chat.training.data.task_translation import TRANSLATIONS, translation_examples
 
 GENERATORS: dict[TaskName, Callable[[Path], Iterator[Example]]] = {
     "facts": facts_examples,
+    "passages": passages_examples,
     "translation": translation_examples,
     "sentiment": sentiment_examples,
     "dates_numbers": lambda _tables: chain(dates_examples(), numbers_examples()),
@@ -25,6 +27,7 @@ GENERATORS: dict[TaskName, Callable[[Path], Iterator[Example]]] = {
 }
 TABLES: dict[TaskName, tuple[str, ...]] = {
     "facts": (COUNTRIES, PROVINCES),
+    "passages": (),  # reading_files(): every file of datasets/sources/reading
     "translation": (TRANSLATIONS,),
     "sentiment": (REVIEWS,),
     "dates_numbers": (),
@@ -38,4 +41,6 @@ def task_examples(name: TaskName, tables: Path) -> Iterator[Example]:
 
 def task_tables(name: TaskName, tables: Path) -> list[Path]:
     """The table files task `name` reads (none for the purely computed tasks)."""
+    if name == "passages":
+        return reading_files(tables)
     return [tables / file for file in TABLES[name]]

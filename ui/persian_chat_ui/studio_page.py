@@ -81,6 +81,118 @@ def data_table(headers: tuple[str, ...], items: Any, row: Any, id: str) -> rx.Co
     )
 
 
+def knowledge_upload() -> rx.Component:
+    """Documents that become the bot's knowledge: dropped, previewed as passages."""
+    documents = rx.cond(
+        StudioState.knowledge_docs.length() > 0,
+        rx.vstack(
+            rx.hstack(
+                rx.foreach(
+                    StudioState.knowledge_docs,
+                    lambda d: rx.badge(d["name"], ": ", d["count"], " بخش", variant="soft"),
+                ),
+                rx.button("پاک کردن", on_click=StudioState.clear_knowledge, variant="ghost"),
+                wrap="wrap",
+                id="knowledge-docs",
+            ),
+            rx.el.details(
+                rx.el.summary("بخش‌هایی که ربات می‌خواند"),
+                rx.foreach(
+                    StudioState.knowledge_preview,
+                    lambda p: rx.box(
+                        rx.text(p["title"], weight="bold", size="2"),
+                        rx.text(p["text"], size="2"),
+                        class_name="passage",
+                    ),
+                ),
+                id="knowledge-preview",
+                dir="rtl",
+                lang="fa",
+            ),
+            align="start",
+            width="100%",
+        ),
+        rx.fragment(),
+    )
+    return rx.vstack(
+        rx.upload.root(
+            rx.vstack(
+                rx.icon("book_open", size=20),
+                rx.text("دانش ربات (اختیاری): پرونده‌های TXT، MD یا JSONL را اینجا رها کنید"),
+                align="center",
+            ),
+            id="knowledge-upload",
+            class_name="dropzone",
+            multiple=True,
+            on_drop=StudioState.handle_knowledge_upload,
+        ),
+        rx.cond(
+            StudioState.knowledge_error != "",
+            rx.callout(
+                StudioState.knowledge_error,
+                icon="triangle_alert",
+                color_scheme="red",
+                id="knowledge-error",
+                dir="auto",
+            ),
+            rx.fragment(),
+        ),
+        documents,
+        align="start",
+        width="100%",
+    )
+
+
+def knowledge_search() -> rx.Component:
+    """Search the shown dataset's knowledge as the chat would."""
+    hits = rx.cond(
+        StudioState.knowledge_searched != "",
+        rx.cond(
+            StudioState.knowledge_hits.length() > 0,
+            rx.vstack(
+                rx.foreach(
+                    StudioState.knowledge_hits,
+                    lambda h: rx.box(
+                        rx.text(h["title"], " (", h["coverage"], ")", weight="bold", size="2"),
+                        rx.text(h["text"], size="2"),
+                        class_name="passage",
+                    ),
+                ),
+                id="knowledge-hits",
+                align="start",
+            ),
+            rx.text(
+                "بخشی که به این پرسش بخورد پیدا نشد؛ ربات خواهد گفت که نمی‌داند.",
+                size="2",
+                id="knowledge-hits",
+            ),
+        ),
+        rx.fragment(),
+    )
+    return rx.vstack(
+        rx.form(
+            rx.hstack(
+                rx.input(
+                    name="query",
+                    placeholder="پرسشی بنویسید تا ببینید ربات چه می‌خواند",
+                    id="knowledge-query",
+                    dir="auto",
+                    lang="fa",
+                    width="100%",
+                ),
+                rx.button("جستجو در دانش", type="submit", id="knowledge-search"),
+                width="100%",
+            ),
+            on_submit=StudioState.search_knowledge,
+            width="100%",
+        ),
+        hits,
+        align="start",
+        width="100%",
+        dir="rtl",
+    )
+
+
 def data_section() -> rx.Component:
     preview = rx.cond(
         StudioState.columns.length() > 0,
@@ -171,7 +283,9 @@ def data_section() -> rx.Component:
                 ),
                 rx.fragment(),
             ),
+            knowledge_search(),
             align="start",
+            width="100%",
         ),
         rx.fragment(),
     )
@@ -179,7 +293,8 @@ def data_section() -> rx.Component:
         "۱. داده",
         "پروندهٔ CSV، JSONL یا JSON خود را بکشید و رها کنید. ستون پرسش و ستون پاسخ را برگزینید؛ "
         "داده همان‌گونه که «persian-chat prepare» می‌کند یکسان‌سازی، پاک‌سازی و به دو بخش آموزش "
-        "و آزمون تقسیم می‌شود و شمار سطرهای هر مرحله نمایش داده می‌شود.",
+        "و آزمون تقسیم می‌شود و شمار سطرهای هر مرحله نمایش داده می‌شود. متن‌های دانش ربات "
+        "(و پرسش و پاسخ‌های همین پرونده) هنگام گفتگو جستجو و پیش از پرسش به مدل داده می‌شوند.",
         rx.upload.root(
             rx.vstack(
                 rx.icon("upload", size=24),
@@ -204,6 +319,7 @@ def data_section() -> rx.Component:
             rx.fragment(),
         ),
         preview,
+        knowledge_upload(),
         counts,
         rx.cond(
             StudioState.datasets.length() > 0,

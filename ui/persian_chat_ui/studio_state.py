@@ -17,15 +17,16 @@ from typing import Any
 
 import reflex as rx
 
+from persian_chat.persian_numbers import persian_digits
 from persian_chat.studio.datasets import add_dataset
 from persian_chat.studio.downloads import signed
+from persian_chat.studio.knowledge import KnowledgeSearch, inspect_knowledge
 from persian_chat.studio.monitoring import rates
 from persian_chat.studio.service import Studio, get_studio
 from persian_chat.studio.serving import SwitchError
 from persian_chat.studio.templates import TEMPLATES, Recipe, recipe_for
 from persian_chat.studio.trial import TrialError
 from persian_chat.studio.uploads import Preview, UploadError, check_mapping, inspect_upload
-from persian_chat.training.data.persian_numbers import persian_digits
 
 ENABLED = os.environ.get("PERSIAN_CHAT_STUDIO") == "1"
 STATUS_FA = {
@@ -57,6 +58,8 @@ COUNT_FA = {
     "duplicate_normalized": "تکراری پس از یکسان‌سازی",
     "over_share": "بیش از سهم",
     "kept": "نگه‌داشته",
+    "reading_added": "سطرهای خواندن",
+    "knowledge": "بخش‌های دانش",
     "train": "آموزش",
     "test": "آزمون",
 }
@@ -75,6 +78,9 @@ YES_NO = ("yes", "no")  # the switches among the advanced settings
 MONITOR_WINDOW_S = 3600
 # uploads waiting for their column mapping, by browser session (bytes never go to the page)
 _UPLOADS: dict[str, tuple[Preview, bytes]] = {}
+# knowledge documents waiting to be saved with the upload, per browser session
+_DOCUMENTS: dict[str, list[tuple[str, bytes]]] = {}
+KNOWLEDGE_SEARCH = KnowledgeSearch()
 
 
 def fa(value: Any) -> str:
@@ -118,6 +124,12 @@ class StudioState(rx.State):
     dataset_counts: list[list[str]] = []  # noqa: RUF012
     dropped: list[str] = []  # noqa: RUF012
     datasets: list[dict[str, str]] = []  # noqa: RUF012
+    # the bot's knowledge: documents waiting to be saved, their first passages, a search
+    knowledge_docs: list[dict[str, str]] = []  # noqa: RUF012
+    knowledge_preview: list[dict[str, str]] = []  # noqa: RUF012
+    knowledge_error: str = ""
+    knowledge_hits: list[dict[str, str]] = []  # noqa: RUF012
+    knowledge_searched: str = ""  # the query the hits are for
     # templates and advanced settings ("" keeps the template's value)
     templates: list[dict[str, str]] = []  # noqa: RUF012
     advanced: dict[str, str] = {name: "" for name in ADVANCED}  # noqa: RUF012
@@ -216,6 +228,57 @@ class StudioState(rx.State):
         return None
 
     @rx.event
+    async def handle_knowledge_upload(self, files: list[rx.UploadFile]) -> Any:
+        """Check knowledge documents and preview the passages they become; they are kept
+        with the next dataset saved."""
+        studio = self._studio()
+        if studio is None or not files:
+            return None
+        token = self.router.session.client_token
+        documents = _DOCUMENTS.setdefault(token, [])
+        for upload in files:
+            name = Path(upload.name or "knowledge.txt").name
+            data = await upload.read()
+            try:
+                limit = studio.settings.max_upload_bytes
+                preview = await asyncio.to_thread(inspect_knowledge, name, data, limit)
+            except UploadError as exc:
+                self.knowledge_error = f"{name}: {exc.message}"
+                return rx.toast.error(self.knowledge_error, duration=8000)
+            documents.append((name, data))
+            self.knowledge_docs = [*self.knowledge_docs, {"name": name, "count": fa(preview.count)}]
+            self.knowledge_preview = [
+                *self.knowledge_preview,
+                *({"title": p.title, "text": p.text} for p in preview.passages),
+            ]
+        self.knowledge_error = ""
+        return None
+
+    @rx.event
+    def clear_knowledge(self) -> None:
+        _DOCUMENTS.pop(self.router.session.client_token, None)
+        self.knowledge_docs, self.knowledge_preview, self.knowledge_error = [], [], ""
+
+    @rx.event(background=True)
+    async def search_knowledge(self, form_data: dict[str, Any]) -> None:
+        """What the chat would put in front of this question, from the shown dataset's
+        knowledge (its documents and its question-answer rows)."""
+        query = str(form_data.get("query", "")).strip()
+        async with self:
+            studio = self._studio()
+            row = studio.store.dataset(self.dataset_id) if studio is not None else None
+            if row is None or not query:
+                return
+        directory = Path(row["directory"])
+        hits = await asyncio.to_thread(KNOWLEDGE_SEARCH.search, directory, query)
+        async with self:
+            self.knowledge_searched = query
+            self.knowledge_hits = [
+                {"title": p.title, "text": p.text, "coverage": fa(f"{round(c * 100)}٪")}
+                for p, c in hits
+            ]
+
+    @rx.event
     def set_question_column(self, value: str) -> None:
         self.question_column = value
 
@@ -232,6 +295,7 @@ class StudioState(rx.State):
             if studio is None or pending is None or self.preparing:
                 return
             preview, data = pending
+            documents = list(_DOCUMENTS.get(self.router.session.client_token, []))
             try:
                 mapping = check_mapping(preview, self.question_column, self.answer_column)
             except UploadError as exc:
@@ -240,7 +304,7 @@ class StudioState(rx.State):
             self.preparing, self.upload_error = True, ""
         try:
             row = await asyncio.to_thread(
-                add_dataset, studio.settings, studio.store, preview.name, data, mapping
+                add_dataset, studio.settings, studio.store, preview.name, data, mapping, documents
             )
         except UploadError as exc:
             async with self:
@@ -250,6 +314,8 @@ class StudioState(rx.State):
         async with self:
             self.preparing = False
             _UPLOADS.pop(self.router.session.client_token, None)
+            _DOCUMENTS.pop(self.router.session.client_token, None)
+            self.knowledge_docs, self.knowledge_preview = [], []
             self._show_dataset(studio, row)
             self._refresh(studio)
 
@@ -261,10 +327,11 @@ class StudioState(rx.State):
             self._show_dataset(studio, row)
 
     def _show_dataset(self, studio: Studio, row: dict[str, Any]) -> None:
+        self.knowledge_hits, self.knowledge_searched = [], ""
         self.dataset_id = int(row["id"])
         self.dataset_label = f"{row['name']} (SHA-256 {row['sha256'][:12]}…)"
         summary = row["counts"]
-        counts = summary.get("counts", {})
+        counts = {**summary.get("counts", {}), "knowledge": summary.get("knowledge", 0)}
         self.dataset_counts = [
             [COUNT_FA.get(k, k), fa(v)]
             for k, v in counts.items()

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from persian_chat.training.data.persian_numbers import number_to_words, persian_digits
+from persian_chat.persian_numbers import number_to_words, persian_digits
 from persian_chat.training.data.task_numbers import (
     BANDS,
     number_examples,

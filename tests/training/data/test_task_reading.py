@@ -10,6 +10,7 @@ import pytest
 from persian_chat.chat_format import Message
 from persian_chat.knowledge import PASSAGES_HEADING, QUESTION_HEADING, Passage, passages_block
 from persian_chat.retrieval import KnowledgeBase
+from persian_chat.training.data.knowledge_questions import evaluated_passages
 from persian_chat.training.data.records import single_turn
 from persian_chat.training.data.task_reading import (
     REFUSAL_EXPECTED,
@@ -129,6 +130,7 @@ def test_the_committed_dataset_reads_on_held_out_entities(repo: Path) -> None:
     reading = [r for r in train if r["source"] == "reading"]
     kinds = Counter(str(r["domain"]) for r in reading)
     assert kinds["reading_refusal"] > 200 and kinds["facts_geography"] > 500
+    assert kinds["reading_passages"] > 500  # questions about hand-written passages
     assert not [r for r in train if r["source"] == "task:facts"]  # all became reading rows
     assert len([r for r in reading if len(r["messages"]) == 5]) > 100  # follow-ups
     for record in reading:
@@ -138,3 +140,4 @@ def test_the_committed_dataset_reads_on_held_out_entities(repo: Path) -> None:
     test_golds = {r["gold"] for r in test if r["source"] == "reading"}
     shown_in_training = {pid for r in reading for pid in r["passages"]}
     assert test_golds and not test_golds & shown_in_training
+    assert not evaluated_passages(repo / "datasets/sources/eval") & shown_in_training

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from persian_chat.training.data.persian_numbers import number_to_words, persian_digits
+from persian_chat.persian_numbers import number_to_words, persian_digits
 
 
 @pytest.mark.parametrize(
