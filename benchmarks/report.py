@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 from pathlib import Path
 from typing import Any
@@ -374,6 +375,49 @@ def _number(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def wilson(share: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95% Wilson score interval of a proportion measured on n answers: small
+    evaluation sets move by several points per answer, and the interval says how many."""
+    if n == 0:
+        return 0.0, 1.0
+    centre = share + z * z / (2 * n)
+    spread = z * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n))
+    scale = 1 + z * z / n
+    return max(0.0, (centre - spread) / scale), min(1.0, (centre + spread) / scale)
+
+
+REFERENCE_LABEL = "fine-tuned"  # evaluate's default label: the model `make demo` trains
+# (figure, its count of answers, its name) in chat_eval.json's categories
+SKILL_METRICS = (
+    ("exact_match", "exact_match_n", "exact match"),
+    ("sentiment_accuracy", "sentiment_n", "accuracy"),
+)
+
+
+def skills_table(entry: dict[str, Any], mode: str = "default") -> list[str]:
+    """Per scored category of one model: the answers scored, the figure and its interval
+    (chrF, an average over sentences, has no binomial interval)."""
+    result = entry["modes"].get(mode)
+    if result is None:
+        return []
+    rows: list[list[Any]] = []
+    for category, c in sorted(result["categories"].items()):
+        for key, count, name in SKILL_METRICS:
+            n = c.get(count) or 0
+            if n and c.get(key) is not None:
+                low, high = wilson(c[key], n)
+                rows.append([category, name, n, _percent(c[key]), f"{low:.0%}–{high:.0%}"])
+        for key in ("chrf_translation", "chrf_hafez"):
+            if c.get(f"{key}_n"):
+                rows.append([category, "chrF", c[f"{key}_n"], _number(c[key]), "-"])
+    if not rows:
+        return []
+    return [
+        f"Scored categories ({mode} sampling), with the 95% Wilson interval of each share:",
+        _table(["category", "metric", "answers", "value", "95% interval"], rows),
+    ]
+
+
 def chat_evaluation_section(logs: Path) -> str:
     """logs/chat_eval.json: every evaluated model (label) x sampling mode, side by side."""
     path = logs / "chat_eval.json"
@@ -461,12 +505,15 @@ def chat_evaluation_section(logs: Path) -> str:
             "## Chat evaluation",
             "Answers of the served int8 ONNX model through the server's engine to held-out "
             "prompts of `datasets/test.jsonl` (an equal share per category, categories scored "
-            "by exact match, sentiment or chrF topped up to 24), per model and sampling mode "
+            "by exact match, sentiment or chrF topped up to the evaluation's "
+            "`--chat-scored-prompts`, 60 by default, where the test set has them), per model "
+            "and sampling mode "
             "(each mode is the server's defaults with the fields shown); per-category "
             "figures are in `logs/chat_eval.json`, the worst "
             "answers in `logs/errors.txt`. A loop is a word 4-gram occurring 3 or more times.",
             _table(header, rows),
             f"Sampling: {described}.",
+            *(skills_table(labels[REFERENCE_LABEL]) if REFERENCE_LABEL in labels else []),
             *knowledge,
         ]
     )

@@ -38,7 +38,10 @@ request "health" 200 '"status":"ok"' "$BASE/health"
 if [[ "${CHECK_METRICS:-1}" != 0 ]]; then
   request "metrics" 200 "persian_chat_requests_total" "$BASE/metrics"
 fi
-request "models" 200 '"object":"list"' "${auth[@]}" "$BASE/v1/models"
+request "models" 200 '"loaded":true' "${auth[@]}" "$BASE/v1/models"
+request "unknown model" 404 '"code":"model_not_found"' "${auth[@]}" "${json[@]}" \
+  -d "{\"messages\":[$hello],\"max_tokens\":8,\"model\":\"no-such-model\"}" \
+  "$BASE/v1/chat/completions"
 request "chat stream" 200 '"done":true' -N "${auth[@]}" "${json[@]}" \
   -d "{\"messages\":[$hello],\"max_tokens\":8}" "$BASE/api/chat"
 request "chat stream tokens" 200 'data: {"token"' -N "${auth[@]}" "${json[@]}" \
@@ -49,7 +52,7 @@ request "openai non-stream" 200 '"object":"chat.completion"' "${auth[@]}" "${jso
   -d "{\"messages\":[$hello],\"max_tokens\":8}" "$BASE/v1/chat/completions"
 request "openai stream" 200 'data: [DONE]' -N "${auth[@]}" "${json[@]}" \
   -d "{\"messages\":[$hello],\"max_tokens\":8,\"stream\":true}" "$BASE/v1/chat/completions"
-schema='{"type":"object","properties":{"ok":{"type":"boolean"}},"required":["ok"]}'
+schema='{"type":"object","properties":{"ok":{"type":"boolean"}},"required":["ok"],"additionalProperties":false}'
 request "json schema" 200 '"content":"{\"ok\": ' "${auth[@]}" "${json[@]}" \
   -d "{\"messages\":[$hello],\"max_tokens\":16,\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\",\"schema\":$schema}}}" \
   "$BASE/v1/chat/completions"

@@ -1,4 +1,5 @@
-"""POST /admin/model: switch the served model without a restart.
+"""POST /admin/model: switch the served model without a restart; POST /admin/models: serve
+one more model beside the others (server/model_pool.py).
 
 The new model loads in a worker thread while the old one keeps answering; then the runtime
 is swapped, so every request from then on goes to the new model, and the old engine takes no
@@ -22,13 +23,12 @@ from starlette.responses import JSONResponse, Response
 from persian_chat.server.api_errors import ApiError
 from persian_chat.server.api_schema import ModelSwitchRequest
 from persian_chat.server.app_state import AppState
-from persian_chat.server.runtime import Runtime
-from persian_chat.server.settings import ServerSettings
+from persian_chat.server.runtime import load_in_thread
 
 log = logging.getLogger("persian_chat.server")
 
 ROUTE = "/admin/model"
-RETIRE_POLL_SECONDS = 0.5
+ADD_ROUTE = "/admin/models"
 
 
 def served_dir(model_dir: str) -> Path:
@@ -55,37 +55,11 @@ def served_dir(model_dir: str) -> Path:
     return path
 
 
-def _discard(future: asyncio.Future[Runtime]) -> None:
-    """Stop the engine of a load that finished after its switch was cancelled."""
-    if not future.cancelled() and future.exception() is None:
-        future.result().engine.shutdown(0)
-
-
-async def _load(state: AppState, settings: ServerSettings) -> Runtime:
-    """`state.loader(settings)` in a worker thread. A thread cannot be cancelled: if the
-    switch is (the server stopping), the engine it starts is shut down, never leaked."""
-    future = asyncio.get_running_loop().run_in_executor(None, state.loader, settings)
-    try:
-        return await asyncio.shield(future)
-    except asyncio.CancelledError:
-        future.add_done_callback(_discard)
-        raise
-
-
-async def retire(state: AppState, old: Runtime) -> None:
-    """Wait, without blocking the event loop, until the old engine has finished its answers
-    (or its grace ran out) and its thread ended; then forget it so its memory is freed."""
-    while not old.engine.join(0):
-        await asyncio.sleep(RETIRE_POLL_SECONDS)
-    state.draining = [r for r in state.draining if r is not old]
-    log.info("%s retired: its last answers are finished", old.model.model_id)
-
-
 async def _switch(state: AppState, path: Path) -> dict[str, Any]:
     settings = state.settings.model_copy(update={"model_dir": path})
     started = time.monotonic()
     try:
-        runtime = await _load(state, settings)
+        runtime = await load_in_thread(state.loader, settings)
     except Exception as exc:  # checksums, a broken graph: the old model serves on
         log.warning(
             "switching to %s failed, still serving %s: %s", path, state.settings.model_dir.name, exc
@@ -101,11 +75,7 @@ async def _switch(state: AppState, path: Path) -> dict[str, Any]:
         raise
     state.runtime, state.settings = runtime, settings
     grace = settings.switch_grace_seconds
-    old.engine.shutdown(grace)
-    state.draining.append(old)
-    task = asyncio.create_task(retire(state, old))
-    state.tasks.add(task)
-    task.add_done_callback(state.tasks.discard)
+    state.drain(old)
     new_id, old_id = runtime.model.model_id, old.model.model_id
     log.info(
         "switched the served model from %s to %s (loaded in %.1f s); %s finishes its "
@@ -142,3 +112,30 @@ async def switch_model(request: Request) -> Response:
         return exc.response()
     finally:
         state.metrics.requests.labels(ROUTE, str(status)).inc()
+
+
+async def add_model(request: Request) -> Response:
+    """POST /admin/models {"model_dir": ...}: serve that model too, beside the others (the
+    studio's "serve" of a version); it loads on its first request. 200 {"model", "models"}."""
+    state: AppState = request.app.state.app_state
+    status = 200
+    try:
+        state.gate.authorize_admin(request)
+        body = await state.gate.read_body(request, ModelSwitchRequest)
+        state.ready()
+        path = await asyncio.to_thread(served_dir, body.model_dir)
+        if path.name in state.model_ids():
+            raise ApiError(
+                409,
+                f"a model named {path.name!r} is served already",
+                param="model_dir",
+                code="model_exists",
+            )
+        state.pool.add(path)
+        log.info("serving %s too (%s): it loads on its first request", path.name, path)
+        return JSONResponse({"model": path.name, "models": state.model_ids()})
+    except ApiError as exc:
+        status = exc.status
+        return exc.response()
+    finally:
+        state.metrics.requests.labels(ADD_ROUTE, str(status)).inc()

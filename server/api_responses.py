@@ -145,6 +145,7 @@ class ModelEntry(BaseModel):
     object: Literal["model"]
     created: int
     owned_by: str
+    loaded: bool  # our extension: false until its first request loads it (serve --model again)
 
 
 class ModelList(BaseModel):
@@ -154,7 +155,8 @@ class ModelList(BaseModel):
 
 class Health(BaseModel):
     status: str
-    model: str | None = None
+    model: str | None = None  # the first model: requests that name none get it
+    models: list[str] | None = None  # every model served (loaded or not), the first first
     active: int | None = None
     waiting: int | None = None
     error: str | None = None
@@ -175,6 +177,14 @@ class CancelResponse(BaseModel):
 
     id: str
     cancelled: Literal[True]
+
+
+class ModelAddResponse(BaseModel):
+    """POST /admin/models: the model added (loaded on its first request) and every model
+    the server now answers with."""
+
+    model: str
+    models: list[str]
 
 
 class ModelSwitchResponse(BaseModel):
@@ -214,5 +224,6 @@ MODELS: list[type[BaseModel]] = [
     DetokenizeResponse,
     CancelResponse,
     ModelSwitchResponse,
+    ModelAddResponse,
     KnowledgeSearchResponse,
 ]

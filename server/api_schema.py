@@ -120,7 +120,14 @@ class ResponseFormat(BaseModel):
         return {"type": self.type, "json_schema": {"schema": schema}}
 
 
-class Sampling(BaseModel):
+class ModelNamed(BaseModel):
+    """A body that may name the model it is for (None: the first one served; a name the
+    server does not serve is a 404)."""
+
+    model: Text | None = None
+
+
+class Sampling(ModelNamed):
     """Fields every generating route shares (the chat routes and /v1/completions). Numbers
     are strict JSON numbers (an integer field refuses 4.0, "4" and true); every accepted
     value samples safely (tested with hypothesis over the whole range)."""
@@ -222,7 +229,6 @@ class OpenAIChatRequest(SamplingFields):
     Unknown fields are ignored (clients send many); ones we cannot honour are refused."""
 
     model_config = ConfigDict(extra="ignore", strict=True)
-    model: Text | None = None
     stream: StrictBool = False
     stream_options: StreamOptions | None = None
     max_completion_tokens: int | None = Field(None, ge=1)
@@ -271,7 +277,6 @@ class CompletionRequest(Sampling):
     own log-probabilities)."""
 
     model_config = ConfigDict(extra="ignore", strict=True)
-    model: Text | None = None
     prompt: Text | list[Annotated[int, Field(ge=0)]] | list[Text]
     max_tokens: int | None = Field(16, ge=0)
     stream: StrictBool = False
@@ -296,12 +301,6 @@ class CompletionRequest(Sampling):
     @property
     def requested_logprobs(self) -> int | None:
         return self.logprobs
-
-
-class ModelNamed(BaseModel):
-    """A body that may name the model it is for (checked against the served one)."""
-
-    model: Text | None = None
 
 
 class TokenizeRequest(ModelNamed):

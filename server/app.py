@@ -23,8 +23,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from persian_chat.server.admin import ADD_ROUTE, add_model, switch_model
 from persian_chat.server.admin import ROUTE as ADMIN_ROUTE
-from persian_chat.server.admin import switch_model
 from persian_chat.server.api_errors import ApiError
 from persian_chat.server.api_schema import ChatRequest, OpenAIChatRequest
 from persian_chat.server.app_state import AppState
@@ -61,6 +61,7 @@ async def load(state: AppState) -> None:
         state.status, state.error = "failed", str(exc)
         state.on_fatal()
         return
+    state.pool.measure_cap(state.settings)  # what is left once the first model is in memory
     state.runtime, state.status = runtime, "ready"
     state.metrics.watch_engine(lambda: [r.engine for r in state.runtimes()])
     while state.status == "ready":
@@ -106,19 +107,24 @@ async def openai_chat(request: Request) -> Response:
 
 
 async def models(request: Request) -> Response:
+    """GET /v1/models: every model this server answers with, loaded or not (`loaded` is
+    ours: whether its first request would wait for it to load)."""
     state = _state(request)
     try:
-        runtime = state.ready()
+        first = state.ready()
         state.gate.authorize(request)
     except ApiError as exc:
         return exc.response()
-    entry = {
-        "id": runtime.model.model_id,
-        "object": "model",
-        "created": int(runtime.loaded_at),
-        "owned_by": "persian-chat",
-    }
-    return JSONResponse({"object": "list", "data": [entry]})
+    loaded = {r.model.model_id: r for r in [first, *state.pool.loaded()]}
+    data = []
+    for model_id in state.model_ids():
+        runtime = loaded.get(model_id)
+        created = (
+            runtime.loaded_at if runtime else state.pool.entries[model_id].path.stat().st_mtime
+        )
+        entry = {"id": model_id, "object": "model", "created": int(created)}
+        data.append({**entry, "owned_by": "persian-chat", "loaded": runtime is not None})
+    return JSONResponse({"object": "list", "data": data})
 
 
 async def health(request: Request) -> Response:
@@ -129,6 +135,7 @@ async def health(request: Request) -> Response:
             {
                 "status": "ok",
                 "model": runtime.model.model_id,
+                "models": state.model_ids(),
                 "active": runtime.engine.active,
                 "waiting": runtime.engine.waiting,
             }
@@ -178,6 +185,7 @@ ROUTES = [
     Route("/metrics", metrics, methods=["GET"]),
     Route("/openapi.json", openapi, methods=["GET"]),
     Route(ADMIN_ROUTE, switch_model, methods=["POST"]),
+    Route(ADD_ROUTE, add_model, methods=["POST"]),
 ]
 
 

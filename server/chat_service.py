@@ -23,7 +23,7 @@ from persian_chat.server.api_errors import ApiError
 from persian_chat.server.api_schema import ChatRequest, OpenAIChatRequest
 from persian_chat.server.app_state import AppState
 from persian_chat.server.engine import EngineClosedError, EngineFullError
-from persian_chat.server.gate import cache_scope, check_model
+from persian_chat.server.gate import cache_scope
 from persian_chat.server.prompt import Prompt, PromptError, build_prompt
 from persian_chat.server.replay import Replay, parse_event_id
 from persian_chat.server.request_log import log_request
@@ -96,7 +96,7 @@ class ChatStream:
                 headers={"Retry-After": str(BUSY_RETRY_SECONDS)},
             ) from None
         except EngineClosedError:
-            if self.state.status == "ready" and self.state.runtime is not runtime:
+            if self.state.status == "ready" and not self.state.serving(runtime):
                 raise ModelSwitchedError from None
             raise ApiError(503, "the server is shutting down", code="shutting_down") from None
         self.state.metrics.prompt_tokens.labels(self.model).inc(self.stats.prompt_tokens)
@@ -191,11 +191,10 @@ async def _respond(
     request: Request, stream: ChatStream, schema: type[ChatBody], wire_type: type[Wire]
 ) -> Response:
     state = stream.state
-    runtime = state.ready()
+    state.ready()
     stream.key = state.gate.authorize(request)
     body = await state.gate.admit(request, stream.key, schema)
-    if isinstance(body, OpenAIChatRequest):
-        check_model(body.model, runtime.model.model_id)
+    runtime = await state.runtime_for(body.model)
     last_event_id = request.headers.get("last-event-id")
     if last_event_id is not None:
         resumed = _resume(state, stream.key, last_event_id)
@@ -207,9 +206,7 @@ async def _respond(
             await stream.start(runtime, body, scope)
             break
         except ModelSwitchedError:
-            runtime = state.ready()
-            if isinstance(body, OpenAIChatRequest):
-                check_model(body.model, runtime.model.model_id)
+            runtime = await state.runtime_for(body.model)
     assert stream.stats is not None
     model = runtime.model
     model_id = model.model_id

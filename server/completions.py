@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from persian_chat.server.api_errors import ApiError
 from persian_chat.server.api_schema import CompletionRequest
 from persian_chat.server.chat_service import ChatStream, ModelSwitchedError, guarded
-from persian_chat.server.gate import cache_scope, check_model
+from persian_chat.server.gate import cache_scope
 from persian_chat.server.prompt import Prompt, sampling_params
 from persian_chat.server.runtime import Runtime
 from persian_chat.server.sampling import token_logprobs
@@ -220,10 +220,10 @@ class CompletionWire(Wire):
 
 async def _complete(request: Request, stream: ChatStream) -> Response:
     state = stream.state
-    runtime = state.ready()
+    state.ready()
     stream.key = state.gate.authorize(request)
     body = await state.gate.admit(request, stream.key, CompletionRequest)
-    check_model(body.model, runtime.model.model_id)
+    runtime = await state.runtime_for(body.model)
     model, settings = runtime.model, state.settings
     max_tokens = settings.default_max_tokens if body.max_tokens is None else body.max_tokens
     ids, added, prompt_text = prompt_ids(body, runtime)

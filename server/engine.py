@@ -1,6 +1,7 @@
 """Continuous batching: one thread runs the model for every request at once.
 
-Requests wait in a queue; at each step boundary the engine prefills newcomers (one at a
+Requests wait in the scheduler's queue (server/scheduler.py: admission, the shutdown
+deadline); at each step boundary the engine asks it for a plan, prefills the newcomers (one at a
 time, batch 1, so a prompt costs exactly its own tokens; with a GroupQueryAttention graph in
 chunks, with a decode step for the running rows between chunks and between newcomers, and
 from the stored KV of the default system prompt), adds them as rows of the batch's KV
@@ -18,21 +19,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
-from collections import deque
 
 from persian_chat.server.kv_batch import Array, KVBatch
 from persian_chat.server.onnx_model import Decoder
 from persian_chat.server.prompt_cache import PromptCache
 from persian_chat.server.prompt_lookup import draft_tokens
 from persian_chat.server.sampling import next_token, token_logprobs
+from persian_chat.server.scheduler import (
+    SHUTDOWN_MESSAGE,
+    EngineClosedError,
+    EngineFullError,
+    Scheduler,
+)
 from persian_chat.server.sequence import Finished, Generation, GenerationRequest, TokenLogprob
 from persian_chat.server.slot_cache import GqaDecoder, SlotBatch
 from persian_chat.server.utf8_guard import Utf8Guard
 
 log = logging.getLogger("persian_chat.server.engine")
 
-SHUTDOWN_MESSAGE = "server shutting down"
+__all__ = ["SHUTDOWN_MESSAGE", "Engine", "EngineClosedError", "EngineFullError", "new_batch"]
 
 
 def new_batch(
@@ -43,14 +48,6 @@ def new_batch(
     if isinstance(decoder, GqaDecoder):
         return SlotBatch(decoder, prefix, cache)
     return KVBatch(decoder)
-
-
-class EngineFullError(Exception):
-    """Every batch slot and queue place is taken; the client should retry later."""
-
-
-class EngineClosedError(Exception):
-    """The engine is shutting down (or its loop failed) and takes no new requests."""
 
 
 class Engine:
@@ -84,14 +81,8 @@ class Engine:
         self.prompt_cache = PromptCache(prompt_cache_bytes) if prompt_cache_bytes > 0 else None
         self.lookup_tokens = lookup_tokens  # prompt-lookup draft length at batch 1; 0: off
         self.drafted = self.accepted = 0  # draft tokens fed, and those kept (for the bench)
-        self.failure: str | None = None  # why the loop died, if it did
-        self._waiting: deque[Generation] = deque()
+        self.scheduler: Scheduler[Generation] = Scheduler(max_batch, max_waiting)
         self._rows: list[Generation] = []
-        self._admitting = 0  # taken from the queue, being prefilled
-        self._admitted: list[Generation] = []  # those sequences
-        self._cond = threading.Condition()
-        self._closing = False
-        self._deadline = float("inf")
         self._thread = threading.Thread(target=self._run, name="persian-chat-engine", daemon=True)
         self.steps = 0  # decode steps run, for tests and metrics
         self._first_batch: KVBatch | SlotBatch | None = None
@@ -102,19 +93,28 @@ class Engine:
         self._thread.start()
 
     @property
+    def failure(self) -> str | None:
+        """Why the loop died, if it did."""
+        return self.scheduler.failure
+
+    @failure.setter
+    def failure(self, reason: str | None) -> None:
+        self.scheduler.failure = reason
+
+    @property
     def alive(self) -> bool:
         """False once the loop has died (a bug, not a request): /health reports it and the
         server exits so its supervisor restarts it."""
-        alive = self._thread.is_alive() or self._closing or not self._thread.ident
+        alive = self._thread.is_alive() or self.scheduler.closing or not self._thread.ident
         return self.failure is None and alive
 
     @property
     def waiting(self) -> int:
-        return len(self._waiting)
+        return self.scheduler.waiting
 
     @property
     def active(self) -> int:
-        return len(self._rows) + self._admitting
+        return len(self._rows) + self.scheduler.admitting
 
     def submit(self, request: GenerationRequest, loop: asyncio.AbstractEventLoop) -> Generation:
         if not 0 < len(request.prompt) < self.context_length:
@@ -123,25 +123,14 @@ class Engine:
                 f"{self.context_length - 1}"
             )
         sequence = Generation(request, loop)
-        with self._cond:
-            if self.failure is not None:
-                raise EngineClosedError(f"the engine stopped: {self.failure}")
-            if self._closing:
-                raise EngineClosedError(SHUTDOWN_MESSAGE)
-            if len(self._waiting) + self.active >= self.max_batch + self.max_waiting:
-                raise EngineFullError(f"{self.max_batch} running and {self.max_waiting} waiting")
-            self._waiting.append(sequence)
-            self._cond.notify()
+        self.scheduler.submit(sequence, len(self._rows))
         return sequence
 
     def shutdown(self, grace_seconds: float) -> None:
         """Take no new requests; let running ones finish for `grace_seconds`, then end the
         rest with an error so every client gets a last event. A later call can shorten the
         grace, never lengthen it (SIGTERM during a model switch's long drain ends it sooner)."""
-        with self._cond:
-            self._closing = True
-            self._deadline = min(self._deadline, time.monotonic() + grace_seconds)
-            self._cond.notify()
+        self.scheduler.close(grace_seconds)
 
     def join(self, timeout: float | None = None) -> bool:
         self._thread.join(timeout)
@@ -154,11 +143,8 @@ class Engine:
             self._loop()
         except BaseException as exc:  # a bug in the loop itself: fail loudly, never hang
             log.exception("the engine loop failed; no request can be served any more")
-            with self._cond:
-                self.failure = f"{type(exc).__name__}: {exc}"
-                self._closing = True
-                ending = [*self._rows, *self._admitted, *self._waiting]
-                self._rows, self._waiting, self._admitting = [], deque(), 0
+            left = self.scheduler.fail(f"{type(exc).__name__}: {exc}")
+            ending, self._rows = [*self._rows, *left], []
             for sequence in ending:
                 self._finish(sequence, Finished("error", "the engine stopped"))
 
@@ -171,26 +157,16 @@ class Engine:
     def _loop(self) -> None:
         batch = self._new_batch()
         while True:
-            with self._cond:
-                while not self._waiting and not self._rows and not self._closing:
-                    self._cond.wait()
-                if self._closing and not self._waiting and not self._rows:
-                    return
-                admitted: list[Generation] = []
-                while self._waiting and len(self._rows) + len(admitted) < self.max_batch:
-                    admitted.append(self._waiting.popleft())
-                self._admitting, self._admitted = len(admitted), admitted
-                expired = time.monotonic() > self._deadline
-                if expired:
-                    admitted.extend(self._waiting)
-                    self._waiting.clear()
-            if expired:
-                ending, self._rows, self._admitting = [*self._rows, *admitted], [], 0
+            plan = self.scheduler.plan(len(self._rows))
+            if plan is None:
+                return
+            if plan.expired:
+                ending, self._rows = [*self._rows, *plan.admit], []
                 for sequence in ending:
                     self._finish(sequence, Finished("error", SHUTDOWN_MESSAGE))
                 batch = self._new_batch()
                 continue
-            for number, sequence in enumerate(admitted):
+            for number, sequence in enumerate(plan.admit):
                 if number and self._rows:  # the running answers step between newcomers too
                     batch = self._decode(batch)
                 self._prefill(sequence, batch)
@@ -203,7 +179,7 @@ class Engine:
         """A prompt-lookup draft for the one running row, when it may take one: batch 1
         (GroupQueryAttention steps several tokens with a past only for one row), nobody
         waiting, and room before a windowed cache evicts."""
-        if not self.lookup_tokens or len(self._rows) != 1 or self._waiting:
+        if not self.lookup_tokens or len(self._rows) != 1 or self.scheduler.waiting:
             return []
         if not isinstance(batch, SlotBatch) or not batch.can_step_ahead(self.lookup_tokens + 1):
             return []
@@ -308,7 +284,7 @@ class Engine:
             except Exception as exc:  # onnxruntime errors: end this request, keep serving
                 log.exception("prefill failed")
                 finished = Finished("error", f"prefill failed: {exc}")
-        self._admitting -= 1
+        self.scheduler.started(sequence)
         if finished is not None:
             self._finish(sequence, finished)
 

@@ -61,17 +61,6 @@ def cache_scope(client: str, salt: str | None) -> str:
     return client + "/" + hashlib.sha256(salt.encode("utf-8")).hexdigest()[:16]
 
 
-def check_model(requested: str | None, model_id: str) -> None:
-    """A body that names a model must name the served one (404 otherwise, as OpenAI's)."""
-    if requested not in (None, model_id):
-        raise ApiError(
-            404,
-            f"model {requested!r} not found; this server has {model_id!r}",
-            param="model",
-            code="model_not_found",
-        )
-
-
 class Gate:
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings

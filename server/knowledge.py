@@ -2,6 +2,10 @@
 within a token budget. The prompt layer puts them in front of the question
 (persian_chat.knowledge.with_passages, the layout training and evaluation use too).
 
+A question that is a calculation (two numbers and an operation, a date to convert) gets a
+passage with the exact result first (persian_chat.computed_passages): the model reads well
+and computes badly.
+
 A follow-up question often names nothing by itself («و پول رایجش؟»): when the last user turn
 finds nothing, the previous user turn and the last one are searched together.
 """
@@ -14,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from persian_chat.chat_format import Message
+from persian_chat.computed_passages import computed_passages
 from persian_chat.knowledge import Passage, passages_block
 from persian_chat.retrieval import KnowledgeBase, ScoredSearch, load_passages
 
@@ -27,6 +32,8 @@ class Retriever:
     k: int = 3
     token_budget: int = 384
     min_coverage: float = 0.4
+    # a passage worked out from the question (a sum, a date in both calendars) goes first
+    computed: bool = True
 
     def for_messages(
         self, messages: Sequence[Message], count_tokens: Callable[[str], int]
@@ -39,11 +46,12 @@ class Retriever:
         hits = self.base.search(users[-1], self.k, self.min_coverage)
         if not hits and len(users) > 1:
             hits = self.base.search(f"{users[-2]} {users[-1]}", self.k, self.min_coverage)
+        computed = computed_passages(users[-1]) if self.computed else []
         chosen: list[Passage] = []
-        for hit in hits:
-            if count_tokens(passages_block([*chosen, hit.passage])) > self.token_budget:
+        for passage in [*computed, *(hit.passage for hit in hits)][: self.k]:
+            if count_tokens(passages_block([*chosen, passage])) > self.token_budget:
                 break
-            chosen.append(hit.passage)
+            chosen.append(passage)
         return chosen
 
 

@@ -19,6 +19,7 @@ from persian_chat.server.api_responses import (
     ErrorBody,
     Health,
     KnowledgeSearchResponse,
+    ModelAddResponse,
     ModelList,
     ModelSwitchResponse,
     TokenizeResponse,
@@ -60,6 +61,12 @@ SWITCHED = (
 )
 
 
+ADDED = (
+    "added: the model is served beside the others, chosen by `model`, and loads on its "
+    "first request; 409 model_exists when one of that name is served. Needs the admin key"
+)
+
+
 def _ref(model: type[BaseModel]) -> dict[str, Any]:
     return {"$ref": REF.format(model=model.__name__)}
 
@@ -70,7 +77,8 @@ def _errors(*statuses: int) -> dict[str, Any]:
         401: "missing or wrong API key (the admin key on /admin/model)",
         403: "no admin key is configured on this server (admin_disabled)",
         404: "unknown model, or no stream to resume or cancel",
-        409: "another model switch is loading (switch_in_progress)",
+        409: "another model switch is loading (switch_in_progress), or a model of that "
+        "name is served (model_exists)",
         413: "body too large",
         415: "body is not application/json",
         422: "the model could not be loaded (model_load_failed); the old one serves on",
@@ -230,6 +238,7 @@ def build_openapi(settings: ServerSettings) -> dict[str, Any]:
                 }
             },
             "/admin/model": post(ModelSwitchRequest, ModelSwitchResponse, (), SWITCHED, admin=True),
+            "/admin/models": post(ModelSwitchRequest, ModelAddResponse, (), ADDED, admin=True),
             "/metrics": {
                 "get": {
                     "responses": {

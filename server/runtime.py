@@ -6,6 +6,7 @@ in a worker thread while /health answers 503.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import ctypes.util
@@ -95,6 +96,25 @@ def knowledge_path(settings: ServerSettings, model_dir: Path) -> Path | None:
     if settings.model_knowledge and own.is_file():
         return own
     return settings.knowledge_fallback
+
+
+def _discard(future: asyncio.Future[Runtime]) -> None:
+    """Stop the engine of a load that finished after its caller was cancelled."""
+    if not future.cancelled() and future.exception() is None:
+        future.result().engine.shutdown(0)
+
+
+async def load_in_thread(
+    loader: Callable[[ServerSettings], Runtime], settings: ServerSettings
+) -> Runtime:
+    """`loader(settings)` in a worker thread. A thread cannot be cancelled: if the caller is
+    (the server stopping), the engine it starts is shut down, never leaked."""
+    future = asyncio.get_running_loop().run_in_executor(None, loader, settings)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        future.add_done_callback(_discard)
+        raise
 
 
 def load_runtime(settings: ServerSettings) -> Runtime:

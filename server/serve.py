@@ -66,8 +66,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add(
         "--model",
         type=Path,
-        default=Path(_env("MODEL", "models/persian-chat-onnx-int8")),
-        help="served model directory (PERSIAN_CHAT_MODEL)",
+        action="append",
+        help="served model directory (PERSIAN_CHAT_MODEL; default "
+        "models/persian-chat-onnx-int8); again for more models, chosen by a request's "
+        "`model` (their directory names) and loaded on first use",
+    )
+    add(
+        "--models-dir",
+        type=Path,
+        help="serve every exported model in this folder as well, each loaded on first use",
     )
     add("--host", default=_env("HOST", "127.0.0.1"), help="bind address (PERSIAN_CHAT_HOST)")
     add("--port", type=int, default=int(_env("PORT", 8000)), help="port (PERSIAN_CHAT_PORT)")
@@ -172,11 +179,31 @@ def knowledge_setting(path: Path | None, off: bool) -> dict[str, Any]:
     return {"knowledge": path, "model_knowledge": True, "knowledge_fallback": fallback}
 
 
+def served_models(named: list[Path] | None, folder: Path | None) -> list[Path]:
+    """The served directories: the ones named (the first is loaded at start-up), then every
+    one in `folder`; ids are directory names, so two with one name are refused."""
+    from persian_chat.server.model_pool import MANIFEST, served_dirs
+
+    models = list(named or [Path(_env("MODEL", "models/persian-chat-onnx-int8"))])
+    if folder is not None:
+        if not folder.is_dir():
+            raise UserError(f"{folder}: no such folder (--models-dir)")
+        models += [
+            p for p in served_dirs(folder) if p.resolve() not in {m.resolve() for m in models}
+        ]
+    names = [p.name for p in models]
+    if len(set(names)) != len(names):
+        raise UserError(f"two served models have one name (the model id): {sorted(names)}")
+    for path in models:
+        if not (path / MANIFEST).is_file():
+            raise UserError(f"{path}: no served model here (run `persian-chat export`)")
+    return models
+
+
 def settings_from_args(args: argparse.Namespace) -> Any:
     from persian_chat.server.settings import load_admin_key, load_api_keys
 
-    if not (args.model / "manifest.json").is_file():
-        raise UserError(f"{args.model}: no served model here (run `persian-chat export`)")
+    models = served_models(args.model, args.models_dir)
     try:
         keys = load_api_keys(_env("API_KEYS"), args.api_keys_file)
         admin_key = load_admin_key(_env("ADMIN_KEY"), args.admin_key_file)
@@ -189,7 +216,8 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         p.strip() for p in (_env("TRUSTED_PROXIES") or "").split(",") if p.strip()
     ]
     fields: dict[str, Any] = {
-        "model_dir": args.model,
+        "model_dir": models[0],
+        "more_models": tuple(models[1:]),
         "api_keys": keys,
         "cors_origins": tuple(origins),
         "system_prompt": args.system_prompt,

@@ -65,6 +65,16 @@ class ServerSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     model_dir: Path
+    # served beside model_dir, chosen by a request's `model` (their directory names); each
+    # loads on first use (server/model_pool.py)
+    more_models: tuple[Path, ...] = ()
+    models_memory_mb: int | None = Field(
+        None,
+        ge=1,
+        description="MiB the models besides the first may take together (their files' "
+        "size); the least recently used is unloaded to make room (default: 80 percent of "
+        "the memory available at start-up)",
+    )
     threads: int = Field(default_factory=default_threads, ge=1)
     max_batch: int | None = Field(
         None,

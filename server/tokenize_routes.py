@@ -18,7 +18,6 @@ from starlette.responses import JSONResponse, Response
 from persian_chat.server.api_errors import ApiError
 from persian_chat.server.api_schema import DetokenizeRequest, ModelNamed, TokenizeRequest
 from persian_chat.server.app_state import AppState
-from persian_chat.server.gate import check_model
 from persian_chat.server.prompt import PromptError, check_messages, model_messages, prompt_ids
 from persian_chat.server.runtime import Runtime
 
@@ -56,10 +55,10 @@ async def gated_answer(
     state: AppState = request.app.state.app_state
     status = 200
     try:
-        runtime = state.ready()
+        state.ready()
         key = state.gate.authorize(request)
         body = await state.gate.admit(request, key, schema)
-        check_model(body.model, runtime.model.model_id)
+        runtime = await state.runtime_for(body.model)
         result = await asyncio.to_thread(work, body, runtime, state)
         return JSONResponse(result)
     except ApiError as exc:

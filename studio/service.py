@@ -11,7 +11,7 @@ from typing import Any
 
 from persian_chat.studio.jobs import JobService
 from persian_chat.studio.monitoring import scrape
-from persian_chat.studio.serving import served_model_id, switch_model
+from persian_chat.studio.serving import add_model, served_models
 from persian_chat.studio.settings import StudioSettings, settings_from_environment
 from persian_chat.studio.store import Store
 from persian_chat.studio.trial import TrialServer
@@ -26,9 +26,10 @@ class Studio:
         self.store = Store(settings.url)
         self.jobs = JobService(settings, self.store)
         self.trial = TrialServer(settings.home / "logs")
-        # the model the server answers with: read with each metrics sample and set by a
-        # switch, so the page (refreshed every second) never waits on the server itself
-        self.served_model = ""
+        # the models the server answers with (the first first): read with each metrics
+        # sample and extended by a serve, so the page (refreshed every second) never waits
+        # on the server itself
+        self.served_models: list[str] = []
         self._stop = threading.Event()
         self._sampler = threading.Thread(target=self._sample, name="studio-metrics", daemon=True)
 
@@ -43,15 +44,17 @@ class Studio:
         self.store.close()
 
     def serve(self, served_dir: Path) -> dict[str, Any]:
-        """Switch the running server to a served directory (SwitchError when refused)."""
-        answer = switch_model(self.settings.api_url, self.settings.admin_key, served_dir)
-        self.served_model = str(answer["model"])
+        """Serve a version on the running server beside the models it serves (SwitchError
+        when refused); the chat picks it by name."""
+        answer = add_model(self.settings.api_url, self.settings.admin_key, served_dir)
+        if answer["model"] not in self.served_models:
+            self.served_models = [*self.served_models, str(answer["model"])]
         return answer
 
     def sample_metrics(self) -> bool:
         """One sample of the server's per-model counters (and of the model it serves);
         False when it is not reachable."""
-        self.served_model = served_model_id(self.settings.api_url) or ""
+        self.served_models = served_models(self.settings.api_url)
         values = scrape(self.settings.api_url)
         if values is None:
             return False

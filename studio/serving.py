@@ -1,6 +1,7 @@
-"""Switch the running `persian-chat serve` to a model version, through its authenticated
-admin endpoint (the server loads the directory, checks its manifest and swaps it in between
-steps; answers in flight finish on the old model)."""
+"""Serve a model version on the running `persian-chat serve`, through its authenticated
+admin endpoint: added beside the models it serves (POST /admin/models), it loads on its first
+request and is chosen by the request's `model` (the chat's model picker). Replacing the
+server's first model in place stays an admin call (POST /admin/model), not a studio one."""
 
 from __future__ import annotations
 
@@ -16,16 +17,23 @@ class SwitchError(RuntimeError):
     """The server refused or could not be reached; the message is for the page."""
 
 
-def switch_model(api_url: str, admin_key: str, served_dir: Path) -> dict[str, Any]:
+def add_model(api_url: str, admin_key: str, served_dir: Path) -> dict[str, Any]:
+    """Serve `served_dir` beside the server's models (already served: nothing to do)."""
+    return _admin_post(api_url, admin_key, "/admin/models", served_dir)
+
+
+def _admin_post(api_url: str, admin_key: str, route: str, served_dir: Path) -> dict[str, Any]:
     try:
         response = httpx.post(
-            f"{api_url.rstrip('/')}/admin/model",
+            f"{api_url.rstrip('/')}{route}",
             json={"model_dir": str(served_dir.resolve())},
             headers={"Authorization": f"Bearer {admin_key}"},
             timeout=SWITCH_TIMEOUT_S,
         )
     except httpx.HTTPError as exc:
         raise SwitchError(f"سرور در {api_url} در دسترس نیست: {exc}") from None
+    if response.status_code == 409 and _code(response) == "model_exists":
+        return {"model": served_dir.name}
     if response.status_code != 200:
         try:
             message = response.json()["error"]["message"]
@@ -41,10 +49,20 @@ def switch_model(api_url: str, admin_key: str, served_dir: Path) -> dict[str, An
     return data
 
 
-def served_model_id(api_url: str) -> str | None:
-    """The model the server answers with now (its /health, which needs no API key)."""
+def _code(response: httpx.Response) -> str | None:
+    try:
+        return str(response.json()["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def served_models(api_url: str) -> list[str]:
+    """Every model the server answers with, the first first (empty: not reachable)."""
     try:
         response = httpx.get(f"{api_url.rstrip('/')}/health", timeout=1.0)
-        return str(response.json()["model"]) if response.status_code == 200 else None
-    except (httpx.HTTPError, ValueError, KeyError):
-        return None
+        if response.status_code != 200:
+            return []
+        body = response.json()
+        return [str(m) for m in body.get("models") or [body["model"]]]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError):
+        return []

@@ -36,8 +36,10 @@ from tqdm import tqdm
 from persian_chat.atomic import atomic_write_text
 from persian_chat.checksums import sha256_file
 from persian_chat.errors import UserError
+from persian_chat.knowledge import PASSAGES_HEADING
 from persian_chat.server.api_schema import ChatRequest
 from persian_chat.server.engine import Engine
+from persian_chat.server.knowledge import Retriever, load_retriever
 from persian_chat.server.onnx_model import load_decoder
 from persian_chat.server.prompt import Prompt, PromptError, build_prompt
 from persian_chat.server.runtime import build_engine, make_normalizer
@@ -73,7 +75,9 @@ class ChatEvalConfig:
     examples: int = 1  # worst answers per category and mode in errors.txt
     # sampling modes: name -> request fields (e.g. {"frequency_penalty": 0.5} to try a default)
     modes: dict[str, dict[str, Any]] = field(default_factory=lambda: dict(MODES))
-    # the knowledge part (training/knowledge_eval.py): the served knowledge base, None: skipped
+    # the served knowledge base: the prompts get its passages (retrieved and computed) as
+    # the server gives them, and the knowledge part (training/knowledge_eval.py) runs;
+    # None: neither
     knowledge: Path | None = None
     tables: Path = Path("datasets/sources/tables")
     eval_sources: Path = Path("datasets/sources/eval")
@@ -105,9 +109,13 @@ def plan_jobs(
     model: ServedModel,
     settings: ServerSettings,
     config: ChatEvalConfig,
+    retriever: Retriever | None = None,
 ) -> tuple[list[Planned], list[EvalPrompt]]:
     """One engine job per prompt and mode, built from the JSON body /api/chat would get,
-    exactly as the server builds it; prompts that do not fit the context are returned apart."""
+    exactly as the server builds it (with `retriever`, the served knowledge base: retrieved
+    and computed passages in front of the question, as users get them; a reading row of the
+    test set carries its own passages and is left as written); prompts that do not fit the
+    context are returned apart."""
     normalize = make_normalizer(model)
     planned: list[Planned] = []
     skipped: list[EvalPrompt] = []
@@ -120,7 +128,11 @@ def plan_jobs(
                     request = ChatRequest.model_validate_json(json.dumps(body))
                 except ValidationError as exc:
                     raise UserError(f"sampling mode {mode}: {exc}") from None
-                job = build_prompt(request, config.max_tokens, model, settings, normalize)
+                own = PASSAGES_HEADING in prompt.user  # a reading row: passages given
+                knowledge = None if own else retriever
+                job = build_prompt(
+                    request, config.max_tokens, model, settings, normalize, "", knowledge
+                )
                 jobs.append(Planned(prompt, mode, job))
         except PromptError as exc:
             log.warning("test line %d left out: %s", prompt.line, exc.message)
@@ -214,19 +226,15 @@ def examples_text(config: ChatEvalConfig, scores: Sequence[AnswerScore]) -> str:
 
 
 def _knowledge_part(
-    config: ChatEvalConfig, model: ServedModel, settings: ServerSettings, engine: Engine
+    config: ChatEvalConfig,
+    model: ServedModel,
+    settings: ServerSettings,
+    engine: Engine,
+    retriever: Retriever,
 ) -> dict[str, Any]:
     """Grounded questions with retrieval on and off and unanswerable ones, on `engine`."""
-    from persian_chat.server.knowledge import load_retriever
     from persian_chat.training.knowledge_eval import engine_answerer, knowledge_eval
 
-    assert config.knowledge is not None
-    retriever = load_retriever(
-        config.knowledge,
-        settings.knowledge_passages,
-        settings.knowledge_tokens,
-        settings.knowledge_min_coverage,
-    )
     with tqdm(desc=f"knowledge eval {config.label}", unit="answer") as bar:
         result = knowledge_eval(
             model,
@@ -275,7 +283,15 @@ def run_chat_eval(config: ChatEvalConfig) -> dict[str, Any]:
     settings = ServerSettings(
         model_dir=config.served_dir, threads=config.threads, max_batch=config.max_batch
     )
-    planned, skipped = plan_jobs(prompts, model, settings, config)
+    retriever = None
+    if config.knowledge is not None:  # as the server serves it: the answers read passages
+        retriever = load_retriever(
+            config.knowledge,
+            settings.knowledge_passages,
+            settings.knowledge_tokens,
+            settings.knowledge_min_coverage,
+        )
+    planned, skipped = plan_jobs(prompts, model, settings, config, retriever)
     if not planned:
         raise UserError("no test prompt fits the model's context")
     log.info(
@@ -295,8 +311,8 @@ def run_chat_eval(config: ChatEvalConfig) -> dict[str, Any]:
     try:
         with tqdm(total=len(planned), desc=f"chat eval {config.label}", unit="answer") as bar:
             answers = generate_answers(engine, model, [p.job for p in planned], bar)
-        if config.knowledge is not None:
-            knowledge = _knowledge_part(config, model, settings, engine)
+        if retriever is not None:
+            knowledge = _knowledge_part(config, model, settings, engine, retriever)
     finally:
         engine.shutdown(0)
         engine.join(30)

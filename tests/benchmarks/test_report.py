@@ -180,3 +180,30 @@ def test_recipe_runs_compare_losses_at_the_same_steps(tmp_path: Path) -> None:
     row = next(line for line in text.splitlines() if "train-lora-lr3e-4-20steps.log" in line)
     assert "+0.500 (4 logs)" in row and "| 20 |" in row
     assert "0.75×" in next(line for line in text.splitlines() if line.startswith("| `train.log`"))
+
+
+def test_the_reference_model_s_skills_carry_their_intervals(tmp_path: Path) -> None:
+    (tmp_path / "logs").mkdir()
+    categories = {
+        "arithmetic": {"exact_match": 0.5, "exact_match_n": 46, "sentiment_n": 0},
+        "sentiment": {"sentiment_accuracy": 0.8, "sentiment_n": 52, "exact_match_n": 0},
+        "translation": {"chrf_translation": 41.25, "chrf_translation_n": 60},
+        "cooking_food": {"exact_match_n": 0, "sentiment_n": 0},
+    }
+    mode = {"sampling": {}, "overall": _chat_figures(0.5, 0.8), "categories": categories}
+    chat = {"labels": {"fine-tuned": {"modes": {"default": mode}}}}
+    (tmp_path / "logs/chat_eval.json").write_text(json.dumps(chat), encoding="utf-8")
+    text = build_report(tmp_path)
+    assert "| arithmetic | exact match | 46 | 50% | 36%–64% |" in text
+    assert "| sentiment | accuracy | 52 | 80% | 67%–89% |" in text
+    assert "| translation | chrF | 60 | 41.2 | - |" in text
+    assert "cooking_food" not in text
+
+
+def test_wilson_interval_matches_the_textbook_values() -> None:
+    from persian_chat.benchmarks.report import wilson
+
+    low, high = wilson(0.5, 100)
+    assert round(low, 3) == 0.404 and round(high, 3) == 0.596
+    assert wilson(0.0, 10)[0] == 0.0 and round(wilson(0.0, 10)[1], 3) == 0.278
+    assert wilson(1.0, 0) == (0.0, 1.0)

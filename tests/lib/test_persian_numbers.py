@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from persian_chat.persian_numbers import number_to_words, persian_digits
+from persian_chat.persian_numbers import number_to_words, numbers_in, persian_digits
 
 
 @pytest.mark.parametrize(
@@ -47,3 +47,10 @@ def test_number_to_words_range(n: int) -> None:
 def test_persian_digits() -> None:
     assert persian_digits(1402) == "۱۴۰۲"
     assert persian_digits("0-9") == "۰-۹"
+
+
+def test_numbers_in_reads_words_and_digits_back() -> None:
+    for n in [*range(0, 1200), 2020, 12345, 305000, 1_000_000, 7_654_321]:
+        assert [v for v, _ in numbers_in(f"عدد {number_to_words(n)} را بنویس")] == [n]
+    assert numbers_in("هفت و پنج") == [(7, 0), (5, 6)]  # «و» between two whole numbers
+    assert [v for v, _ in numbers_in("۶۷ و 60 و ٣")] == [67, 60, 3]

@@ -71,6 +71,16 @@ def test_the_prompt_holds_the_passage_before_the_question(client: TestClient) ->
     assert [p.id for p in prompt.sources] == ["c:ژاپن"]
 
 
+def test_a_calculation_reads_its_computed_passage_first(client: TestClient) -> None:
+    """A sum gets a passage with its exact result (persian_chat.computed_passages) ahead of
+    anything retrieved; a question that is no calculation gets none."""
+    sum_question = [{"role": "user", "content": "حاصل ۶۷ + ۶۰ چیست؟"}]
+    answer = chat(client, "/api/chat", sum_question)
+    assert answer["sources"] == [{"id": "computed:+", "title": "حساب"}]
+    assert chat(client, "/api/chat", sum_question, knowledge=False)["sources"] == []
+    assert [s["id"] for s in chat(client, "/api/chat", JAPAN)["sources"]] == ["c:ژاپن"]
+
+
 def test_streams_end_with_the_sources(client: TestClient) -> None:
     for route in ("/api/chat", "/v1/chat/completions"):
         body = {"messages": JAPAN, "max_tokens": 3, "stream": True}

@@ -215,8 +215,14 @@ def test_two_processes_split_the_data_and_end_like_one_on_the_combined_batches(
     assert two["hyperparameters"]["world_size"] == 2 and two["steps"] == one["steps"] == 4
     assert two["tokens_seen"] == one["tokens_seen"]  # both halves, no example twice
     a, b = weights(tmp_path / "two/model"), weights(tmp_path / "one/model")
-    for name in a:  # the order of float sums differs (gloo's all-reduce): 2e-5 seen
-        torch.testing.assert_close(a[name], b[name], rtol=0, atol=1e-4)
+    for name in a:
+        # the order of float sums differs (gloo's all-reduce): typically 2e-5 apart; Adam's
+        # step is about lr in size whatever the gradient's, so a rare element whose gradient
+        # is near zero may move differently (one of 8,192 by 1.04e-4 seen): nearly every
+        # element within 1e-4, all within 1e-3 (the half-data run below is further)
+        diff = (a[name] - b[name]).abs()
+        assert float(diff.max()) < 1e-3, name
+        assert float((diff > 1e-4).float().mean()) < 1e-3, name
     # and the equality says something: a process alone on its half ends far from both
     half = run(tmp_path / "half", 1, 2)
     c = weights(tmp_path / "half/model")

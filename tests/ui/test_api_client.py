@@ -11,6 +11,7 @@ from persian_chat_ui.api_client import (
     ChatSettings,
     chat_payload,
     failure_for_status,
+    list_models,
     stream_chat,
 )
 
@@ -60,6 +61,22 @@ def test_streams_tokens_then_done(server: LiveServer) -> None:
     events = collect(settings(server.url))
     assert events[-1]["done"] is True and all("token" in e for e in events[:-1])
     assert events[-1]["usage"]["completion_tokens"] <= 12
+
+
+def test_the_picker_lists_the_server_s_models_and_sends_the_chosen_one(
+    server: LiveServer,
+) -> None:
+    names = asyncio.run(list_models(server.url, KEY))
+    assert names and names == [Path(n).name for n in names]  # ids, the first model first
+    assert asyncio.run(list_models(server.url, "wrong-key")) == []  # cannot say: none
+    assert asyncio.run(list_models("http://127.0.0.1:9", KEY)) == []  # not reachable
+    chosen = chat_payload(HISTORY, settings(server.url, model=names[0]))
+    assert chosen["model"] == names[0]
+    assert "model" not in chat_payload(HISTORY, settings(server.url))  # the server's first
+    events = collect(settings(server.url, model=names[0]))
+    assert events[-1].get("done") is True
+    with pytest.raises(ChatError):
+        collect(settings(server.url, model="no-such-model"))
 
 
 def test_system_prompt_goes_first_only_when_set() -> None:

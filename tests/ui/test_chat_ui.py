@@ -324,8 +324,9 @@ def test_edit_and_resend_then_export_and_import_in_another_browser(
 
 
 class CuttingProxy:
-    """A TCP proxy to the API that cuts its first connection after three streamed tokens,
-    as a phone changing networks would: both sockets are closed mid-answer."""
+    """A TCP proxy to the API that cuts the first connection that streams three tokens (the
+    UI's other requests, such as the model list, pass), as a phone changing networks would:
+    both sockets are closed mid-answer."""
 
     def __init__(self, target: str) -> None:
         self.target = int(target.rsplit(":", 1)[1])
@@ -341,7 +342,7 @@ class CuttingProxy:
                 client, _ = self.listener.accept()
                 self.connections += 1
                 upstream = socket.create_connection(("127.0.0.1", self.target))
-                cut = self.connections == 1
+                cut = True  # the first answer's connection: see _pipe
                 threading.Thread(
                     target=self._pipe, args=(client, upstream, False), daemon=True
                 ).start()
@@ -354,8 +355,8 @@ class CuttingProxy:
         with contextlib.suppress(OSError):
             while data := source.recv(65536):
                 sink.sendall(data)
-                seen += data if cut else b""
-                if cut and seen.count(b'data: {"token"') >= 3:
+                seen += data if cut and not self.cuts else b""
+                if cut and not self.cuts and seen.count(b'data: {"token"') >= 3:
                     self.cuts += 1
                     for end in (source, sink):
                         end.shutdown(socket.SHUT_RDWR)

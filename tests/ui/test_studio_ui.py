@@ -201,12 +201,13 @@ def test_upload_train_stop_resume_serve_and_chat(
     assert httpx.get(f"{server.url}/health").json()["model"] == "served"  # untouched
     shoot(page, "trial")
 
-    page.click("[data-version='support-v1'] .serve-version")
+    page.click("[data-version='support-v1'] .serve-version")  # beside the served model
     wait_text(page, "#served-model", "support-v1", 120)
     models = httpx.get(
         f"{server.url}/v1/models", headers={"Authorization": f"Bearer {API_KEY}"}
     ).json()
-    assert models["data"][0]["id"] == "support-v1"
+    assert [m["id"] for m in models["data"]] == ["served", "support-v1"]
+    assert httpx.get(f"{server.url}/health").json()["model"] == "served"  # still the first
     shoot(page, "served")
 
     page.click("#try-chat")
@@ -214,6 +215,11 @@ def test_upload_train_stop_resume_serve_and_chat(
     settings(
         page, **{"endpoint-input": server.url, "api-key-input": API_KEY, "max-tokens-input": "32"}
     )
+    page.click("#settings-button")  # the model picker lists the server's models
+    page.wait_for_selector("#model-select option[value='support-v1']", state="attached")
+    page.select_option("#model-select", "support-v1")
+    shoot(page, "model-picker")
+    page.click("#settings-close")
     send(page, "گارانتی کتری برقی چند سال است؟")
     page.wait_for_selector("#send-button", timeout=60000)
     page.wait_for_function(

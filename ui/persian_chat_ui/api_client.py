@@ -33,6 +33,7 @@ class ChatSettings:
     system_prompt: str
     temperature: float
     max_tokens: int
+    model: str = ""  # one of the server's models (GET /v1/models); empty: its first
 
 
 class ChatError(Exception):
@@ -75,13 +76,30 @@ def chat_payload(history: list[dict[str, str]], settings: ChatSettings) -> dict[
     messages = [{"role": m["role"], "content": m["content"]} for m in history]
     if settings.system_prompt.strip():
         messages.insert(0, {"role": "system", "content": settings.system_prompt.strip()})
-    return {
+    payload: dict[str, Any] = {
         "messages": messages,
         "temperature": settings.temperature,
         "max_tokens": settings.max_tokens,
         "stream": True,
         "resumable": True,
     }
+    if settings.model:
+        payload["model"] = settings.model
+    return payload
+
+
+async def list_models(endpoint: str, api_key: str) -> list[str]:
+    """The models the server answers with (GET /v1/models, the first first); empty when it
+    cannot say (not reachable, a wrong key): the picker then offers the server's default."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        async with httpx.AsyncClient(timeout=CONNECT_TIMEOUT_S) as client:
+            response = await client.get(f"{endpoint.rstrip('/')}/v1/models", headers=headers)
+        if response.status_code != 200:
+            return []
+        return [str(entry["id"]) for entry in response.json()["data"]]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return []
 
 
 class _Connection:

@@ -234,7 +234,11 @@ def composer() -> rx.Component:
 def settings_dialog() -> rx.Component:
     field = "settings-field"
     return rx.dialog.root(
-        rx.dialog.trigger(icon_button("settings", "تنظیمات", id="settings-button")),
+        rx.dialog.trigger(
+            icon_button(
+                "settings", "تنظیمات", id="settings-button", on_click=ChatState.refresh_models
+            )
+        ),
         rx.dialog.content(
             rx.dialog.title("تنظیمات"),
             rx.dialog.description(
@@ -255,6 +259,16 @@ def settings_dialog() -> rx.Component:
                     on_change=ChatState.set_api_key,
                     id="api-key-input",
                     type="password",
+                    dir="ltr",
+                    class_name=field,
+                ),
+                rx.el.label("مدل", html_for="model-select"),
+                rx.el.select(
+                    rx.el.option("پیش‌فرض سرور", value=""),
+                    rx.foreach(ChatState.models, lambda name: rx.el.option(name, value=name)),
+                    value=ChatState.model,
+                    on_change=ChatState.set_model,
+                    id="model-select",
                     dir="ltr",
                     class_name=field,
                 ),

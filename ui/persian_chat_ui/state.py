@@ -16,7 +16,7 @@ from typing import Any
 
 import reflex as rx
 
-from persian_chat_ui.api_client import ChatError, ChatSettings, stream_chat
+from persian_chat_ui.api_client import ChatError, ChatSettings, list_models, stream_chat
 from persian_chat_ui.conversations_file import (
     FILE_NAME,
     ConversationFileError,
@@ -57,6 +57,7 @@ class ChatState(rx.State):
     system_prompt: str = rx.LocalStorage("", name="pc_system_prompt")
     temperature: str = rx.LocalStorage("0.3", name="pc_temperature")
     max_tokens: str = rx.LocalStorage("256", name="pc_max_tokens")
+    model: str = rx.LocalStorage("", name="pc_model")  # empty: the server's first model
     # this page
     messages: list[Message] = []  # noqa: RUF012 (Reflex copies state defaults per client)
     streaming: bool = False
@@ -64,6 +65,7 @@ class ChatState(rx.State):
     announcement: str = ""  # read by screen readers: start and end of an answer
     history_open: bool = False
     editing_index: int = -1  # the user message being edited, -1: none
+    models: list[str] = []  # noqa: RUF012 (the server's, for the picker)
 
     # -- persistence -----------------------------------------------------------------------
 
@@ -118,9 +120,10 @@ class ChatState(rx.State):
         self.messages = []
 
     @rx.event
-    def load(self) -> None:
-        """On page load: show the conversation the user had open."""
+    def load(self) -> Any:
+        """On page load: show the conversation the user had open; list the server's models."""
         self._show_current()
+        return ChatState.refresh_models
 
     @rx.event
     def new_chat(self) -> None:
@@ -185,12 +188,25 @@ class ChatState(rx.State):
     # -- settings --------------------------------------------------------------------------
 
     @rx.event
-    def set_endpoint(self, value: str) -> None:
+    def set_endpoint(self, value: str) -> Any:
         self.endpoint = value.strip()
+        return ChatState.refresh_models
 
     @rx.event
-    def set_api_key(self, value: str) -> None:
+    def set_api_key(self, value: str) -> Any:
         self.api_key = value.strip()
+        return ChatState.refresh_models
+
+    @rx.event
+    def set_model(self, value: str) -> None:
+        self.model = value
+
+    @rx.event
+    async def refresh_models(self) -> None:
+        """The picker's list: the models the server answers with now."""
+        self.models = await list_models(self.endpoint or DEFAULT_ENDPOINT, self.api_key)
+        if self.model and self.models and self.model not in self.models:
+            self.model = ""  # served no more: back to the server's first
 
     @rx.event
     def set_system_prompt(self, value: str) -> None:
@@ -218,6 +234,7 @@ class ChatState(rx.State):
             system_prompt=self.system_prompt,
             temperature=self.temperature_value,
             max_tokens=self.max_tokens_value,
+            model=self.model,
         )
 
     # -- chatting --------------------------------------------------------------------------

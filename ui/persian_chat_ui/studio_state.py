@@ -481,7 +481,8 @@ class StudioState(rx.State):
         self.eta_text = duration_fa(progress["eta_s"]) if progress["eta_s"] is not None else ""
 
     def _versions(self, studio: Studio) -> None:
-        self.served_model = studio.served_model
+        served = studio.served_models
+        self.served_model = "، ".join(served)
         rows = []
         for v in studio.store.versions():
             evaluation, parity, recipe = v["evaluation"], v["parity"], v["recipe"]
@@ -503,7 +504,7 @@ class StudioState(rx.State):
                     "epochs": fa(recipe.get("epochs", "")),
                     "base_model": Path(str(recipe.get("base_model", ""))).name,
                     "dataset": v["dataset_sha256"][:12],
-                    "served": "true" if v["name"] == self.served_model else "false",
+                    "served": "true" if v["name"] in served else "false",
                     "served_url": signed(f"/studio/download/version/{v['id']}/served"),
                     "checkpoint_url": signed(f"/studio/download/version/{v['id']}/checkpoint"),
                 }
@@ -546,7 +547,8 @@ class StudioState(rx.State):
 
     @rx.event(background=True)
     async def serve_version(self, version_id: str) -> Any:
-        """Switch the running server to this version (it keeps answering meanwhile)."""
+        """Serve this version on the running server beside its models (the chat's model
+        picker then offers it; it loads on its first request)."""
         async with self:
             studio = self._studio()
             if studio is None or self.serving:
@@ -554,10 +556,13 @@ class StudioState(rx.State):
             version = studio.store.version(int(version_id))
             if version is None:
                 return
-            self.serving, self.serve_message = True, f"در حال بارگذاری {version['name']}…"
+            self.serving, self.serve_message = True, f"در حال افزودن {version['name']}…"
         try:
             answer = await asyncio.to_thread(studio.serve, Path(version["served"]))
-            message = f"اکنون {answer['model']} پاسخ می‌دهد (پیش از این {answer['previous']})"
+            message = (
+                f"{answer['model']} سرویس می‌شود: در گفتگو آن را از فهرست مدل‌ها برگزینید "
+                "(با نخستین پرسش بارگذاری می‌شود)"
+            )
         except SwitchError as exc:
             message = str(exc)
         async with self:

@@ -293,6 +293,7 @@ def test_default_sources_and_cap() -> None:
         "hafez",
         "chat:datasets/sources/conversations",
         "task:facts",
+        "task:passages",
         "task:translation",
         "task:sentiment",
         "task:dates_numbers",
