@@ -114,7 +114,7 @@ def measure(model: Path, test_file: Path, threads: int, limit: int | None) -> di
                 model="local-completions",
                 model_args={
                     "base_url": f"http://127.0.0.1:{port}/v1/completions",
-                    "model": "served",
+                    "model": model.name,  # the served model id: its directory name
                     "tokenizer_backend": "huggingface",
                     "tokenizer": str(model),
                     "tokenized_requests": True,

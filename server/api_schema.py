@@ -285,6 +285,17 @@ class CompletionRequest(Sampling):
     logprobs: int | None = Field(None, ge=0, le=20)
     echo: StrictBool = False
 
+    @field_validator("prompt", mode="before")
+    @classmethod
+    def _one_batch_of_ids(cls, value: object) -> object:
+        """A batch of one tokenized prompt (`[[ids]]`, as lm-evaluation-harness sends with
+        `tokenized_requests`) is that prompt's ids."""
+        if isinstance(value, list) and value and isinstance(value[0], list):
+            if len(value) != 1:
+                raise ValueError("one prompt per request (a list of one list of ids is accepted)")
+            return value[0]
+        return value
+
     @field_validator("prompt")
     @classmethod
     def _one_prompt(cls, value: str | list[int] | list[str]) -> str | list[int] | list[str]:

@@ -66,6 +66,11 @@ def test_token_ids_and_bad_ones(make_client: Any) -> None:
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "prompt.1"
     empty = client.post("/v1/completions", json={"prompt": []})
     assert empty.status_code == 400
+    # lm-evaluation-harness's tokenized requests: a batch of one list of ids
+    batch = complete(client, prompt=[tokens], max_tokens=2, temperature=0)
+    assert batch["choices"][0]["text"] == reply["choices"][0]["text"]
+    two = client.post("/v1/completions", json={"prompt": [tokens, tokens]})
+    assert two.status_code == 400 and two.json()["error"]["param"] == "prompt"
 
 
 def test_streamed_pieces_join_to_the_whole_answer(make_client: Any) -> None:
