@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import jdatetime
 
+from persian_chat.computed_passages import GREGORIAN_MONTHS, JALALI_MONTHS, WEEKDAYS
 from persian_chat.persian_numbers import persian_digits
 from persian_chat.training.data.phrasing import phrased_turn
 from persian_chat.training.data.records import Example
@@ -21,36 +22,6 @@ DOMAIN = "dates_numbers"
 FIRST, LAST = datetime.date(1950, 1, 1), datetime.date(2040, 12, 31)
 DATE_COUNT = 320
 
-JALALI_MONTHS = (
-    "فروردین",
-    "اردیبهشت",
-    "خرداد",
-    "تیر",
-    "مرداد",
-    "شهریور",
-    "مهر",
-    "آبان",
-    "آذر",
-    "دی",
-    "بهمن",
-    "اسفند",
-)
-GREGORIAN_MONTHS = (
-    "ژانویه",
-    "فوریه",
-    "مارس",
-    "آوریل",
-    "مه",
-    "ژوئن",
-    "ژوئیه",
-    "اوت",
-    "سپتامبر",
-    "اکتبر",
-    "نوامبر",
-    "دسامبر",
-)
-# Indexed by datetime.date.weekday(): Monday is 0.
-WEEKDAYS = ("دوشنبه", "سه‌شنبه", "چهارشنبه", "پنج‌شنبه", "جمعه", "شنبه", "یکشنبه")
 JALALI, GREGORIAN = "شمسی", "میلادی"
 
 TO_GREGORIAN_PROMPTS = (
