@@ -391,6 +391,7 @@ REFERENCE_LABEL = "fine-tuned"  # evaluate's default label: the model `make demo
 SKILL_METRICS = (
     ("exact_match", "exact_match_n", "exact match"),
     ("sentiment_accuracy", "sentiment_n", "accuracy"),
+    ("refusal_rate", "answer_due_n", "refused («نمی‌دانم») where an answer was due"),
 )
 
 
@@ -441,6 +442,7 @@ def chat_evaluation_section(logs: Path) -> str:
                     _percent(o["sentiment_accuracy"]),
                     _number(o["chrf_translation"]),
                     _number(o["chrf_hafez"]),
+                    _percent(o.get("refusal_rate")),
                     _percent(o["replacement_char_rate"]),
                 ]
             )
@@ -457,6 +459,7 @@ def chat_evaluation_section(logs: Path) -> str:
         "sentiment acc.",
         "chrF translation",
         "chrF Hafez",
+        "refused, answer due",
         "U+FFFD",
     ]
     described = "; ".join(

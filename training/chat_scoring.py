@@ -4,7 +4,9 @@ Rates and shares are over the answers of the group; the Persian share is the mea
 answers that have letters and should be Persian — a prompt whose reference answer is mostly
 in another script (a translation into English) is left out of it; exact match, sentiment
 accuracy and the two chrF scores are over the group's prompts of that task and null where the
-group has none (with their counts, so a reader sees how many answers a figure rests on).
+group has none (with their counts, so a reader sees how many answers a figure rests on). The
+refusal rate is over the prompts whose held-out answer does not refuse: an answer that says
+«نمی‌دانم» there is a refusal where an answer was due (a greeting, advice, a sum).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from persian_chat.training import chat_metrics as m
 from persian_chat.training.chat_prompts import EvalPrompt
+from persian_chat.training.data.task_reading import REFUSAL_EXPECTED
 
 
 @dataclass(frozen=True)
@@ -30,10 +33,12 @@ class AnswerScore:
     replacement_char: bool
     correct: bool | None  # exact match or sentiment, where the prompt has that task
     chrf: float | None  # sentence chrF, where the prompt's task is chrF
+    refused: bool | None  # said «نمی‌دانم» where the reference answers; None: a refusal is due
 
     @property
     def flags(self) -> list[str]:
         flags = ["loop"] if self.looped else []
+        flags += ["refused"] if self.refused else []
         flags += ["U+FFFD"] if self.replacement_char else []
         flags += ["wrong"] if self.correct is False else []
         flags += ["error"] if self.finish == "error" else []
@@ -55,6 +60,7 @@ def score_answer(
         correct = m.exact_match(answer, prompt.expected, normalize)
     elif task == "sentiment" and isinstance(prompt.expected, str):
         correct = m.sentiment_correct(answer, prompt.expected, normalize)
+    refusal_due = m.exact_match(prompt.reference, REFUSAL_EXPECTED, normalize)
     chrf = (
         m.sentence_chrf(answer, prompt.reference)
         if task in ("chrf_translation", "chrf_hafez")
@@ -71,6 +77,7 @@ def score_answer(
         replacement_char=m.has_replacement_char(answer),
         correct=correct,
         chrf=chrf,
+        refused=None if refusal_due else m.exact_match(answer, REFUSAL_EXPECTED, normalize),
     )
 
 
@@ -88,6 +95,8 @@ def aggregate(scores: Sequence[AnswerScore]) -> dict[str, Any]:
 
     def accuracy(name: str) -> float | None:
         return _mean([float(bool(s.correct)) for s in task(name)])
+
+    due = [s for s in scores if s.refused is not None]
 
     def chrf(name: str) -> float | None:
         rows = task(name)
@@ -111,6 +120,8 @@ def aggregate(scores: Sequence[AnswerScore]) -> dict[str, Any]:
         "chrf_translation_n": len(task("chrf_translation")),
         "chrf_hafez": chrf("chrf_hafez"),
         "chrf_hafez_n": len(task("chrf_hafez")),
+        "refusal_rate": _mean([float(bool(s.refused)) for s in due]),
+        "answer_due_n": len(due),
     }
 
 
@@ -130,12 +141,13 @@ def summarize(scores: Sequence[AnswerScore]) -> dict[str, Any]:
 
 
 def badness(score: AnswerScore) -> tuple[Any, ...]:
-    """Sort key, worst first: loops, then U+FFFD, wrong task answers, errors, then the
+    """Sort key, worst first: loops, then U+FFFD, wrong task answers and refusals where an
+    answer was due, errors, then the
     least Persian and the lowest chrF."""
     return (
         not score.looped,
         not score.replacement_char,
-        score.correct is not False,
+        score.correct is not False and not score.refused,
         score.finish != "error",
         score.persian_share if score.persian_share is not None else 0.0,
         score.chrf if score.chrf is not None else 100.0,

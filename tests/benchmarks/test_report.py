@@ -82,6 +82,7 @@ def _chat_figures(loop_rate: float, em: float | None) -> dict[str, object]:
         "sentiment_accuracy": 0.5,
         "chrf_translation": 31.25,
         "chrf_hafez": None,
+        "refusal_rate": 0.125,
     }
 
 
@@ -100,8 +101,8 @@ def test_chat_evaluation_table_has_a_row_per_label_and_sampling_mode(tmp_path: P
     chat = {"format": "persian-chat-chat-eval/1", "labels": labels}
     (tmp_path / "logs/chat_eval.json").write_text(json.dumps(chat), encoding="utf-8")
     text = build_report(tmp_path)
-    assert "| base | greedy | 160 | 50% | 97% | 23.4 | 10% | 50% | 31.2 | - | 0% |" in text
-    assert "| new | default | 160 | 4% | 97% | 23.4 | - | 50% | 31.2 | - | 0% |" in text
+    assert "| base | greedy | 160 | 50% | 97% | 23.4 | 10% | 50% | 31.2 | - | 12% | 0% |" in text
+    assert "| new | default | 160 | 4% | 97% | 23.4 | - | 50% | 31.2 | - | 12% | 0% |" in text
     assert "greedy: temperature=0.0; default: temperature=0.3" in text
     assert "### Knowledge" not in text  # no knowledge part was run
     labels["new"]["knowledge"] = {

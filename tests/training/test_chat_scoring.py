@@ -86,3 +86,18 @@ def test_worst_puts_loops_first_then_wrong_answers(normalizer: Any) -> None:
     assert worst([good, latin, looped, right, wrong], 1) == [wrong, looped]
     assert worst([good, latin], 2) == [latin, good]
     assert worst([good], 0) == []
+
+
+def test_a_refusal_counts_only_where_an_answer_was_due(normalizer: Any) -> None:
+    """«نمی‌دانم» to a greeting is a refusal where an answer was due; to a question whose
+    held-out answer refuses too it is what was asked for, and is left out of the rate."""
+    norm = normalizer.normalize
+    unknowable = parse_row(row("reading_refusal", "قیمت طلا فردا؟", "نمی‌دانم.", "نمی‌دانم"), 8)
+    refused = score_answer(CHAT, "default", "متأسفم، این را نمی‌دانم.", "stop", norm)
+    answered = score_answer(CHAT, "default", "سلام! خوبم، ممنون.", "stop", norm)
+    due_refusal = score_answer(unknowable, "default", "نمی‌دانم.", "stop", norm)
+    assert refused.refused is True and refused.flags == ["refused"]
+    assert answered.refused is False and due_refusal.refused is None
+    figures = aggregate([refused, answered, due_refusal])
+    assert figures["refusal_rate"] == 0.5 and figures["answer_due_n"] == 2
+    assert worst([answered, refused], 1)[0] is refused

@@ -96,6 +96,7 @@ from persian_chat.training.data.split import GroupUnion, is_test
 from persian_chat.training.data.tables import read_table
 from persian_chat.training.data.task_facts import COUNTRIES
 from persian_chat.training.data.task_reading import (
+    COMPUTED_TASKS,
     READING_SOURCE,
     REFUSAL_DOMAIN,
     REFUSAL_EXPECTED,
@@ -503,9 +504,10 @@ def add_reading_rows(
     knowledge: list[Passage],
     counter: TokenCounter,
 ) -> tuple[list[_Kept], dict[str, int]]:
-    """Fact rows turned into reading rows, follow-ups after country questions, and a share of
-    the conversations that answer like a knowledge passage also as reading rows (see
-    training/data/task_reading.py). A training row never shows a test row's gold passage."""
+    """Fact rows turned into reading rows, follow-ups after country questions, a share of
+    the conversations that answer like a knowledge passage also as reading rows, and
+    calculations with their computed passage (see training/data/task_reading.py). A training
+    row never shows a test row's gold passage."""
     base = KnowledgeBase()
     base.add(knowledge)
     reader = Reader(
@@ -539,15 +541,24 @@ def add_reading_rows(
         spec = config.sources[row.source]
         hidden = frozenset() if row.test else held_out
         messages = row.record["messages"]
+        if isinstance(spec, TaskSource) and spec.name in COMPUTED_TASKS:
+            computed = reader.computed_row(messages, row.origin)
+            if computed is not None:
+                row.record["messages"] = computed.messages
+                row.record["passages"] = computed.shown
+                made[f"{spec.name}_computed"] += 1
+            out.append(row)
+            continue
         if gold is None or not (isinstance(spec, TaskSource) or takes_conversation(row.origin)):
             out.append(row)
             continue
-        read = reader.row(messages, gold, row.origin, hidden=hidden)
-        if not isinstance(spec, TaskSource):
+        everyday = not isinstance(spec, TaskSource)
+        read = reader.row(messages, gold, row.origin, hidden=hidden, everyday=everyday)
+        if everyday:
             out.append(row)  # the conversation stays as it is, too
             if read is not None:
                 out.append(_reading_row(row, read, gold, ":reading"))
-                made["conversations_refused" if read.refused else "conversations"] += 1
+                made["conversations" if gold in read.shown else "conversations_near"] += 1
             continue
         if read is None:
             out.append(row)

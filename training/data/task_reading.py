@@ -11,7 +11,14 @@ guessing). Sources of rows:
   - a follow-up turn for countries with two facts («و پول رایجش چیه؟»), searched as the
     server searches a follow-up (the previous question and this one together);
   - a share of the hand-written conversations whose answer is a knowledge passage, with that
-    passage among near misses (the original conversation stays too).
+    passage among near misses (the original conversation stays too); in half of them the
+    near misses only, and the conversation's own answer still the target: the server puts
+    near-miss conversations in front of nearly every everyday message, and a greeting, a
+    request for advice or a sad user must get an answer, not «نمی‌دانم» (the previous run,
+    trained to refuse those, refused small talk);
+  - arithmetic and calendar questions with the computed passage the server puts first (and,
+    in half of them, the retriever's hits after it, as the server adds them): the model
+    copies the result it reads, as it copies a currency.
 A row stays on its origin's side of the split, so reading is measured on entities the model
 never read about in training. Choices are hashed from the row's origin: same bytes every run.
 """
@@ -22,16 +29,19 @@ from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
 
 from persian_chat.chat_format import Message
+from persian_chat.computed_passages import computed_passages
 from persian_chat.knowledge import DEFAULT_PASSAGES, Passage, passages_block, with_passages
-from persian_chat.retrieval import ScoredSearch
+from persian_chat.retrieval import DEFAULT_MIN_COVERAGE, ScoredSearch
 from persian_chat.training.data.phrasing import bucket, pick
 
 MAX_PASSAGES = DEFAULT_PASSAGES  # as many as the server shows
 READING_SOURCE = "reading"  # the rows' source in train.jsonl and the token accounting
 REFUSAL_DOMAIN = "reading_refusal"  # rows that must refuse: their own evaluation category
-REFUSAL_PERCENT = 25  # rows whose passages are near misses only
-CONVERSATION_PERCENT = 25  # hand-written conversations that also become reading rows
+REFUSAL_PERCENT = 25  # fact rows whose passages are near misses only (they refuse)
+CONVERSATION_PERCENT = 50  # hand-written conversations that also become reading rows
+WITHOUT_GOLD_PERCENT = 50  # of those, near misses only, still answered
 CANDIDATES = 8  # near misses looked at per question
+COMPUTED_TASKS = ("arithmetic", "dates_numbers")  # questions the server computes a passage for
 
 REFUSALS = (
     "در متن‌هایی که دارم پاسخ این پرسش نیامده است؛ متأسفانه نمی‌دانم.",
@@ -100,10 +110,12 @@ class Reader:
         key: str,
         query: str | None = None,
         hidden: Container[str] = frozenset(),
+        everyday: bool = False,
     ) -> Read | None:
         """`messages` (ending with the assistant's answer) with passages put in front of the
-        last question: the gold passage among near misses, or (REFUSAL_PERCENT of rows) near
-        misses only and a refusal as the answer. None when the gold passage is unknown."""
+        last question: the gold passage among near misses, or near misses only — then a fact
+        question (REFUSAL_PERCENT of rows) refuses, and an `everyday` conversation
+        (WITHOUT_GOLD_PERCENT) keeps its own answer. None when the gold passage is unknown."""
         passage = self.passages.get(gold)
         if passage is None:
             return None
@@ -111,10 +123,11 @@ class Reader:
         question = next(m["content"] for m in reversed(history) if m["role"] == "user")
         misses = self.near_misses(query or question, gold, hidden)
         count = 1 + bucket(f"{key}:count", MAX_PASSAGES)
-        refuse = bool(misses) and bucket(f"{key}:refuse", 100) < REFUSAL_PERCENT
-        if refuse:
+        percent = WITHOUT_GOLD_PERCENT if everyday else REFUSAL_PERCENT
+        without_gold = bool(misses) and bucket(f"{key}:refuse", 100) < percent
+        if without_gold:
             shown = self.within_budget(misses[:count], None)
-            reply = pick(REFUSALS, key)
+            reply = answer["content"] if everyday else pick(REFUSALS, key)
         else:
             shown = misses[: count - 1]
             shown.insert(bucket(f"{key}:at", len(shown) + 1), passage)
@@ -122,7 +135,25 @@ class Reader:
             reply = answer["content"]
         out = with_passages(history, shown)
         out.append({"role": "assistant", "content": reply})
-        return Read(out, refuse, [p.id for p in shown])
+        return Read(out, without_gold and not everyday, [p.id for p in shown])
+
+    def computed_row(self, messages: Sequence[Message], key: str) -> Read | None:
+        """`messages` with the passages the server shows a calculation: the computed one
+        first and, in half of the rows, the retriever's hits above its threshold after it.
+        None when the question is not one the server computes."""
+        history, answer = list(messages[:-1]), messages[-1]
+        question = next(m["content"] for m in reversed(history) if m["role"] == "user")
+        computed = computed_passages(question)
+        if not computed:
+            return None
+        hits = []
+        if bucket(f"{key}:hits", 2):
+            hits = self.search.search(question, MAX_PASSAGES, DEFAULT_MIN_COVERAGE)
+        shown = [*computed, *(h.passage for h in hits)][:MAX_PASSAGES]
+        shown = self.within_budget(shown, computed[0])
+        out = with_passages(history, shown)
+        out.append({"role": "assistant", "content": answer["content"]})
+        return Read(out, False, [p.id for p in shown])
 
 
 def follow_up(

@@ -15,6 +15,7 @@ from persian_chat.training.data.records import single_turn
 from persian_chat.training.data.task_reading import (
     REFUSAL_EXPECTED,
     REFUSALS,
+    WITHOUT_GOLD_PERCENT,
     Reader,
     follow_up,
     takes_conversation,
@@ -102,9 +103,36 @@ def test_a_follow_up_has_passages_in_its_last_turn_only(reader: Reader) -> None:
     assert out[3]["content"].startswith(PASSAGES_HEADING)
 
 
-def test_a_quarter_of_the_conversations_become_reading_rows() -> None:
+def test_half_of_the_conversations_become_reading_rows() -> None:
     taken = sum(takes_conversation(f"chat.jsonl:{line}") for line in range(4000))
-    assert 800 <= taken <= 1200
+    assert 1800 <= taken <= 2200
+
+
+def test_an_everyday_conversation_keeps_its_answer_without_its_passage(reader: Reader) -> None:
+    """Near misses only in front of a conversation's question: its own answer stays the
+    target (a greeting or a request for advice is answered, never refused)."""
+    near = 0
+    for index in range(200):
+        messages = question("پایتخت ژاپن کجاست؟", "توکیو، شهری بزرگ.")
+        row = reader.row(messages, "country:ژاپن", f"chat:{index}", everyday=True)
+        assert row is not None and not row.refused
+        assert row.messages[-1]["content"] == "توکیو، شهری بزرگ."
+        near += "country:ژاپن" not in row.shown
+    assert abs(near / 200 - WITHOUT_GOLD_PERCENT / 100) < 0.15
+
+
+def test_a_calculation_carries_its_computed_passage_first(reader: Reader) -> None:
+    messages = question("۱۲ به علاوهٔ ۳۰ چند می‌شود؟", "حاصل جمع ۴۲ است.")
+    row = reader.computed_row(messages, "arithmetic:12:30")
+    assert row is not None and not row.refused
+    assert row.shown[0] == "computed:+" and len(row.shown) <= 3
+    user = row.messages[1]["content"]
+    assert user.startswith(PASSAGES_HEADING) and "۴۲" in user.split(QUESTION_HEADING)[0]
+    assert row.messages[-1] == {"role": "assistant", "content": "حاصل جمع ۴۲ است."}
+    date = question("۱ فروردین ۱۴۰۳ شمسی چه روزی از هفته است؟", "چهارشنبه.")
+    dated = reader.computed_row(date, "dates:1")
+    assert dated is not None and dated.shown[0].startswith("computed:date:")
+    assert reader.computed_row(question("سلام، خوبی؟", "سلام!"), "chat:1") is None
 
 
 def test_hidden_passages_are_never_shown(reader: Reader) -> None:
@@ -133,10 +161,23 @@ def test_the_committed_dataset_reads_on_held_out_entities(repo: Path) -> None:
     assert kinds["reading_passages"] > 500  # questions about hand-written passages
     assert not [r for r in train if r["source"] == "task:facts"]  # all became reading rows
     assert len([r for r in reading if len(r["messages"]) == 5]) > 100  # follow-ups
+    near_conversations = 0
     for record in reading:
         refused = record["domain"] == "reading_refusal"
-        assert (record["gold"] in record["passages"]) is not refused
         assert (record.get("expected") == REFUSAL_EXPECTED) is refused
+        if refused or record["gold"] in record["passages"]:
+            continue
+        # only a conversation answers without its passage: a fact question refuses then
+        assert record["gold"].startswith("conversation:")
+        near_conversations += 1
+    assert near_conversations > 300
+    # sums and date questions read the computed passage the server would show them (the
+    # server computes no «۸ بار ۹» and no «write 7 in words»: those rows have none either)
+    sums = [r for r in train if r["source"] == "task:arithmetic"]
+    computed = [r for r in train if r["source"].startswith("task:") and r.get("passages")]
+    assert len([r for r in sums if r.get("passages")]) > 0.9 * len(sums)
+    assert len(computed) > 1000
+    assert all(r["passages"][0].startswith("computed:") for r in computed)
     test_golds = {r["gold"] for r in test if r["source"] == "reading"}
     shown_in_training = {pid for r in reading for pid in r["passages"]}
     assert test_golds and not test_golds & shown_in_training
