@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         QuantizationChoice("dynamic", "avx2", per_channel=False, reduce_range=True),
     ]
     from persian_chat.export.parity import PARITY_PROMPTS, onnx_perplexity, prompt_ids
-    from persian_chat.server.onnx_model import load_decoder
+    from persian_chat.server.kv.onnx_model import load_decoder
     from persian_chat.training.chat_data import load_conversations
 
     tokenizer = AutoTokenizer.from_pretrained(args.model)

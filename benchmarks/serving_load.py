@@ -203,7 +203,7 @@ def run_prompts(
     and the wall time."""
     from dataclasses import replace
 
-    from persian_chat.server.sequence import GenerationRequest
+    from persian_chat.server.engine.generation import GenerationRequest
 
     async def ask(ids: list[int], seed: int) -> list[int]:
         request = GenerationRequest(ids, replace(params, seed=seed), tokens, stop_ids)
@@ -221,12 +221,12 @@ def engine_alone(
     """The one-client level without the server: the same prompt ids, sampling settings and
     seeds through an in-process engine built as the server builds it (for the levels: no
     prompt cache), one after another."""
-    from persian_chat.server.onnx_model import load_decoder
-    from persian_chat.server.prompt import system_prefix
-    from persian_chat.server.runtime import build_engine
-    from persian_chat.server.sampling import DEFAULT_SAMPLING
-    from persian_chat.server.served_model import load_served_model
+    from persian_chat.server.engine.sampling import DEFAULT_SAMPLING
+    from persian_chat.server.http.runtime import build_engine
+    from persian_chat.server.kv.onnx_model import load_decoder
     from persian_chat.server.settings import ServerSettings
+    from persian_chat.server.text.prompt import system_prefix
+    from persian_chat.server.text.served_model import load_served_model
 
     model = load_served_model(model_dir)
     settings = ServerSettings(model_dir=model_dir, threads=threads, max_batch=max_batch)

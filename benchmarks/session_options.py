@@ -1,6 +1,6 @@
 """onnxruntime session options for decoding, measured side by side on one int8 graph:
 intra-op threads (1, physical cores, logical cores), thread spinning on/off and graph
-optimization level. The server's defaults (server/onnx_model.py) come from this table.
+optimization level. The server's defaults (server/kv/onnx_model.py) come from this table.
 
     python benchmarks/session_options.py [--graph models/bench/gpt2-small-random-onnx/int8]
 """
@@ -21,7 +21,7 @@ from persian_chat.benchmarks.common import load_average, machine_info, write_res
 def decode_rate(session_path: Path, threads: int, spinning: bool, level: str, new: int) -> float:
     import onnxruntime as ort
 
-    from persian_chat.server import onnx_model
+    from persian_chat.server.kv import onnx_model
 
     options = onnx_model.session_options(threads, spinning)
     options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)

@@ -14,6 +14,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from persian_chat.studio.status import JobStatus
+
 metadata = sa.MetaData()
 
 datasets = sa.Table(
@@ -140,7 +142,7 @@ class Store:
         return self._insert(
             jobs,
             {
-                "status": "queued",
+                "status": JobStatus.QUEUED,
                 "stage": "",
                 "error": "",
                 "resume": False,

@@ -172,7 +172,7 @@ def test_onnx_logits_match_pytorch_with_and_without_cache(
     from transformers import AutoModelForCausalLM
 
     from persian_chat.export.onnx_export import export_fp32
-    from persian_chat.server.onnx_model import OnnxDecoder
+    from persian_chat.server.kv.onnx_model import OnnxDecoder
 
     decoder = OnnxDecoder(export_fp32(gemma_checkpoint, tmp_path / "onnx"))
     model = AutoModelForCausalLM.from_pretrained(gemma_checkpoint).eval()

@@ -11,8 +11,8 @@ import torch
 
 from persian_chat.errors import UserError
 from persian_chat.export.gqa_graph import build_gqa_graph, gqa_supported
-from persian_chat.server.onnx_model import OnnxDecoder, load_decoder
-from persian_chat.server.slot_cache import GqaDecoder, SlotBuffers
+from persian_chat.server.kv.onnx_model import OnnxDecoder, load_decoder
+from persian_chat.server.kv.slot_cache import GqaDecoder, SlotBuffers
 from tests.conftest import tiny_gemma3_model
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import reflex as rx
 
+from persian_chat.studio.status import JobStatus
 from persian_chat_ui.studio_state import ADVANCED, StudioState
 
 ADVANCED_FA = {
@@ -401,7 +402,8 @@ def jobs_section() -> rx.Component:
                     "نمایش", size="1", variant="soft", on_click=StudioState.select_job(j["id"])
                 ),
                 rx.cond(
-                    (j["status"] == "running") | (j["status"] == "queued"),
+                    (j["status"] == JobStatus.RUNNING.value)
+                    | (j["status"] == JobStatus.QUEUED.value),
                     rx.button(
                         "توقف",
                         size="1",
@@ -412,9 +414,9 @@ def jobs_section() -> rx.Component:
                     rx.fragment(),
                 ),
                 rx.cond(
-                    (j["status"] == "stopped")
-                    | (j["status"] == "interrupted")
-                    | (j["status"] == "failed"),
+                    (j["status"] == JobStatus.STOPPED.value)
+                    | (j["status"] == JobStatus.INTERRUPTED.value)
+                    | (j["status"] == JobStatus.FAILED.value),
                     rx.button(
                         "ادامه",
                         size="1",
