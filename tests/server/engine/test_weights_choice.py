@@ -96,7 +96,7 @@ def test_a_named_format_is_served_without_timing_and_an_unknown_one_is_refused(
     loaded = load_runtime(ServerSettings(model_dir=served, threads=1, max_batch=1, weights="int4"))
     loaded.engine.shutdown(0)
     assert loaded.engine.join(10) and loaded.weights == "int4"
-    with pytest.raises(ServedModelError, match="--weights int2: .* carries int4, int8"):
+    with pytest.raises(ServedModelError, match=r"--weights int2: .* carries int4, int8"):
         load_runtime(ServerSettings(model_dir=served, threads=1, max_batch=1, weights="int2"))
     single = load_runtime(ServerSettings(model_dir=tiny_served_dir, threads=1, max_batch=1))
     single.engine.shutdown(0)
