@@ -43,8 +43,8 @@ from persian_chat.benchmarks.common import (
     RESULTS,
     load_average,
     machine_info,
+    publish,
     save_plot,
-    write_result,
 )
 from persian_chat.export.onnx_export import INT4_NODES
 
@@ -641,13 +641,7 @@ def main(argv: list[str] | None = None) -> None:
         },
         "plot": f"{name}.png",
     }
-    print(f"wrote {write_result(name, result)}")
-    for row in table_rows:
-        print("  ".join(row))
-    for extra in tables:
-        print(extra["title"])
-        for row in extra["rows"]:
-            print("  ".join(row))
+    publish(name, result)
     for threads, values in ratios.items():
         print(f"{threads} threads: " + ", ".join(f"{k} {v:.2f}" for k, v in values.items()))
 

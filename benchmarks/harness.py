@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from persian_chat.benchmarks.common import load_average, machine_info, write_result
+from persian_chat.benchmarks.common import load_average, machine_info, publish
 from persian_chat.knowledge import QUESTION_HEADING
 
 SENTIMENTS = ("مثبت", "منفی", "خنثی")
@@ -176,4 +176,4 @@ def main(argv: list[str] | None = None) -> None:
         ],
     }
     print(result["description"])
-    print(f"wrote {write_result(args.name, result)}")
+    publish(args.name, result)

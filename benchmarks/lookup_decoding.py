@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from persian_chat.benchmarks.common import load_average, machine_info, write_result
+from persian_chat.benchmarks.common import load_average, machine_info, publish
 
 HEADER = [
     "sampling",
@@ -164,9 +164,7 @@ def main(argv: list[str] | None = None) -> None:
         "runs": runs,
         "table": {"header": HEADER, "rows": rows},
     }
-    print(f"wrote {write_result(args.name, result)}")
-    for row in rows:
-        print("  ".join(row))
+    publish(args.name, result)
 
 
 if __name__ == "__main__":

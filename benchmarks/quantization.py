@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from persian_chat.benchmarks.common import load_average, machine_info, write_result
+from persian_chat.benchmarks.common import load_average, machine_info, publish
 
 HEADER = ["graph", "settings", "MiB", "perplexity", "vs fp32", "decode tokens/s"]
 
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
         "runs": runs,
         "table": {"header": HEADER, "rows": rows},
     }
-    print(f"wrote {write_result('quantization', result)}")
+    publish("quantization", result)
 
 
 if __name__ == "__main__":

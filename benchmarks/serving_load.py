@@ -33,8 +33,8 @@ from persian_chat.benchmarks.common import (
     RESULTS,
     load_average,
     machine_info,
+    publish,
     save_plot,
-    write_result,
 )
 
 TURNS_HEADER = ["prompt cache", "turn", "prompt tokens p50", "TTFT p50 ms", "TTFT p95 ms"]
@@ -577,9 +577,7 @@ def main(argv: list[str] | None = None) -> None:
         if turns
         else [],
     }
-    print(f"wrote {write_result(args.name, result)}")
-    for row in rows + turn_table:
-        print("  ".join(row))
+    publish(args.name, result)
 
 
 if __name__ == "__main__":

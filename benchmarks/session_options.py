@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from persian_chat.benchmarks.common import load_average, machine_info, write_result
+from persian_chat.benchmarks.common import load_average, machine_info, publish
 
 
 def decode_rate(session_path: Path, threads: int, spinning: bool, level: str, new: int) -> float:
@@ -92,9 +92,7 @@ def main(argv: list[str] | None = None) -> None:
             "rows": rows,
         },
     }
-    print(f"wrote {write_result('session_options', result)}")
-    for row in rows:
-        print("  ".join(row))
+    publish("session_options", result)
 
 
 if __name__ == "__main__":

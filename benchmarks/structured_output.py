@@ -18,7 +18,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from persian_chat.benchmarks.common import load_average, machine_info, write_result
+from persian_chat.benchmarks.common import load_average, machine_info, publish
 
 CITIES = ("تهران", "شیراز", "اصفهان", "تبریز", "مشهد", "یزد", "رشت", "کرمان", "اهواز", "قم")
 DATES = ("۵ فروردین", "۱۲ اردیبهشت", "۳ خرداد", "۲۰ تیر", "۹ مرداد", "۱۷ شهریور", "۱ مهر")
@@ -151,4 +151,4 @@ def main(argv: list[str] | None = None) -> None:
         "rows": [[e["message"], f"`{e['answer']}`"] for e in result["examples"]],
     }
     print(result["description"])
-    print(f"wrote {write_result(args.name, result)}")
+    publish(args.name, result)
