@@ -146,7 +146,7 @@ def export(
             int8 = load_decoder(int8_path, threads) if int8_path else None
             parity = check_parity(model, tokenizer, fp32, int8, test, max_length).as_dict()
             del model, fp32, int8
-            four = None
+            four: dict[str, Any] | None = None
             if int4 and choice is not None and choice.method == "blockwise":
                 four = _int4_graph(
                     work, int4_choice(choice), tokenizer, test, max_length, parity, threads

@@ -9,7 +9,7 @@ import logging
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -29,9 +29,9 @@ def slowed(decoder: Decoder) -> Decoder:
         time.sleep(DELAY)
         return kind.step(self, *args, **kwargs)
 
-    slow = object.__new__(type(f"Slow{kind.__name__}", (kind,), {"step": step}))
+    slow: Any = object.__new__(type(f"Slow{kind.__name__}", (kind,), {"step": step}))
     slow.__dict__.update(decoder.__dict__)
-    return slow  # type: ignore[no-any-return]
+    return cast(Decoder, slow)
 
 
 def test_the_slowed_format_is_never_picked(tiny_served_dir: Path) -> None:
