@@ -121,11 +121,10 @@ def export_graphs(checkpoint: Path, work: Path) -> dict[str, Path]:
         if not (gqa_int8 / "model.onnx").is_file():
             quantize_int8(gqa_fp32, gqa_int8, choice)
         graphs.update({"fp32": gqa_fp32, "int8": gqa_int8})
-    source = graphs["fp32"]
-    int4 = work / f"{'gqa-' if gqa else ''}int4-{'-'.join(INT4_NODES) or 'all'}"
-    if not (int4 / "model.onnx").is_file():
-        quantize_int8(source, int4, int4_choice(choice))
-    graphs["int4"] = int4
+        int4 = work / f"gqa-int4-{'-'.join(INT4_NODES)}"  # names of the GQA graph's nodes
+        if not (int4 / "model.onnx").is_file():
+            quantize_int8(gqa_fp32, int4, int4_choice(choice))
+        graphs["int4"] = int4
     return graphs
 
 
@@ -135,7 +134,8 @@ def weights_choice(graphs: dict[str, Path], threads: int) -> dict[str, Any]:
     from persian_chat.server.engine.weights_choice import choose_weights
     from persian_chat.server.kv.onnx_model import load_decoder
 
-    decoders = {name: load_decoder(graphs[name] / "model.onnx", threads) for name in WEIGHTS}
+    names = [name for name in WEIGHTS if name in graphs]  # int4: GQA graphs only
+    decoders = {name: load_decoder(graphs[name] / "model.onnx", threads) for name in names}
     chosen, medians = choose_weights(decoders, [])
     return {"chosen": chosen, "step_ms": {k: round(v * 1000, 3) for k, v in medians.items()}}
 

@@ -76,6 +76,8 @@ def mixed_layers(
         if sum(sensitivity[str(i)] for i in chosen) + sensitivity[str(layer)] <= args.mixed_budget:
             chosen.append(layer)
     chosen.sort()
+    if not chosen:  # an empty int4_nodes would mean every MatMul: no mixed graph then
+        return {"path": None, "layers": [], "sensitivity": sensitivity, "examples": len(sample)}
     path = quantize_int8(fp32_dir, work / "chosen", choice(chosen))
     return {
         "path": path,
@@ -184,7 +186,8 @@ def main(argv: list[str] | None = None) -> None:
         mixed: dict[str, Any] = {}
         if args.mixed or args.mixed_only:
             mixed = mixed_layers(fp32_dir, Path(tmp) / "mixed", tokenizer, test, layers, args)
-            graphs.append(("int4 mixed", mixed["settings"], mixed["path"]))
+            if mixed["path"] is not None:
+                graphs.append(("int4 mixed", mixed["settings"], mixed["path"]))
         fixed = [blockwise[1]] if args.mixed_only else [*blockwise, *dynamic]
         for number, choice in enumerate(fixed):
             source = fp32_dir if choice.method == "blockwise" else optimum_dir
@@ -248,7 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     if mixed:
         result["mixed"] = {k: v for k, v in mixed.items() if k != "path"}
-        result["mixed"]["path"] = str(mixed["path"].name)
+        result["mixed"]["graph"] = str(mixed["path"]) if mixed["path"] else None
         result["tables"] = [
             {
                 "title": (

@@ -101,7 +101,7 @@ def mixture_tables(manifest: dict[str, Any]) -> list[str]:
     ]
 
 
-def rolesmarkdown_table(manifest: dict[str, Any]) -> list[str]:
+def roles_table(manifest: dict[str, Any]) -> list[str]:
     """Train tokens per source and role: what one pass computes, and what the loss is taken
     on (the assistant's tokens); manifests that count roles only."""
     roles = manifest.get("tokens", {}).get("roles")
@@ -162,7 +162,7 @@ def dataset_section(datasets_dir: Path) -> str:
             ],
         ),
         *mixture_tables(manifest),
-        *rolesmarkdown_table(manifest),
+        *roles_table(manifest),
         "### Cleaning steps (rows dropped at each step)",
         markdown_table(["step", "rows"], [[k, v] for k, v in counts.items()]),
     ]
@@ -401,7 +401,7 @@ SKILL_METRICS = (
 )
 
 
-def skillsmarkdown_table(entry: dict[str, Any], mode: str = "default") -> list[str]:
+def skills_table(entry: dict[str, Any], mode: str = "default") -> list[str]:
     """Per scored category of one model: the answers scored, the figure and its interval
     (chrF, an average over sentences, has no binomial interval)."""
     result = entry["modes"].get(mode)
@@ -522,7 +522,7 @@ def chat_evaluation_section(logs: Path) -> str:
             "answers in `logs/errors.txt`. A loop is a word 4-gram occurring 3 or more times.",
             markdown_table(header, rows),
             f"Sampling: {described}.",
-            *(skillsmarkdown_table(labels[REFERENCE_LABEL]) if REFERENCE_LABEL in labels else []),
+            *(skills_table(labels[REFERENCE_LABEL]) if REFERENCE_LABEL in labels else []),
             *knowledge,
         ]
     )

@@ -147,7 +147,9 @@ def export(
             parity = check_parity(model, tokenizer, fp32, int8, test, max_length).as_dict()
             del model, fp32, int8
             four: dict[str, Any] | None = None
-            if int4 and choice is not None and choice.method == "blockwise":
+            if int4 and graph != "gqa":
+                log.warning("--int4 left out: its 4-bit nodes are named in the GQA graph only")
+            elif int4 and choice is not None and choice.method == "blockwise":
                 four = _int4_graph(
                     work, int4_choice(choice), tokenizer, test, max_length, parity, threads
                 )

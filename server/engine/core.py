@@ -41,7 +41,7 @@ from persian_chat.server.kv.padded_batch import KVBatch
 from persian_chat.server.kv.prompt_cache import PromptCache
 from persian_chat.server.kv.slot_cache import GqaDecoder, SlotBatch
 
-log = logging.getLogger("persian_chat.server.engine.core")
+log = logging.getLogger("persian_chat.server.engine")
 
 __all__ = ["SHUTDOWN_MESSAGE", "Engine", "EngineClosedError", "EngineFullError", "new_batch"]
 

@@ -1,7 +1,7 @@
 """Request bodies of the API (chat, tokenize, admin), validated by pydantic.
 
 Ranges that do not depend on server settings live here; limits that do (message count,
-characters, max_tokens ceiling) are checked in server/text/prompt.py.
+characters, max_tokens ceiling) are checked in server/http/prompt_request.py.
 """
 
 from __future__ import annotations

@@ -78,9 +78,19 @@ class ServedModel:
         "int4": model.int4.onnx}); a directory that records none has its one graph under
         its precision."""
         formats = self.manifest.get("weights")
-        if isinstance(formats, dict) and formats:
-            return {str(name): self.path / str(entry["file"]) for name, entry in formats.items()}
-        return {str(self.manifest.get("precision") or "int8"): self.onnx_path}
+        if not isinstance(formats, dict) or not formats:
+            return {str(self.manifest.get("precision") or "int8"): self.onnx_path}
+        listed = self.manifest.get("files") or {}
+        files = {}
+        for name, entry in formats.items():
+            file = str(entry.get("file", "")) if isinstance(entry, dict) else ""
+            if file not in listed or Path(file).name != file:  # checked by verify_files
+                raise ServedModelError(
+                    f"{self.path / 'manifest.json'}: weights {name!r} names {file!r}, "
+                    "not one of the directory's listed files"
+                )
+            files[str(name)] = self.path / file
+        return files
 
 
 def _read_json(path: Path) -> dict[str, Any]:
