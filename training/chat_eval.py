@@ -3,7 +3,8 @@
 Held-out prompts of test.jsonl (training/chat_prompts.py) go through the server's own path —
 the JSON body /api/chat would get, server/http/prompt_request.py's build_prompt
 (normalization, system prompt, context fit, prompt ids, sampling defaults) and
-server/http/runtime.py's engine (with its UTF-8 guard), every prompt submitted at once so continuous batching runs them together —
+server/http/runtime.py's engine (with its UTF-8 guard), every prompt submitted at once so
+continuous batching runs them together —
 once greedy (temperature 0) and once with the server's default sampling (no sampling field
 in the request, so DEFAULT_SAMPLING applies, whatever it becomes), each prompt with a fixed
 seed; `modes` adds other settings to compare (how the defaults are chosen). The answers are
