@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -318,6 +320,26 @@ FOLLOW_UPS = [  # a user's usual next turns, written for this benchmark
     "چرا؟",
     "ممنون. یک نکتهٔ دیگر هم بگو.",
 ]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running_server(
+    model: Path, threads: int, max_batch: int, extra: tuple[str, ...] = ()
+) -> Iterator[str]:
+    """`persian-chat serve` on a free port for the block (its base URL), stopped after it."""
+    port = free_port()
+    process, _ = start_server(model, port, threads, max_batch, extra)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(30)
 
 
 def start_server(
