@@ -27,7 +27,7 @@ from persian_chat.studio.datasets import knowledge_documents, prepare_config
 from persian_chat.studio.runner import read_state
 from persian_chat.studio.settings import StudioSettings
 from persian_chat.studio.status import ACTIVE, RESUMABLE, JobStatus
-from persian_chat.studio.store import Row, Store
+from persian_chat.studio.store import DatasetRow, JobRow, Store
 from persian_chat.studio.templates import TEMPLATES, Recipe, default_base_model, recipe_for
 
 log = logging.getLogger("persian_chat.studio")
@@ -166,7 +166,7 @@ class JobService:
 
     # -- following a job -------------------------------------------------------------------
 
-    def _launch(self, job: Row) -> None:
+    def _launch(self, job: JobRow) -> None:
         job_dir = Path(job["directory"])
         command = [sys.executable, "-m", "persian_chat.studio.runner", str(job_dir)]
         if job["resume"]:
@@ -192,7 +192,7 @@ class JobService:
             "job %d started (pid %d%s)", job["id"], child.pid, ", resumed" if job["resume"] else ""
         )
 
-    def _alive(self, job: Row) -> bool:
+    def _alive(self, job: JobRow) -> bool:
         child = self._children.get(job["id"])
         if child is not None and child.pid == job["pid"]:
             return child.poll() is None
@@ -205,7 +205,7 @@ class JobService:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, sig)
 
-    def _follow(self, job: Row) -> None:
+    def _follow(self, job: JobRow) -> None:
         job_dir = Path(job["directory"])
         state = read_state(job_dir)
         if self._alive(job):
@@ -232,7 +232,7 @@ class JobService:
             self.store.update_job(job["id"], status=JobStatus.INTERRUPTED, error=INTERRUPTED)
         log.info("job %d ended: %s", job["id"], self.store.job(job["id"]))
 
-    def _register(self, job: Row) -> None:
+    def _register(self, job: JobRow) -> None:
         """A finished job becomes a model version with its evaluation and int8 parity."""
         if self.store.version_of_job(job["id"]) is not None:
             return
@@ -288,7 +288,7 @@ class JobService:
             eta = per_step * max(0, last["max_steps"] - last["step"])
         return {"job": job, "records": records, "last": last, "eta_s": eta}
 
-    def estimate_seconds(self, dataset: Row, recipe: Recipe) -> float | None:
+    def estimate_seconds(self, dataset: DatasetRow, recipe: Recipe) -> float | None:
         """Training time from a measured rate on this machine (the newest finished run with
         the same base model, else the reference run's logs); None before any measurement."""
         rate = None
