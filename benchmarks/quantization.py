@@ -174,14 +174,16 @@ def main(argv: list[str] | None = None) -> None:
     rows, runs = [], []
     with tempfile.TemporaryDirectory() as tmp:
         optimum_dir, fp32_dir = Path(tmp) / "optimum-fp32", Path(tmp) / "fp32"
-        export_fp32(args.model, optimum_dir)
         model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32).eval()
         layers = int(model.config.num_hidden_layers)
-        if gqa_supported(model.config):
+        gqa = gqa_supported(model.config)
+        if gqa:
             build_gqa_graph(model, fp32_dir, 4096)
-        else:
-            fp32_dir = optimum_dir
         del model
+        if not gqa or not args.mixed_only:  # the dynamic variants run on Optimum's graph
+            export_fp32(args.model, optimum_dir)
+        if not gqa:
+            fp32_dir = optimum_dir
         graphs: list[tuple[str, str, Path]] = [("fp32", "-", fp32_dir / "model.onnx")]
         mixed: dict[str, Any] = {}
         if args.mixed or args.mixed_only:
