@@ -56,6 +56,34 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def describe(result: dict[str, Any]) -> str:
+    """A result as report.md shows it: its title, what was measured and how, its tables.
+    Every benchmark prints this text when it writes its result, so the terminal and the
+    report say the same thing."""
+    parts = [f"### {result.get('title', 'Benchmark')}"]
+    if result.get("description"):
+        parts.append(str(result["description"]))
+    table = result.get("table")
+    if table:
+        parts.append(markdown_table(table["header"], table["rows"]))
+    for extra in result.get("tables") or []:
+        parts += [f"**{extra['title']}**", markdown_table(extra["header"], extra["rows"])]
+    return "\n\n".join(parts)
+
+
+def publish(name: str, result: dict[str, Any]) -> Path:
+    """Write the result (benchmarks/results/NAME.json) and print what report.md will say."""
+    path = write_result(name, result)
+    print(f"wrote {path}\n\n{describe(result)}", flush=True)
+    return path
+
+
 def write_result(name: str, result: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"

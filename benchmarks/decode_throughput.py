@@ -43,16 +43,18 @@ from persian_chat.benchmarks.common import (
     RESULTS,
     load_average,
     machine_info,
+    publish,
     save_plot,
-    write_result,
 )
+from persian_chat.export.onnx_export import INT4_NODES
 
 if TYPE_CHECKING:
-    from persian_chat.server.engine import Engine
+    from persian_chat.server.engine.core import Engine
 
 RANDOM_GPT2 = Path("models/bench/gpt2-small-random")
 BEFORE = "persian-chat int8, before (Optimum graph, blocks of 32)"
 BEFORE_BLOCK_SIZE = 32  # the int8 block size served before the GQA graph
+WEIGHTS = ("int8", "int4")  # the formats `serve --weights auto` chooses between
 CONTEXT_LIMIT = 4096  # positions of the GroupQueryAttention graph, as `persian-chat export`
 ENGINE_HEADER = [
     "engine",
@@ -89,7 +91,13 @@ def export_graphs(checkpoint: Path, work: Path) -> dict[str, Path]:
     from transformers import AutoConfig, AutoModelForCausalLM
 
     from persian_chat.export.gqa_graph import build_gqa_graph, gqa_supported
-    from persian_chat.export.onnx_export import default_quantization, export_fp32, quantize_int8
+    from persian_chat.export.onnx_export import (
+        INT4_NODES,
+        default_quantization,
+        export_fp32,
+        int4_choice,
+        quantize_int8,
+    )
 
     choice = default_quantization()
     gqa = gqa_supported(AutoConfig.from_pretrained(checkpoint, local_files_only=True))
@@ -113,7 +121,23 @@ def export_graphs(checkpoint: Path, work: Path) -> dict[str, Path]:
         if not (gqa_int8 / "model.onnx").is_file():
             quantize_int8(gqa_fp32, gqa_int8, choice)
         graphs.update({"fp32": gqa_fp32, "int8": gqa_int8})
+        int4 = work / f"gqa-int4-{'-'.join(INT4_NODES)}"  # names of the GQA graph's nodes
+        if not (int4 / "model.onnx").is_file():
+            quantize_int8(gqa_fp32, int4, int4_choice(choice))
+        graphs["int4"] = int4
     return graphs
+
+
+def weights_choice(graphs: dict[str, Path], threads: int) -> dict[str, Any]:
+    """What `serve --weights auto` picks between the int8 and int4 graphs on this machine
+    (the same function, timed the same way), with each one's milliseconds per step."""
+    from persian_chat.server.engine.weights_choice import choose_weights
+    from persian_chat.server.kv.onnx_model import load_decoder
+
+    names = [name for name in WEIGHTS if name in graphs]  # int4: GQA graphs only
+    decoders = {name: load_decoder(graphs[name] / "model.onnx", threads) for name in names}
+    chosen, medians = choose_weights(decoders, [])
+    return {"chosen": chosen, "step_ms": {k: round(v * 1000, 3) for k, v in medians.items()}}
 
 
 def bandwidth_gb_s(size_mib: int = 1024, repeats: int = 5) -> float:
@@ -155,8 +179,8 @@ class Runners:
         from optimum.onnxruntime import ORTModelForCausalLM
         from transformers import AutoModelForCausalLM
 
-        from persian_chat.server.engine import Engine
-        from persian_chat.server.onnx_model import load_decoder
+        from persian_chat.server.engine.core import Engine
+        from persian_chat.server.kv.onnx_model import load_decoder
 
         torch.set_num_threads(threads)
         self.torch = AutoModelForCausalLM.from_pretrained(checkpoint).eval()
@@ -221,8 +245,8 @@ class Runners:
 
 async def timed_request(engine: Engine, prompt: list[int], new: int) -> Timing:
     """One greedy request through our engine, its tokens timed as they arrive."""
-    from persian_chat.server.sampling import SamplingParams
-    from persian_chat.server.sequence import GenerationRequest
+    from persian_chat.server.engine.generation import GenerationRequest
+    from persian_chat.server.engine.sampling import SamplingParams
 
     request = GenerationRequest(prompt, SamplingParams(temperature=0), new, frozenset())
     start = time.perf_counter()
@@ -238,8 +262,8 @@ class EngineRunner:
     """Our engine as the anchors are driven: one greedy request, tokens timed as they come."""
 
     def __init__(self, name: str, path: Path, threads: int, context: int) -> None:
-        from persian_chat.server.engine import Engine
-        from persian_chat.server.onnx_model import load_decoder
+        from persian_chat.server.engine.core import Engine
+        from persian_chat.server.kv.onnx_model import load_decoder
 
         self.name, self.threads, self.path = name, threads, path / "model.onnx"
         self.engine = Engine(load_decoder(self.path, threads), context, max_batch=8)
@@ -503,6 +527,11 @@ def main(argv: list[str] | None = None) -> None:
         firsts = [runners.engine("int8", [prompt(length)], 1)[1] for _ in range(args.repeats)]
         ttft[str(length)] = summary(firsts)
     runners.close()
+    auto = weights_choice(graphs, args.threads)
+    print(
+        f"serve --weights auto picks {auto['chosen']} here: "
+        + ", ".join(f"{k} {v:.2f} ms/step" for k, v in auto["step_ms"].items())
+    )
     engines: dict[str, Any] | None = None
     why_not = "left out (--no-anchors)" if args.no_anchors else missing()
     prompt_ids = chat_prompt(checkpoint) if args.checkpoint else None
@@ -584,7 +613,11 @@ def main(argv: list[str] | None = None) -> None:
                 if decode_fraction is not None
                 else "."
             )
+            + f" `serve --weights auto` picks {auto['chosen']} on this machine ("
+            + ", ".join(f"{k} {v:.2f} ms per decode step" for k, v in auto["step_ms"].items())
+            + f"; int4 = 4-bit {' + '.join(INT4_NODES)}, the rest int8)."
         ),
+        "weights_auto": auto,
         "machine": machine_info(),
         "settings": {k: str(v) for k, v in vars(args).items()},
         "load_before": load_before,
@@ -608,13 +641,7 @@ def main(argv: list[str] | None = None) -> None:
         },
         "plot": f"{name}.png",
     }
-    print(f"wrote {write_result(name, result)}")
-    for row in table_rows:
-        print("  ".join(row))
-    for extra in tables:
-        print(extra["title"])
-        for row in extra["rows"]:
-            print("  ".join(row))
+    publish(name, result)
     for threads, values in ratios.items():
         print(f"{threads} threads: " + ", ".join(f"{k} {v:.2f}" for k, v in values.items()))
 

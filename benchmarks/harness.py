@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from persian_chat.benchmarks.common import load_average, machine_info, write_result
+from persian_chat.benchmarks.common import load_average, machine_info, publish
 from persian_chat.knowledge import QUESTION_HEADING
 
 SENTIMENTS = ("مثبت", "منفی", "خنثی")
@@ -97,38 +97,33 @@ def write_tasks(rows: dict[str, list[dict[str, Any]]], directory: Path) -> list[
 
 
 def measure(model: Path, test_file: Path, threads: int, limit: int | None) -> dict[str, Any]:
-    import random as port_random
-
     from lm_eval import simple_evaluate
     from lm_eval.tasks import TaskManager
 
-    from persian_chat.benchmarks.serving_load import start_server
+    from persian_chat.benchmarks.serving_load import running_server
 
-    port = 8990 + port_random.randint(0, 9)
-    process, _ = start_server(model, port, threads, 1)
-    try:
-        with tempfile.TemporaryDirectory(prefix="persian-chat-harness-") as work:
-            rows = task_rows(test_file)
-            names = write_tasks(rows, Path(work))
-            results = simple_evaluate(
-                model="local-completions",
-                model_args={
-                    "base_url": f"http://127.0.0.1:{port}/v1/completions",
-                    "model": model.name,  # the served model id: its directory name
-                    "tokenizer_backend": "huggingface",
-                    "tokenizer": str(model),
-                    "tokenized_requests": True,
-                    "num_concurrent": 1,
-                    "max_retries": 1,
-                },
-                tasks=names,
-                task_manager=TaskManager(include_path=work),
-                limit=limit,
-                log_samples=False,
-            )
-    finally:
-        process.terminate()
-        process.wait(30)
+    with (
+        running_server(model, threads, 1) as url,
+        tempfile.TemporaryDirectory(prefix="persian-chat-harness-") as work,
+    ):
+        rows = task_rows(test_file)
+        names = write_tasks(rows, Path(work))
+        results = simple_evaluate(
+            model="local-completions",
+            model_args={
+                "base_url": f"{url}/v1/completions",
+                "model": model.name,  # the served model id: its directory name
+                "tokenizer_backend": "huggingface",
+                "tokenizer": str(model),
+                "tokenized_requests": True,
+                "num_concurrent": 1,
+                "max_retries": 1,
+            },
+            tasks=names,
+            task_manager=TaskManager(include_path=work),
+            limit=limit,
+            log_samples=False,
+        )
     assert results is not None
     table = {
         name: {
@@ -176,4 +171,4 @@ def main(argv: list[str] | None = None) -> None:
         ],
     }
     print(result["description"])
-    print(f"wrote {write_result(args.name, result)}")
+    publish(args.name, result)

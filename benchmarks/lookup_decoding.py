@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from persian_chat.benchmarks.common import load_average, machine_info, write_result
+from persian_chat.benchmarks.common import load_average, machine_info, publish
 
 HEADER = [
     "sampling",
@@ -37,7 +37,7 @@ def step_difference(decoder: Any, prompt: list[int], tokens: list[int]) -> float
     """Largest |logit| difference between feeding `tokens` in one step and one at a time."""
     import numpy as np
 
-    from persian_chat.server.slot_cache import SlotBuffers
+    from persian_chat.server.kv.slot_cache import SlotBuffers
 
     together, alone = SlotBuffers(decoder), SlotBuffers(decoder)
     decoder.prefill(together, 0, prompt)
@@ -65,13 +65,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     from persian_chat.benchmarks.serving_load import run_prompts, user_prompts
-    from persian_chat.server.api_schema import ChatRequest
-    from persian_chat.server.onnx_model import load_decoder
-    from persian_chat.server.prompt import build_prompt, system_prefix
-    from persian_chat.server.runtime import build_engine, make_normalizer
-    from persian_chat.server.sampling import DEFAULT_SAMPLING
-    from persian_chat.server.served_model import load_served_model
+    from persian_chat.server.engine.sampling import DEFAULT_SAMPLING
+    from persian_chat.server.http.api_schema import ChatRequest
+    from persian_chat.server.http.prompt_request import build_prompt
+    from persian_chat.server.http.runtime import build_engine, make_normalizer
+    from persian_chat.server.kv.onnx_model import load_decoder
     from persian_chat.server.settings import ServerSettings
+    from persian_chat.server.text.prompt import system_prefix
+    from persian_chat.server.text.served_model import load_served_model
 
     model = load_served_model(args.model)
     settings = ServerSettings(model_dir=args.model, threads=args.threads)
@@ -163,9 +164,7 @@ def main(argv: list[str] | None = None) -> None:
         "runs": runs,
         "table": {"header": HEADER, "rows": rows},
     }
-    print(f"wrote {write_result(args.name, result)}")
-    for row in rows:
-        print("  ".join(row))
+    publish(args.name, result)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,10 @@ onnxruntime-genai's builder makes it, asymmetric block 16, and int4 only in the 
 gate/up projection with the rest int8; the MLP also in blocks of 32 and 64, and with HQQ's
 fitted scales) and, on Optimum's graph (ORTQuantizer cannot type the
 GroupQueryAttention graph), Optimum's dynamic int8 (per-channel vs per-tensor weights,
-reduce_range on/off).
+reduce_range on/off). Mixed precision (`--mixed`): each layer's MLP alone in int4 (the rest
+int8) measures that layer's sensitivity, then the least sensitive layers whose summed
+perplexity increases stay within a budget get int4 together, and that graph is measured
+like the others (`--mixed-only` leaves the fixed variants out).
 
 Each variant quantizes the same fp32 graph of models/persian-chat, then is measured on
 the same data in one process: test-set perplexity (assistant tokens), greedy decode speed
@@ -22,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from persian_chat.benchmarks.common import load_average, machine_info, write_result
+from persian_chat.benchmarks.common import load_average, machine_info, publish
 
 HEADER = ["graph", "settings", "MiB", "perplexity", "vs fp32", "decode tokens/s"]
 
@@ -36,6 +39,60 @@ def decode_speed(decoder: Any, prompt: list[int], tokens: int, repeats: int) -> 
     return statistics.median(rates)
 
 
+def mixed_layers(
+    fp32_dir: Path, work: Path, tokenizer: Any, test: list[Any], layers: int, args: Any
+) -> dict[str, Any]:
+    """Each layer's MLP alone in int4 (the rest int8): that layer's perplexity increase over
+    fp32 on the first `--sensitivity-examples` conversations. Then the least sensitive
+    layers whose summed increases stay within `--mixed-budget` get int4 together."""
+    from persian_chat.export.onnx_export import QuantizationChoice, quantize_int8
+    from persian_chat.export.parity import onnx_perplexity
+    from persian_chat.server.kv.onnx_model import load_decoder
+
+    def choice(chosen: list[int]) -> QuantizationChoice:
+        nodes = tuple(f"L{i}/{part}" for i in chosen for part in ("gate_up", "down_proj"))
+        return QuantizationChoice(
+            "blockwise",
+            "avx512_vnni",
+            int4_nodes=nodes,
+            int4_symmetric=False,
+            int4_block_size=args.mixed_block,
+        )
+
+    sample = test[: args.sensitivity_examples]
+    fp32 = onnx_perplexity(
+        load_decoder(fp32_dir / "model.onnx", args.threads), tokenizer, sample, 512
+    )
+    sensitivity: dict[str, float] = {}
+    for layer in range(layers):
+        path = quantize_int8(fp32_dir, work / f"layer-{layer}", choice([layer]))
+        ppl = onnx_perplexity(load_decoder(path, args.threads), tokenizer, sample, 512)
+        sensitivity[str(layer)] = ppl / fp32 - 1
+        print(f"layer {layer}: {sensitivity[str(layer)]:+.2%}", flush=True)
+        for old in path.parent.glob("model.onnx*"):
+            old.unlink()
+    chosen: list[int] = []
+    for layer in sorted(range(layers), key=lambda i: sensitivity[str(i)]):
+        if sum(sensitivity[str(i)] for i in chosen) + sensitivity[str(layer)] <= args.mixed_budget:
+            chosen.append(layer)
+    chosen.sort()
+    if not chosen:  # an empty int4_nodes would mean every MatMul: no mixed graph then
+        return {"path": None, "layers": [], "sensitivity": sensitivity, "examples": len(sample)}
+    path = quantize_int8(fp32_dir, work / "chosen", choice(chosen))
+    return {
+        "path": path,
+        "layers": chosen,
+        "sensitivity": sensitivity,
+        "examples": len(sample),
+        "budget": args.mixed_budget,
+        "nodes": list(choice(chosen).int4_nodes or ()),
+        "settings": (
+            f"MLP int4 (asymmetric, block {args.mixed_block}) in layers "
+            f"{', '.join(map(str, chosen)) or 'none'}; the rest int8"
+        ),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -46,6 +103,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--mixed", action="store_true", help="add the mixed-precision search")
+    parser.add_argument(
+        "--mixed-only", action="store_true", help="fp32, served int8 and the mixed search only"
+    )
+    parser.add_argument(
+        "--mixed-budget", type=float, default=0.025, help="summed perplexity increase allowed"
+    )
+    parser.add_argument("--mixed-block", type=int, default=32, help="int4 block size (mixed)")
+    parser.add_argument(
+        "--sensitivity-examples", type=int, default=30, help="test conversations per layer"
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -97,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
         QuantizationChoice("dynamic", "avx2", per_channel=False, reduce_range=True),
     ]
     from persian_chat.export.parity import PARITY_PROMPTS, onnx_perplexity, prompt_ids
-    from persian_chat.server.onnx_model import load_decoder
+    from persian_chat.server.kv.onnx_model import load_decoder
     from persian_chat.training.chat_data import load_conversations
 
     tokenizer = AutoTokenizer.from_pretrained(args.model)
@@ -106,15 +174,24 @@ def main(argv: list[str] | None = None) -> None:
     rows, runs = [], []
     with tempfile.TemporaryDirectory() as tmp:
         optimum_dir, fp32_dir = Path(tmp) / "optimum-fp32", Path(tmp) / "fp32"
-        export_fp32(args.model, optimum_dir)
         model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32).eval()
-        if gqa_supported(model.config):
+        layers = int(model.config.num_hidden_layers)
+        gqa = gqa_supported(model.config)
+        if gqa:
             build_gqa_graph(model, fp32_dir, 4096)
-        else:
-            fp32_dir = optimum_dir
         del model
+        if not gqa or not args.mixed_only:  # the dynamic variants run on Optimum's graph
+            export_fp32(args.model, optimum_dir)
+        if not gqa:
+            fp32_dir = optimum_dir
         graphs: list[tuple[str, str, Path]] = [("fp32", "-", fp32_dir / "model.onnx")]
-        for number, choice in enumerate([*blockwise, *dynamic]):
+        mixed: dict[str, Any] = {}
+        if args.mixed or args.mixed_only:
+            mixed = mixed_layers(fp32_dir, Path(tmp) / "mixed", tokenizer, test, layers, args)
+            if mixed["path"] is not None:
+                graphs.append(("int4 mixed", mixed["settings"], mixed["path"]))
+        fixed = [blockwise[1]] if args.mixed_only else [*blockwise, *dynamic]
+        for number, choice in enumerate(fixed):
             source = fp32_dir if choice.method == "blockwise" else optimum_dir
             path = quantize_int8(source, Path(tmp) / f"q-{number}", choice)
             if choice.method == "dynamic":
@@ -174,7 +251,24 @@ def main(argv: list[str] | None = None) -> None:
         "runs": runs,
         "table": {"header": HEADER, "rows": rows},
     }
-    print(f"wrote {write_result('quantization', result)}")
+    if mixed:
+        result["mixed"] = {k: v for k, v in mixed.items() if k != "path"}
+        result["mixed"]["graph"] = str(mixed["path"]) if mixed["path"] else None
+        result["tables"] = [
+            {
+                "title": (
+                    f"Layer sensitivity: one layer's MLP in int4 (asymmetric, blocks of "
+                    f"{args.mixed_block}), the rest int8, perplexity on "
+                    f"{mixed['examples']} test conversations"
+                ),
+                "header": ["layer", "perplexity vs fp32", "in the mixed graph"],
+                "rows": [
+                    [layer, f"{increase:+.2%}", "yes" if int(layer) in mixed["layers"] else ""]
+                    for layer, increase in mixed["sensitivity"].items()
+                ],
+            }
+        ]
+    publish("quantization_mixed" if args.mixed_only else "quantization", result)
 
 
 if __name__ == "__main__":

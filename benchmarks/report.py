@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from persian_chat.atomic import atomic_write_text
+from persian_chat.benchmarks.common import describe, markdown_table
 from persian_chat.errors import UserError
 from persian_chat.logs import configure_logging
 from persian_chat.loss_log import paired_difference, read_log, smoothed_loss
@@ -22,12 +23,6 @@ from persian_chat.versions import package_versions
 HELP = "write report.md from datasets/, logs/ and benchmarks/results/"
 
 PACKAGES = ("persian-chat", "hazm", "hafez", "datasets", "torch", "transformers", "onnxruntime")
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 SETUP = """```sh
@@ -57,7 +52,12 @@ def environment_section(results: Path) -> str:
         ]
     rows += [[n, v] for n, v in package_versions(PACKAGES, "not installed").items()]
     return "\n\n".join(
-        ["## Environment", "Set-up (README.md):", SETUP, _table(["component", "version"], rows)]
+        [
+            "## Environment",
+            "Set-up (README.md):",
+            SETUP,
+            markdown_table(["component", "version"], rows),
+        ]
     )
 
 
@@ -88,8 +88,10 @@ def mixture_tables(manifest: dict[str, Any]) -> list[str]:
         f"Train: {train['rows']} conversations, {train['tokens']} tokens; test: {test['rows']} "
         f"conversations, {test['tokens']} tokens. Caps on a source's share of tokens "
         f"(`--max-share`): {json.dumps(caps, ensure_ascii=False)}.",
-        _table(["source", *header], [[s["source"], *cells(s)] for s in manifest["sources"]]),
-        _table(
+        markdown_table(
+            ["source", *header], [[s["source"], *cells(s)] for s in manifest["sources"]]
+        ),
+        markdown_table(
             ["domain", *header],
             [
                 [name, *cells({side: domains[side].get(name, {}) for side in ("train", "test")})]
@@ -135,7 +137,7 @@ def roles_table(manifest: dict[str, Any]) -> list[str]:
         f"{roles['learned']:,} (the assistant's). Shares: "
         + ", ".join(f"{n} {roles['share'][n]:.1%}" for n in names)
         + f".{made}",
-        _table(["source", *names, "learned share"], rows),
+        markdown_table(["source", *names, "learned share"], rows),
     ]
 
 
@@ -152,7 +154,7 @@ def dataset_section(datasets_dir: Path) -> str:
         f"{counts['train']} train and {counts['test']} test conversations "
         f"from {counts['rows']} rows.",
         "### Sources",
-        _table(
+        markdown_table(
             ["source", "rows", "kept", "sha256"],
             [
                 [s["source"], s["counts"]["rows"], s["counts"]["kept"], s.get("sha256", "-")]
@@ -162,15 +164,19 @@ def dataset_section(datasets_dir: Path) -> str:
         *mixture_tables(manifest),
         *roles_table(manifest),
         "### Cleaning steps (rows dropped at each step)",
-        _table(["step", "rows"], [[k, v] for k, v in counts.items()]),
+        markdown_table(["step", "rows"], [[k, v] for k, v in counts.items()]),
     ]
     knowledge = manifest.get("knowledge")
     if knowledge:
         parts += [
             f"### Knowledge base (`datasets/knowledge/passages.jsonl`): {knowledge['passages']:,} "
             "passages",
-            _table(["source", "passages"], [[k, v] for k, v in knowledge["sources"].items()]),
-            _table(["domain", "passages"], [[k, v] for k, v in knowledge["domains"].items()]),
+            markdown_table(
+                ["source", "passages"], [[k, v] for k, v in knowledge["sources"].items()]
+            ),
+            markdown_table(
+                ["domain", "passages"], [[k, v] for k, v in knowledge["domains"].items()]
+            ),
         ]
     samples = manifest.get("dropped_examples", {})
     if samples:
@@ -183,7 +189,7 @@ def dataset_section(datasets_dir: Path) -> str:
     settings = manifest["settings"]
     parts.append("### Settings")
     parts.append(
-        _table(
+        markdown_table(
             ["setting", "value"],
             [[k, json.dumps(v, ensure_ascii=False)] for k, v in settings.items()],
         )
@@ -246,7 +252,7 @@ def training_section(logs: Path) -> str:
             "trim_vocab",
         )
     )
-    parts = ["## Training", _table(["", "value"], rows), f"Hyperparameters: {hyper}."]
+    parts = ["## Training", markdown_table(["", "value"], rows), f"Hyperparameters: {hyper}."]
     log_path = logs / "train.log"
     if log_path.is_file():
         records = read_log(log_path)
@@ -307,7 +313,7 @@ def recipe_runs_section(logs: Path) -> str:
             "`train-lora-lr3e-4-*` LoRA r16 at 3e-4; `train-lr1e-3-*` LoRA at 1e-3; "
             "`train-full-lr5e-5-*` a full fine-tune at 5e-5 (stopped early). Held-out "
             "perplexity and chat scores of the served models: the sections below.",
-            _table(header, rows),
+            markdown_table(header, rows),
         ]
     )
 
@@ -327,7 +333,7 @@ def evaluation_section(logs: Path) -> str:
         f"On `datasets/test.jsonl` ({e['fine_tuned']['examples']} conversations, "
         f"{e['fine_tuned']['target_tokens']} assistant tokens, sha256 "
         f"`{e['dataset']['test.jsonl']}`), same tokenizer and template for both models:",
-        _table(["model", "eval_loss", "perplexity"], rows),
+        markdown_table(["model", "eval_loss", "perplexity"], rows),
     ]
     if "perplexity_ratio_tuned_over_base" in e:
         parts.append(
@@ -361,7 +367,7 @@ def export_section(logs: Path) -> str:
             f"Max |logit difference| ONNX fp32 vs PyTorch: {p['fp32_max_abs_logit_diff']:.2e} "
             f"(tolerance {p['tolerances']['fp32_max_abs_logit_diff']}). Greedy agreement over "
             f"64 steps vs PyTorch: {agreement}.",
-            _table(["test-set perplexity", "value"], rows),
+            markdown_table(["test-set perplexity", "value"], rows),
             f"Quantization: {json.dumps(e['quantization'])}.",
         ]
     )
@@ -415,7 +421,7 @@ def skills_table(entry: dict[str, Any], mode: str = "default") -> list[str]:
         return []
     return [
         f"Scored categories ({mode} sampling), with the 95% Wilson interval of each share:",
-        _table(["category", "metric", "answers", "value", "95% interval"], rows),
+        markdown_table(["category", "metric", "answers", "value", "95% interval"], rows),
     ]
 
 
@@ -487,7 +493,7 @@ def chat_evaluation_section(logs: Path) -> str:
             "Grounded questions (the knowledge base holds the answer; phrasings held out of "
             "training) scored by exact match with retrieval on and off, and unanswerable "
             'questions answered with "I don\'t know" (retrieval on); server defaults.',
-            _table(
+            markdown_table(
                 [
                     "model",
                     "grounded",
@@ -514,7 +520,7 @@ def chat_evaluation_section(logs: Path) -> str:
             "(each mode is the server's defaults with the fields shown); per-category "
             "figures are in `logs/chat_eval.json`, the worst "
             "answers in `logs/errors.txt`. A loop is a word 4-gram occurring 3 or more times.",
-            _table(header, rows),
+            markdown_table(header, rows),
             f"Sampling: {described}.",
             *(skills_table(labels[REFERENCE_LABEL]) if REFERENCE_LABEL in labels else []),
             *knowledge,
@@ -528,15 +534,8 @@ def benchmarks_section(results: Path) -> str:
         return "## Benchmarks\n\nNo results yet in `benchmarks/results/`."
     parts = ["## Benchmarks"]
     for path in files:
-        data = _load_json(path)
-        parts.append(f"### {data.get('title', path.stem)} (`{path.name}`)")
-        if data.get("description"):
-            parts.append(data["description"])
-        table = data.get("table")
-        if table:
-            parts.append(_table(table["header"], table["rows"]))
-        for extra in data.get("tables") or []:
-            parts += [f"**{extra['title']}**", _table(extra["header"], extra["rows"])]
+        data = _load_json(path)  # described as the benchmark printed it, then its file
+        parts += [describe({"title": path.stem, **data}), f"(`benchmarks/results/{path.name}`)"]
         plot = path.with_suffix(".png")
         if plot.is_file():
             parts.append(f"![{path.stem}](benchmarks/results/{plot.name})")

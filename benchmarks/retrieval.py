@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from persian_chat.benchmarks.common import load_average, machine_info, write_result
+from persian_chat.benchmarks.common import load_average, machine_info, publish
 from persian_chat.knowledge import Passage, fold_words
 from persian_chat.retrieval import DEFAULT_MIN_COVERAGE, KnowledgeBase, load_passages
 
@@ -288,4 +288,4 @@ def main(argv: list[str] | None = None) -> None:
     result.update(machine=machine_info(), load_before=load_before, load_after=load_average())
     result.update(title="Knowledge retrieval", description=describe(result))
     print(result["description"])
-    print(f"wrote {write_result(args.name, result)}")
+    publish(args.name, result)

@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +35,8 @@ from persian_chat.benchmarks.common import (
     RESULTS,
     load_average,
     machine_info,
+    publish,
     save_plot,
-    write_result,
 )
 
 TURNS_HEADER = ["prompt cache", "turn", "prompt tokens p50", "TTFT p50 ms", "TTFT p95 ms"]
@@ -203,7 +205,7 @@ def run_prompts(
     and the wall time."""
     from dataclasses import replace
 
-    from persian_chat.server.sequence import GenerationRequest
+    from persian_chat.server.engine.generation import GenerationRequest
 
     async def ask(ids: list[int], seed: int) -> list[int]:
         request = GenerationRequest(ids, replace(params, seed=seed), tokens, stop_ids)
@@ -221,12 +223,12 @@ def engine_alone(
     """The one-client level without the server: the same prompt ids, sampling settings and
     seeds through an in-process engine built as the server builds it (for the levels: no
     prompt cache), one after another."""
-    from persian_chat.server.onnx_model import load_decoder
-    from persian_chat.server.prompt import system_prefix
-    from persian_chat.server.runtime import build_engine
-    from persian_chat.server.sampling import DEFAULT_SAMPLING
-    from persian_chat.server.served_model import load_served_model
+    from persian_chat.server.engine.sampling import DEFAULT_SAMPLING
+    from persian_chat.server.http.runtime import build_engine
+    from persian_chat.server.kv.onnx_model import load_decoder
     from persian_chat.server.settings import ServerSettings
+    from persian_chat.server.text.prompt import system_prefix
+    from persian_chat.server.text.served_model import load_served_model
 
     model = load_served_model(model_dir)
     settings = ServerSettings(model_dir=model_dir, threads=threads, max_batch=max_batch)
@@ -318,6 +320,26 @@ FOLLOW_UPS = [  # a user's usual next turns, written for this benchmark
     "چرا؟",
     "ممنون. یک نکتهٔ دیگر هم بگو.",
 ]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running_server(
+    model: Path, threads: int, max_batch: int, extra: tuple[str, ...] = ()
+) -> Iterator[str]:
+    """`persian-chat serve` on a free port for the block (its base URL), stopped after it."""
+    port = free_port()
+    process, _ = start_server(model, port, threads, max_batch, extra)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(30)
 
 
 def start_server(
@@ -577,9 +599,7 @@ def main(argv: list[str] | None = None) -> None:
         if turns
         else [],
     }
-    print(f"wrote {write_result(args.name, result)}")
-    for row in rows + turn_table:
-        print("  ".join(row))
+    publish(args.name, result)
 
 
 if __name__ == "__main__":

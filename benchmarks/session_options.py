@@ -1,6 +1,6 @@
 """onnxruntime session options for decoding, measured side by side on one int8 graph:
 intra-op threads (1, physical cores, logical cores), thread spinning on/off and graph
-optimization level. The server's defaults (server/onnx_model.py) come from this table.
+optimization level. The server's defaults (server/kv/onnx_model.py) come from this table.
 
     python benchmarks/session_options.py [--graph models/bench/gpt2-small-random-onnx/int8]
 """
@@ -15,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from persian_chat.benchmarks.common import load_average, machine_info, write_result
+from persian_chat.benchmarks.common import load_average, machine_info, publish
 
 
 def decode_rate(session_path: Path, threads: int, spinning: bool, level: str, new: int) -> float:
     import onnxruntime as ort
 
-    from persian_chat.server import onnx_model
+    from persian_chat.server.kv import onnx_model
 
     options = onnx_model.session_options(threads, spinning)
     options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
@@ -92,9 +92,7 @@ def main(argv: list[str] | None = None) -> None:
             "rows": rows,
         },
     }
-    print(f"wrote {write_result('session_options', result)}")
-    for row in rows:
-        print("  ".join(row))
+    publish("session_options", result)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from persian_chat.benchmarks.common import load_average, machine_info, write_result
+from persian_chat.benchmarks.common import load_average, machine_info, publish
 
 CITIES = ("تهران", "شیراز", "اصفهان", "تبریز", "مشهد", "یزد", "رشت", "کرمان", "اهواز", "قم")
 DATES = ("۵ فروردین", "۱۲ اردیبهشت", "۳ خرداد", "۲۰ تیر", "۹ مرداد", "۱۷ شهریور", "۱ مهر")
@@ -74,17 +74,15 @@ def _ask(url: str, text: str, schema: bool, max_tokens: int) -> dict[str, Any]:
 def measure(model: Path, count: int, max_tokens: int, threads: int) -> dict[str, Any]:
     import jsonschema_rs
 
-    from persian_chat.benchmarks.serving_load import start_server
+    from persian_chat.benchmarks.serving_load import running_server
     from persian_chat.normalize import PersianNormalizer
 
     normalize = PersianNormalizer().normalize
-    port = 8900 + random.randint(0, 90)
-    process, _ = start_server(model, port, threads, 1, ("--prompt-cache-mb", "0"))
-    url = f"http://127.0.0.1:{port}/api/chat"
     rates: dict[str, list[float]] = {"schema": [], "free": []}
     valid = city_right = date_right = 0
     examples: list[dict[str, Any]] = []
-    try:
+    with running_server(model, threads, 1, ("--prompt-cache-mb", "0")) as base:
+        url = f"{base}/api/chat"
         _ask(url, "سلام", False, 4)  # warm-up
         for text, city, date in messages(count):
             for label in ("schema", "free"):
@@ -106,9 +104,6 @@ def measure(model: Path, count: int, max_tokens: int, threads: int) -> dict[str,
                     date_right += normalize(answer["date"]).strip() == normalize(date)
                 if len(examples) < 5:
                     examples.append({"message": text, "answer": content})
-    finally:
-        process.terminate()
-        process.wait(30)
     median = {label: statistics.median(v) for label, v in rates.items() if v}
     return {
         "prompts": count,
@@ -151,4 +146,4 @@ def main(argv: list[str] | None = None) -> None:
         "rows": [[e["message"], f"`{e['answer']}`"] for e in result["examples"]],
     }
     print(result["description"])
-    print(f"wrote {write_result(args.name, result)}")
+    publish(args.name, result)

@@ -24,8 +24,8 @@ from typing import Any
 from persian_chat.benchmarks.common import (
     load_average,
     machine_info,
+    publish,
     save_bar_chart,
-    write_result,
 )
 
 RECIPE_NAME = re.compile(r"(lora|full)-(\d+(?:\.\d+)?e-\d+)-(packed|padded)(?:-(\d+)pass)?")
@@ -209,14 +209,13 @@ def main(argv: list[str] | None = None) -> None:
         "runs": runs,
         "table": {"header": HEADER, "rows": rows},
     }
-    path = write_result(args.name, result)
+    path = publish(args.name, result)
     save_bar_chart(
         [r["recipe"] for r in runs],
         [r["held_out_loss"] for r in runs],
         "held-out loss on assistant tokens (lower is better), same time budget",
         path.with_suffix(".png"),
     )
-    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

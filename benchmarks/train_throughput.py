@@ -20,8 +20,8 @@ from typing import Any
 from persian_chat.benchmarks.common import (
     load_average,
     machine_info,
+    publish,
     save_bar_chart,
-    write_result,
 )
 
 CONFIGS = (
@@ -154,14 +154,13 @@ def main(argv: list[str] | None = None) -> None:
         "runs": runs,
         "table": {"header": HEADER, "rows": rows},
     }
-    path = write_result("train_throughput", result)
+    path = publish("train_throughput", result)
     save_bar_chart(
         [r["name"] for r in runs],
         [r["step_s"]["median"] for r in runs],
         "seconds per optimizer step (median)",
         path.with_suffix(".png"),
     )
-    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from persian_chat.checksums import sha256_file
 from persian_chat.errors import UserError
 from persian_chat.knowledge import SERVED_KNOWLEDGE
 from persian_chat.logs import configure_logging
-from persian_chat.server.served_model import SERVED_FORMAT
+from persian_chat.server.text.served_model import INT4_FILE, SERVED_FORMAT
 from persian_chat.training.data.knowledge import KNOWLEDGE_FILE
 from persian_chat.versions import package_versions
 
@@ -97,14 +97,20 @@ def export(
     method: Literal["blockwise", "dynamic"] = "blockwise",
     context_length: int = 4096,
     graph: Literal["auto", "gqa", "optimum"] = "auto",
+    int4: bool = False,
 ) -> dict[str, Any]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from persian_chat.export.gqa_graph import build_gqa_graph, gqa_supported
-    from persian_chat.export.onnx_export import default_quantization, export_fp32, quantize_int8
+    from persian_chat.export.onnx_export import (
+        default_quantization,
+        export_fp32,
+        int4_choice,
+        quantize_int8,
+    )
     from persian_chat.export.parity import check_parity
-    from persian_chat.server.onnx_model import load_decoder
+    from persian_chat.server.kv.onnx_model import load_decoder
     from persian_chat.training.chat_data import load_conversations, spread, verify_dataset
 
     started = time.monotonic()
@@ -140,11 +146,20 @@ def export(
             int8 = load_decoder(int8_path, threads) if int8_path else None
             parity = check_parity(model, tokenizer, fp32, int8, test, max_length).as_dict()
             del model, fp32, int8
+            four: dict[str, Any] | None = None
+            if int4 and graph != "gqa":
+                log.warning("--int4 left out: its 4-bit nodes are named in the GQA graph only")
+            elif int4 and choice is not None and choice.method == "blockwise":
+                four = _int4_graph(
+                    work, int4_choice(choice), tokenizer, test, max_length, parity, threads
+                )
 
             chosen = work / ("int8" if choice else "fp32")
             for path in chosen.iterdir():
                 if path.name.startswith("model.onnx"):
                     shutil.copy2(path, served / path.name)
+            if four is not None and four["served"]:
+                shutil.copy2(work / "int4" / "model.onnx", served / INT4_FILE)
             for name in COPIED_FILES:
                 if (model_dir / name).is_file():
                     shutil.copy2(model_dir / name, served / name)
@@ -169,17 +184,23 @@ def export(
                 "quantization": choice.describe() if choice else None,
                 "onnx": {
                     **_graph_io(served / "model.onnx"),
-                    "graph": graph,  # gqa: in-place KV buffers (server/slot_cache.py)
+                    "graph": graph,  # gqa: in-place KV buffers (server/kv/slot_cache.py)
                     "context_length": context,  # positions the graph's rotary tables hold
                 },
                 "parity": parity,
                 "sizes": sizes,
+                **({"int4": four} if four is not None else {}),
                 **_dataset_settings(data_dir),
                 "versions": package_versions(
                     ("torch", "transformers", "optimum", "optimum-onnx", "onnxruntime")
                 ),
                 "export_time_s": round(time.monotonic() - started, 1),
             }
+            if four is not None and four["served"]:  # serve --weights picks by speed
+                manifest["weights"] = {
+                    "int8": {"file": "model.onnx"},
+                    "int4": {"file": INT4_FILE},
+                }
             passages = data_dir / KNOWLEDGE_FILE
             if passages.is_file():  # the version carries its knowledge base (SERVED_KNOWLEDGE)
                 shutil.copyfile(passages, served / SERVED_KNOWLEDGE)
@@ -204,6 +225,46 @@ def export(
                 f"disk full while exporting to {output.parent}; nothing was written"
             ) from None
         raise
+
+
+def _int4_graph(
+    work: Path,
+    choice: Any,
+    tokenizer: Any,
+    test: list[Any],
+    max_length: int,
+    parity: dict[str, Any],
+    threads: int,
+) -> dict[str, Any]:
+    """Quantize the int4 graph into work/int4 and measure its perplexity against fp32's:
+    what the manifest records of it, `served` true where it passes the gate."""
+    from persian_chat.export.onnx_export import INT4_MAX_PERPLEXITY_INCREASE, quantize_int8
+    from persian_chat.export.parity import onnx_perplexity
+    from persian_chat.server.kv.onnx_model import load_decoder
+
+    log.info("quantizing an int4 graph too (%s)", choice.describe()["int4"])
+    path = quantize_int8(work / "fp32", work / "int4", choice)
+    decoder = load_decoder(path, threads)
+    ppl = onnx_perplexity(decoder, tokenizer, test, max_length, "onnx int4")
+    del decoder
+    increase = ppl / parity["perplexity"]["onnx_fp32"] - 1
+    served = increase <= INT4_MAX_PERPLEXITY_INCREASE
+    log.info(
+        "int4 perplexity %.3f, %+.1f%% over fp32: %s",
+        ppl,
+        increase * 100,
+        "served beside int8"
+        if served
+        else f"over the {INT4_MAX_PERPLEXITY_INCREASE:.0%} gate, left out",
+    )
+    return {
+        "quantization": choice.describe()["int4"],
+        "perplexity": round(ppl, 4),
+        "increase_over_fp32": round(increase, 5),
+        "gate": INT4_MAX_PERPLEXITY_INCREASE,
+        "served": served,
+        "bytes": _onnx_bytes(work / "int4"),
+    }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -240,6 +301,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "auto: gqa where the model allows it",
     )
     add(
+        "--int4",
+        action="store_true",
+        help="also quantize an int4 graph (model.int4.onnx) and serve it beside int8 if its "
+        "perplexity is within 3%% of fp32: serve --weights auto then runs the faster",
+    )
+    add(
         "--int8-method",
         choices=["blockwise", "dynamic"],
         default="blockwise",
@@ -262,6 +329,7 @@ def run(args: argparse.Namespace) -> int:
         args.int8_method,
         args.context_length,
         args.graph,
+        args.int4,
     )
     parity = manifest["parity"]
     log.info(

@@ -5,7 +5,7 @@ per layer at every step (past concatenated with the new key), so decoding copies
 KV cache once per token. GroupQueryAttention (the op onnxruntime-genai's model builder emits)
 does attention, rotary embedding and the sliding window in one kernel and writes the new
 keys into the past buffer in place when past and present are bound to the same memory
-(`server/slot_cache.py`). The graph is written here from the checkpoint's weights, op for op
+(`server/kv/slot_cache.py`). The graph is written here from the checkpoint's weights, op for op
 what `Gemma3ForCausalLM` computes; export/parity.py checks it against PyTorch.
 
 Inputs: `input_ids` (batch, new), `seqlens_k` (batch,) = tokens in the row after this step
@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from persian_chat.errors import UserError
-from persian_chat.server.slot_cache import SLIDING_WINDOW_KEY, WINDOWED_LAYERS_KEY
+from persian_chat.server.kv.slot_cache import SLIDING_WINDOW_KEY, WINDOWED_LAYERS_KEY
 
 OPSET = 21
 SUPPORTED = ("gemma3_text",)
@@ -162,7 +162,7 @@ def build_gqa_graph(model: Any, output: Path, context_length: int) -> Path:
             # are visible with local_window_size = sliding_window
             local_window_size=int(config.sliding_window) if sliding else -1,
             # the sliding layers' past is window-sized: the kernel keeps the latest positions
-            # and never reads (or stores) the older ones (server/slot_cache.py sizes it)
+            # and never reads (or stores) the older ones (server/kv/slot_cache.py sizes it)
             **({"sliding_window_cache": 1} if sliding else {}),
             do_rotary=1,
             rotary_interleaved=0,

@@ -4,7 +4,7 @@ and returns the KV cache), and quantize it to dynamic int8 with ORTQuantizer."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -128,6 +128,21 @@ class QuantizationChoice:
             "weights": "int8 symmetric",
             "activations": "uint8 asymmetric, one range per tensor, computed per call",
         }
+
+
+INT4_MAX_PERPLEXITY_INCREASE = 0.03  # the gate an int4 graph must pass to be served
+# The int4 graph `export --int4` adds beside the int8 one: 4-bit weights (asymmetric, blocks
+# of 16) in the MLP's gate/up projection only, the rest int8 — the variant closest to the
+# gate in benchmarks/quantization.py (+3.5% perplexity on the reference model; every wider
+# one cost 6-114%). It is served only where its measured perplexity passes the gate.
+INT4_NODES: tuple[str, ...] = ("gate_up",)
+
+
+def int4_choice(
+    base: QuantizationChoice, nodes: tuple[str, ...] = INT4_NODES
+) -> QuantizationChoice:
+    """`base` with 4-bit blocks in the MatMuls named by `nodes`."""
+    return replace(base, int4_nodes=nodes, int4_symmetric=False, int4_block_size=16)
 
 
 def cpu_supports_vnni() -> bool:

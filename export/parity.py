@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from persian_chat import chat_template
 from persian_chat.chat_format import Conversation, Message
-from persian_chat.server.onnx_model import Array, Decoder
+from persian_chat.server.kv.onnx_model import Array, Decoder
 
 log = logging.getLogger("persian_chat.export")
 

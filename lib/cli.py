@@ -21,7 +21,7 @@ COMMANDS: dict[str, str] = {
     "train": "persian_chat.training.train",
     "evaluate": "persian_chat.training.evaluate",
     "export": "persian_chat.export.export",
-    "serve": "persian_chat.server.serve",
+    "serve": "persian_chat.server.http.serve",
     "ui": "persian_chat_ui.launch",
     "studio": "persian_chat_ui.studio_launch",
     "bench": "persian_chat.benchmarks.cli",

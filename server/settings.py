@@ -66,7 +66,7 @@ class ServerSettings(BaseModel):
 
     model_dir: Path
     # served beside model_dir, chosen by a request's `model` (their directory names); each
-    # loads on first use (server/model_pool.py)
+    # loads on first use (server/http/model_pool.py)
     more_models: tuple[Path, ...] = ()
     models_memory_mb: int | None = Field(
         None,
@@ -89,6 +89,9 @@ class ServerSettings(BaseModel):
         description="MiB of finished answers' KV kept so a conversation's next turn "
         "prefills only its new message; 0: off",
     )
+    # a served directory may carry several weight formats (int8, int4): "auto" times a few
+    # decode steps of each at start-up and serves the fastest (server/engine/weights_choice.py)
+    weights: str = "auto"
     lookup_tokens: int = Field(
         0,
         ge=0,

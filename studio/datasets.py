@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from persian_chat.studio.settings import StudioSettings
-from persian_chat.studio.store import Row, Store
+from persian_chat.studio.store import DatasetRow, Store
 from persian_chat.studio.uploads import UploadError
 
 BLOCKLIST = Path("datasets/sources/blocklist_fa.txt")
@@ -110,7 +110,7 @@ def add_dataset(
     data: bytes,
     mapping: dict[str, str],
     knowledge: Sequence[tuple[str, bytes]] = (),
-) -> Row:
+) -> DatasetRow:
     """Prepare and keep an upload with its knowledge documents; the same files with the same
     mapping are reused."""
     digest = hashlib.sha256(data)

@@ -26,13 +26,12 @@ from persian_chat.loss_log import read_log
 from persian_chat.studio.datasets import knowledge_documents, prepare_config
 from persian_chat.studio.runner import read_state
 from persian_chat.studio.settings import StudioSettings
-from persian_chat.studio.store import Row, Store
+from persian_chat.studio.status import ACTIVE, RESUMABLE, JobStatus
+from persian_chat.studio.store import DatasetRow, JobRow, Store
 from persian_chat.studio.templates import TEMPLATES, Recipe, default_base_model, recipe_for
 
 log = logging.getLogger("persian_chat.studio")
 
-ACTIVE = ("running", "stopping")
-RESUMABLE = ("stopped", "interrupted", "failed")
 STOP_KILL_AFTER_S = 20.0  # a stage that ignores SIGTERM this long gets SIGKILL
 INTERRUPTED = (
     "فرایند کار ناگهان پایان یافت (کشته شد یا دستگاه خاموش شد)؛ می‌توانید آن را از آخرین "
@@ -98,7 +97,7 @@ class JobService:
             for job in self.store.jobs_with(*ACTIVE):
                 self._follow(job)
             if not self.store.jobs_with(*ACTIVE):
-                queued = self.store.jobs_with("queued")
+                queued = self.store.jobs_with(JobStatus.QUEUED)
                 if queued:
                     self._launch(queued[0])
 
@@ -148,10 +147,10 @@ class JobService:
             job = self.store.job(job_id)
             if job is None:
                 return
-            if job["status"] == "queued":
-                self.store.update_job(job_id, expect=("queued",), status="stopped")
-            elif job["status"] == "running" and self.store.update_job(
-                job_id, expect=("running",), status="stopping"
+            if job["status"] == JobStatus.QUEUED:
+                self.store.update_job(job_id, expect=(JobStatus.QUEUED,), status=JobStatus.STOPPED)
+            elif job["status"] == JobStatus.RUNNING and self.store.update_job(
+                job_id, expect=(JobStatus.RUNNING,), status=JobStatus.STOPPING
             ):
                 self._signal(job["pid"], signal.SIGTERM)
 
@@ -159,7 +158,7 @@ class JobService:
         """Queue a stopped, interrupted or failed job again; it continues where it was."""
         with self._lock:
             resumed = self.store.update_job(
-                job_id, expect=RESUMABLE, status="queued", resume=True, error=""
+                job_id, expect=RESUMABLE, status=JobStatus.QUEUED, resume=True, error=""
             )
         if resumed:
             self.tick()
@@ -167,7 +166,7 @@ class JobService:
 
     # -- following a job -------------------------------------------------------------------
 
-    def _launch(self, job: Row) -> None:
+    def _launch(self, job: JobRow) -> None:
         job_dir = Path(job["directory"])
         command = [sys.executable, "-m", "persian_chat.studio.runner", str(job_dir)]
         if job["resume"]:
@@ -182,13 +181,18 @@ class JobService:
             )
         self._children[job["id"]] = child
         self.store.update_job(
-            job["id"], expect=("queued",), status="running", pid=child.pid, stage="", error=""
+            job["id"],
+            expect=(JobStatus.QUEUED,),
+            status=JobStatus.RUNNING,
+            pid=child.pid,
+            stage="",
+            error="",
         )
         log.info(
             "job %d started (pid %d%s)", job["id"], child.pid, ", resumed" if job["resume"] else ""
         )
 
-    def _alive(self, job: Row) -> bool:
+    def _alive(self, job: JobRow) -> bool:
         child = self._children.get(job["id"])
         if child is not None and child.pid == job["pid"]:
             return child.poll() is None
@@ -201,31 +205,34 @@ class JobService:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, sig)
 
-    def _follow(self, job: Row) -> None:
+    def _follow(self, job: JobRow) -> None:
         job_dir = Path(job["directory"])
         state = read_state(job_dir)
         if self._alive(job):
             if state.get("stage", "") != job["stage"]:
                 self.store.update_job(job["id"], stage=state.get("stage", ""))
-            if job["status"] == "stopping" and time.time() - job["updated"] > STOP_KILL_AFTER_S:
+            if (
+                job["status"] == JobStatus.STOPPING
+                and time.time() - job["updated"] > STOP_KILL_AFTER_S
+            ):
                 self._signal(job["pid"], signal.SIGKILL)
             return
         self._signal(job["pid"], signal.SIGKILL)  # a stage left behind by a killed runner
         child = self._children.pop(job["id"], None)
         if child is not None:
             child.wait()
-        if state.get("status") == "finished":
+        if state.get("status") == JobStatus.FINISHED:
             self._register(job)
-            self.store.update_job(job["id"], status="finished", stage="")
-        elif job["status"] == "stopping":
-            self.store.update_job(job["id"], status="stopped")
-        elif state.get("status") == "failed":
-            self.store.update_job(job["id"], status="failed", error=state.get("error", ""))
+            self.store.update_job(job["id"], status=JobStatus.FINISHED, stage="")
+        elif job["status"] == JobStatus.STOPPING:
+            self.store.update_job(job["id"], status=JobStatus.STOPPED)
+        elif state.get("status") == JobStatus.FAILED:
+            self.store.update_job(job["id"], status=JobStatus.FAILED, error=state.get("error", ""))
         else:
-            self.store.update_job(job["id"], status="interrupted", error=INTERRUPTED)
+            self.store.update_job(job["id"], status=JobStatus.INTERRUPTED, error=INTERRUPTED)
         log.info("job %d ended: %s", job["id"], self.store.job(job["id"]))
 
-    def _register(self, job: Row) -> None:
+    def _register(self, job: JobRow) -> None:
         """A finished job becomes a model version with its evaluation and int8 parity."""
         if self.store.version_of_job(job["id"]) is not None:
             return
@@ -272,12 +279,16 @@ class JobService:
             records = []
         last = records[-1] if records else {}
         eta = None
-        if last.get("max_steps") and last.get("steps_this_run") and job["status"] == "running":
+        if (
+            last.get("max_steps")
+            and last.get("steps_this_run")
+            and job["status"] == JobStatus.RUNNING
+        ):
             per_step = last["elapsed_s"] / last["steps_this_run"]
             eta = per_step * max(0, last["max_steps"] - last["step"])
         return {"job": job, "records": records, "last": last, "eta_s": eta}
 
-    def estimate_seconds(self, dataset: Row, recipe: Recipe) -> float | None:
+    def estimate_seconds(self, dataset: DatasetRow, recipe: Recipe) -> float | None:
         """Training time from a measured rate on this machine (the newest finished run with
         the same base model, else the reference run's logs); None before any measurement."""
         rate = None

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from persian_chat.atomic import atomic_write_text
+from persian_chat.studio.status import JobStatus
 from persian_chat.studio.templates import Recipe
 from persian_chat.training.train import last_complete_checkpoint
 
@@ -27,7 +28,7 @@ def read_state(job_dir: Path) -> dict[str, Any]:
     try:
         state: dict[str, Any] = json.loads((job_dir / "state.json").read_text("utf-8"))
     except (OSError, ValueError):
-        return {"status": "queued", "stage": "", "done": [], "error": ""}
+        return {"status": JobStatus.QUEUED, "stage": "", "done": [], "error": ""}
     return state
 
 
@@ -129,7 +130,7 @@ def run_job(job_dir: Path, resume: bool) -> int:
     job = json.loads((job_dir / "job.json").read_text("utf-8"))
     recipe = Recipe.model_validate(job["recipe"])
     done: list[str] = list(read_state(job_dir).get("done", [])) if resume else []
-    write_state(job_dir, status="running", done=done, error="")
+    write_state(job_dir, status=JobStatus.RUNNING, done=done, error="")
     with (job_dir / "job.log").open("a", encoding="utf-8") as log:
         for stage in STAGES:
             if stage in done:
@@ -143,11 +144,13 @@ def run_job(job_dir: Path, resume: bool) -> int:
             if code != 0:
                 how = f"signal {-code}" if code < 0 else f"exit code {code}"
                 error = f"{stage}: {how}" + (f": {last_error(job_dir / 'job.log', start)}")
-                write_state(job_dir, status="failed", error=error.rstrip(": "), returncode=code)
+                write_state(
+                    job_dir, status=JobStatus.FAILED, error=error.rstrip(": "), returncode=code
+                )
                 return 1
             done.append(stage)
             write_state(job_dir, done=done)
-    write_state(job_dir, status="finished", stage="")
+    write_state(job_dir, status=JobStatus.FINISHED, stage="")
     return 0
 
 

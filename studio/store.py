@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import sqlalchemy as sa
+
+from persian_chat.studio.status import JobStatus
 
 metadata = sa.MetaData()
 
@@ -71,7 +73,54 @@ metric_samples = sa.Table(
     sa.Column("values", sa.Text, nullable=False),  # JSON: cumulative counters
 )
 
-Row = dict[str, Any]
+Row = dict[str, Any]  # values to insert or update: column -> value
+
+
+class DatasetRow(TypedDict):
+    id: int
+    sha256: str
+    name: str
+    mapping: dict[str, Any]
+    directory: str
+    counts: dict[str, Any]
+    created: float
+
+
+class JobRow(TypedDict):
+    id: int
+    dataset_id: int
+    template: str
+    recipe: dict[str, Any]
+    status: str  # a JobStatus value
+    stage: str
+    pid: int | None
+    resume: bool
+    error: str
+    directory: str
+    created: float
+    updated: float
+
+
+class VersionRow(TypedDict):
+    id: int
+    name: str
+    job_id: int
+    dataset_sha256: str
+    recipe: dict[str, Any]
+    evaluation: dict[str, Any]
+    parity: dict[str, Any]
+    checkpoint: str
+    served: str
+    created: float
+
+
+class SampleRow(TypedDict):
+    id: int
+    time: float
+    model: str
+    values: dict[str, Any]
+
+
 JSON_COLUMNS = frozenset({"mapping", "counts", "recipe", "evaluation", "parity", "values"})
 
 
@@ -121,17 +170,19 @@ class Store:
     def add_dataset(self, values: Row) -> int:
         return self._insert(datasets, {**values, "created": time.time()})
 
-    def dataset(self, dataset_id: int) -> Row | None:
-        return self._one(datasets, dataset_id)
+    def dataset(self, dataset_id: int) -> DatasetRow | None:
+        return cast(DatasetRow | None, self._one(datasets, dataset_id))
 
-    def find_dataset(self, sha256: str, mapping: Row) -> Row | None:
+    def find_dataset(self, sha256: str, mapping: Row) -> DatasetRow | None:
         encoded = json.dumps(mapping, ensure_ascii=False)
         query = datasets.select().where(datasets.c.sha256 == sha256, datasets.c.mapping == encoded)
         rows = self._select(query)
-        return rows[0] if rows else None
+        return cast(DatasetRow, rows[0]) if rows else None
 
-    def datasets(self) -> list[Row]:
-        return self._select(datasets.select().order_by(datasets.c.id.desc()))
+    def datasets(self) -> list[DatasetRow]:
+        return cast(
+            list[DatasetRow], self._select(datasets.select().order_by(datasets.c.id.desc()))
+        )
 
     # -- jobs ------------------------------------------------------------------------------
 
@@ -140,7 +191,7 @@ class Store:
         return self._insert(
             jobs,
             {
-                "status": "queued",
+                "status": JobStatus.QUEUED,
                 "stage": "",
                 "error": "",
                 "resume": False,
@@ -150,14 +201,15 @@ class Store:
             },
         )
 
-    def job(self, job_id: int) -> Row | None:
-        return self._one(jobs, job_id)
+    def job(self, job_id: int) -> JobRow | None:
+        return cast(JobRow | None, self._one(jobs, job_id))
 
-    def jobs(self) -> list[Row]:
-        return self._select(jobs.select().order_by(jobs.c.id.desc()))
+    def jobs(self) -> list[JobRow]:
+        return cast(list[JobRow], self._select(jobs.select().order_by(jobs.c.id.desc())))
 
-    def jobs_with(self, *statuses: str) -> list[Row]:
-        return self._select(jobs.select().where(jobs.c.status.in_(statuses)).order_by(jobs.c.id))
+    def jobs_with(self, *statuses: str) -> list[JobRow]:
+        query = jobs.select().where(jobs.c.status.in_(statuses)).order_by(jobs.c.id)
+        return cast(list[JobRow], self._select(query))
 
     def update_job(self, job_id: int, expect: tuple[str, ...] = (), **values: Any) -> bool:
         """Update a job; with `expect`, only if its status is one of them (a compare-and-set,
@@ -174,15 +226,17 @@ class Store:
     def add_version(self, values: Row) -> int:
         return self._insert(versions, {**values, "created": time.time()})
 
-    def version(self, version_id: int) -> Row | None:
-        return self._one(versions, version_id)
+    def version(self, version_id: int) -> VersionRow | None:
+        return cast(VersionRow | None, self._one(versions, version_id))
 
-    def version_of_job(self, job_id: int) -> Row | None:
+    def version_of_job(self, job_id: int) -> VersionRow | None:
         rows = self._select(versions.select().where(versions.c.job_id == job_id))
-        return rows[0] if rows else None
+        return cast(VersionRow, rows[0]) if rows else None
 
-    def versions(self) -> list[Row]:
-        return self._select(versions.select().order_by(versions.c.id.desc()))
+    def versions(self) -> list[VersionRow]:
+        return cast(
+            list[VersionRow], self._select(versions.select().order_by(versions.c.id.desc()))
+        )
 
     # -- monitoring ------------------------------------------------------------------------
 
@@ -196,6 +250,6 @@ class Store:
         with self.engine.begin() as connection:
             connection.execute(metric_samples.insert(), rows)
 
-    def samples(self, since: float) -> list[Row]:
+    def samples(self, since: float) -> list[SampleRow]:
         query = metric_samples.select().where(metric_samples.c.time >= since)
-        return self._select(query.order_by(metric_samples.c.time))
+        return cast(list[SampleRow], self._select(query.order_by(metric_samples.c.time)))

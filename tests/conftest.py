@@ -402,8 +402,8 @@ def served_decoder(
     request: pytest.FixtureRequest, tiny_served_dir: Path, tiny_gemma_served_dir: Path
 ) -> tuple[Any, Any]:
     """(ServedModel, OnnxDecoder) for the tiny int8 GPT-2 and Gemma-3 exports in turn."""
-    from persian_chat.server.onnx_model import load_decoder
-    from persian_chat.server.served_model import load_served_model
+    from persian_chat.server.kv.onnx_model import load_decoder
+    from persian_chat.server.text.served_model import load_served_model
 
     path = tiny_served_dir if request.param == "gpt2" else tiny_gemma_served_dir
     model = load_served_model(path)

@@ -1,13 +1,14 @@
 """Chat-quality evaluation of the served int8 ONNX model: the engine users get, not PyTorch.
 
 Held-out prompts of test.jsonl (training/chat_prompts.py) go through the server's own path —
-the JSON body /api/chat would get, server/prompt.py's build_prompt (normalization, system
-prompt, context fit, prompt ids, sampling defaults) and server/runtime.py's engine (with its
-UTF-8 guard), every prompt submitted at once so continuous batching runs them together —
+the JSON body /api/chat would get, server/http/prompt_request.py's build_prompt
+(normalization, system prompt, context fit, prompt ids, sampling defaults) and
+server/http/runtime.py's engine (with its UTF-8 guard), every prompt submitted at once so
+continuous batching runs them together —
 once greedy (temperature 0) and once with the server's default sampling (no sampling field
 in the request, so DEFAULT_SAMPLING applies, whatever it becomes), each prompt with a fixed
 seed; `modes` adds other settings to compare (how the defaults are chosen). The answers are
-the streamed text a client sees (server/stream.py stream_text). Scores
+the streamed text a client sees (server/text/stream.py stream_text). Scores
 (training/chat_scoring.py) go to logs/chat_eval.json under the model's label, beside the
 labels already there; the worst answers per category go to their own section of
 logs/errors.txt.
@@ -37,15 +38,16 @@ from persian_chat.atomic import atomic_write_text
 from persian_chat.checksums import sha256_file
 from persian_chat.errors import UserError
 from persian_chat.knowledge import PASSAGES_HEADING
-from persian_chat.server.api_schema import ChatRequest
-from persian_chat.server.engine import Engine
-from persian_chat.server.knowledge import Retriever, load_retriever
-from persian_chat.server.onnx_model import load_decoder
-from persian_chat.server.prompt import Prompt, PromptError, build_prompt
-from persian_chat.server.runtime import build_engine, make_normalizer
-from persian_chat.server.served_model import ServedModel, ServedModelError, load_served_model
+from persian_chat.server.engine.core import Engine
+from persian_chat.server.http.api_schema import ChatRequest
+from persian_chat.server.http.prompt_request import build_prompt
+from persian_chat.server.http.runtime import build_engine, make_normalizer
+from persian_chat.server.kv.onnx_model import load_decoder
 from persian_chat.server.settings import ServerSettings, default_threads
-from persian_chat.server.stream import GenerationError, StreamStats, stream_text
+from persian_chat.server.text.prompt import Prompt, PromptError
+from persian_chat.server.text.retriever import Retriever, load_retriever
+from persian_chat.server.text.served_model import ServedModel, ServedModelError, load_served_model
+from persian_chat.server.text.stream import GenerationError, StreamStats, stream_text
 from persian_chat.settings import DEFAULT_NORMALIZER
 from persian_chat.training.chat_data import verify_dataset
 from persian_chat.training.chat_prompts import EvalPrompt, load_prompts, select_prompts

@@ -337,8 +337,8 @@ def parse_mode(text: str) -> tuple[str, dict[str, Any]]:
 def chat_knowledge(args: argparse.Namespace) -> Path | None:
     """The knowledge base of the chat evaluation's knowledge part, as `serve` would pick it
     for the evaluated model (None: skipped)."""
-    from persian_chat.server.runtime import knowledge_path
-    from persian_chat.server.serve import knowledge_setting
+    from persian_chat.server.http.runtime import knowledge_path
+    from persian_chat.server.http.serve import knowledge_setting
     from persian_chat.server.settings import ServerSettings
 
     chosen = knowledge_setting(args.knowledge, args.no_knowledge)

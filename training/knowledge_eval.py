@@ -16,12 +16,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from persian_chat.server.api_schema import ChatRequest
-from persian_chat.server.engine import Engine
-from persian_chat.server.knowledge import Retriever
-from persian_chat.server.prompt import Prompt, PromptError, build_prompt
-from persian_chat.server.served_model import ServedModel
+from persian_chat.server.engine.core import Engine
+from persian_chat.server.http.api_schema import ChatRequest
+from persian_chat.server.http.prompt_request import build_prompt
 from persian_chat.server.settings import ServerSettings
+from persian_chat.server.text.prompt import Prompt, PromptError
+from persian_chat.server.text.retriever import Retriever
+from persian_chat.server.text.served_model import ServedModel
 from persian_chat.training.chat_metrics import exact_match
 from persian_chat.training.data.knowledge_questions import (
     Question,

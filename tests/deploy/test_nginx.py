@@ -316,13 +316,13 @@ def test_systemd_units_run_valid_commands(repo: Path) -> None:
         build_parser().parse_args(argv[1:])  # exits with an error on a bad option
     env_file = (repo / "deploy/systemd/persian-chat.env").read_text(encoding="utf-8")
     names = {x.split("=")[0] for x in env_file.splitlines() if x and not x.startswith("#")}
-    from persian_chat.server.serve import environment_variables
+    from persian_chat.server.http.serve import environment_variables
 
     read = environment_variables()
     assert {"PERSIAN_CHAT_MAX_WAITING", "PERSIAN_CHAT_MODEL", "PERSIAN_CHAT_API_KEYS"} <= read
     assert names - {"PERSIAN_CHAT_API_URL"} <= read, names - read
     # server/settings.py is the one source of defaults: the env file never restates one
-    from persian_chat.server.serve import _option
+    from persian_chat.server.http.serve import _option
     from persian_chat.server.settings import TUNABLE, ServerSettings
 
     defaults = {

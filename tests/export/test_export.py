@@ -58,6 +58,42 @@ def test_int8_export_passes_parity_and_lists_every_file(
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".served")]
 
 
+@pytest.mark.parametrize("gate", [10.0, -1.0])
+def test_an_int4_graph_is_served_beside_int8_only_within_the_gate(
+    gate: float,
+    gemma_checkpoint: Path,
+    tiny_dataset: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from persian_chat.export import onnx_export
+    from persian_chat.server.text.served_model import INT4_FILE, load_served_model
+
+    monkeypatch.setattr(onnx_export, "INT4_MAX_PERPLEXITY_INCREASE", gate)
+    manifest = export(
+        gemma_checkpoint,
+        tmp_path / "served",
+        "int8",
+        tiny_dataset,
+        tmp_path / "logs",
+        8,
+        128,
+        1,
+        int4=True,
+    )
+    four, served = manifest["int4"], tmp_path / "served"
+    assert four["quantization"]["nodes"] == list(onnx_export.INT4_NODES)
+    assert four["perplexity"] > 0 and four["gate"] == gate
+    assert four["served"] is (four["increase_over_fp32"] <= gate) is (gate > 0)
+    model = load_served_model(served)  # checksums verified, the int4 file included
+    if gate > 0:
+        assert manifest["files"][INT4_FILE] == sha256_file(served / INT4_FILE)
+        assert model.weight_files == {"int8": served / "model.onnx", "int4": served / INT4_FILE}
+    else:
+        assert not (served / INT4_FILE).exists() and "weights" not in manifest
+        assert model.weight_files == {"int8": served / "model.onnx"}
+
+
 def test_dynamic_int8_quantizes_only_weight_matmuls(
     gemma_checkpoint: Path, tiny_dataset: Path, tmp_path: Path
 ) -> None:
@@ -172,7 +208,7 @@ def test_onnx_logits_match_pytorch_with_and_without_cache(
     from transformers import AutoModelForCausalLM
 
     from persian_chat.export.onnx_export import export_fp32
-    from persian_chat.server.onnx_model import OnnxDecoder
+    from persian_chat.server.kv.onnx_model import OnnxDecoder
 
     decoder = OnnxDecoder(export_fp32(gemma_checkpoint, tmp_path / "onnx"))
     model = AutoModelForCausalLM.from_pretrained(gemma_checkpoint).eval()

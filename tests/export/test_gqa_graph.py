@@ -11,8 +11,8 @@ import torch
 
 from persian_chat.errors import UserError
 from persian_chat.export.gqa_graph import build_gqa_graph, gqa_supported
-from persian_chat.server.onnx_model import OnnxDecoder, load_decoder
-from persian_chat.server.slot_cache import GqaDecoder, SlotBuffers
+from persian_chat.server.kv.onnx_model import OnnxDecoder, load_decoder
+from persian_chat.server.kv.slot_cache import GqaDecoder, SlotBuffers
 from tests.conftest import tiny_gemma3_model
 
 
@@ -54,7 +54,7 @@ def test_logits_match_pytorch_past_the_sliding_window(windowed: tuple[Any, GqaDe
 def test_one_token_steps_in_place_match_one_full_pass(
     windowed: tuple[Any, GqaDecoder], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from persian_chat.server import slot_cache
+    from persian_chat.server.kv import slot_cache
 
     monkeypatch.setattr(slot_cache, "WINDOW_SLACK", 2)  # the sliding layer keeps 8 of 20
     model, decoder = windowed

@@ -11,7 +11,7 @@ import pytest
 
 from persian_chat.export.gqa_graph import build_gqa_graph
 from persian_chat.export.onnx_export import QuantizationChoice, quantize_int8
-from persian_chat.server.onnx_model import load_decoder
+from persian_chat.server.kv.onnx_model import load_decoder
 from tests.export.test_gqa_graph import windowed_model
 
 

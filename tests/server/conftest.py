@@ -10,13 +10,12 @@ import pytest
 from starlette.testclient import TestClient
 
 from persian_chat.export.gqa_graph import build_gqa_graph
-from persian_chat.server.app import create_app
-from persian_chat.server.onnx_model import load_decoder
+from persian_chat.server.http.app import create_app
+from persian_chat.server.kv.onnx_model import load_decoder
+from persian_chat.server.kv.slot_cache import GqaDecoder
 from persian_chat.server.settings import ServerSettings
-from persian_chat.server.slot_cache import GqaDecoder
 from tests.export.test_gqa_graph import windowed_model
-
-from .live_server import wait_ready
+from tests.server.live_server import wait_ready
 
 
 @pytest.fixture(scope="module")

@@ -127,9 +127,9 @@ def start_in_process(
     replaces `load_runtime` (a test can hold a model switch while it loads)."""
     import uvicorn
 
-    from persian_chat.server.app import create_app
-    from persian_chat.server.runtime import load_runtime
-    from persian_chat.server.serve import uvicorn_config
+    from persian_chat.server.http.app import create_app
+    from persian_chat.server.http.runtime import load_runtime
+    from persian_chat.server.http.serve import uvicorn_config
     from persian_chat.server.settings import ServerSettings
 
     app = create_app(

@@ -16,13 +16,12 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from persian_chat.server.app import create_app
-from persian_chat.server.app_state import AppState
-from persian_chat.server.openapi import build_openapi
-from persian_chat.server.runtime import Runtime, load_runtime
+from persian_chat.server.http.app import create_app
+from persian_chat.server.http.app_state import AppState
+from persian_chat.server.http.openapi import build_openapi
+from persian_chat.server.http.runtime import Runtime, load_runtime
 from persian_chat.server.settings import ServerSettings
-
-from .live_server import InProcessServer, start_in_process
+from tests.server.live_server import InProcessServer, start_in_process
 
 ADMIN = "admin-key-0123456789abcdef"
 API_KEY = "api-key-0123456789abcdef"

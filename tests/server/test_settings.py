@@ -35,7 +35,7 @@ def test_short_keys_are_refused() -> None:
 def test_defaults_fit_a_small_vps(tmp_path: Path) -> None:
     settings = ServerSettings(model_dir=tmp_path)
     assert settings.threads == default_threads() >= 1
-    assert settings.max_batch is None  # measured at start-up (server/batch_tuning.py)
+    assert settings.max_batch is None  # measured at start-up (server/engine/batch_tuning.py)
     assert not settings.api_keys and not settings.log_user_text
     with pytest.raises(ValueError):
         ServerSettings(model_dir=tmp_path, max_batch=0)
@@ -53,7 +53,7 @@ def test_every_tunable_limit_is_a_serve_option_and_in_the_readme(
 ) -> None:
     import argparse
 
-    from persian_chat.server.serve import OPTION_NAMES, add_arguments, settings_from_args
+    from persian_chat.server.http.serve import OPTION_NAMES, add_arguments, settings_from_args
     from persian_chat.server.settings import TUNABLE
 
     parser = argparse.ArgumentParser()
@@ -135,7 +135,11 @@ def test_serve_reads_the_admin_key_and_refuses_one_that_is_an_api_key(
     import argparse
 
     from persian_chat.errors import UserError
-    from persian_chat.server.serve import add_arguments, environment_variables, settings_from_args
+    from persian_chat.server.http.serve import (
+        add_arguments,
+        environment_variables,
+        settings_from_args,
+    )
 
     assert {"PERSIAN_CHAT_ADMIN_KEY", "PERSIAN_CHAT_ADMIN_KEY_FILE"} <= environment_variables()
     assert "PERSIAN_CHAT_SWITCH_GRACE_SECONDS" in environment_variables()

@@ -3,7 +3,7 @@ and rates between samples."""
 
 from __future__ import annotations
 
-from persian_chat.server.metrics import Metrics
+from persian_chat.server.http.metrics import Metrics
 from persian_chat.studio.monitoring import parse_metrics, rates
 
 

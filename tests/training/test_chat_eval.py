@@ -11,7 +11,7 @@ import pytest
 
 from persian_chat.cli import main
 from persian_chat.errors import UserError
-from persian_chat.server.sampling import DEFAULT_SAMPLING
+from persian_chat.server.engine.sampling import DEFAULT_SAMPLING
 from persian_chat.training.chat_eval import ChatEvalConfig, merge_results, run_chat_eval
 from persian_chat.training.chat_prompts import parse_row
 

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from persian_chat.normalize import PersianNormalizer
-from persian_chat.server.knowledge import load_retriever
-from persian_chat.server.prompt import Prompt
-from persian_chat.server.served_model import load_served_model
 from persian_chat.server.settings import ServerSettings
+from persian_chat.server.text.prompt import Prompt
+from persian_chat.server.text.retriever import load_retriever
+from persian_chat.server.text.served_model import load_served_model
 from persian_chat.training.data.knowledge_questions import grounded_questions
 from persian_chat.training.knowledge_eval import knowledge_eval, says_dont_know
 

@@ -24,19 +24,20 @@ from persian_chat.studio.knowledge import KnowledgeSearch, inspect_knowledge
 from persian_chat.studio.monitoring import rates
 from persian_chat.studio.service import Studio, get_studio
 from persian_chat.studio.serving import SwitchError
+from persian_chat.studio.status import JobStatus
 from persian_chat.studio.templates import TEMPLATES, Recipe, recipe_for
 from persian_chat.studio.trial import TrialError
 from persian_chat.studio.uploads import Preview, UploadError, check_mapping, inspect_upload
 
 ENABLED = os.environ.get("PERSIAN_CHAT_STUDIO") == "1"
 STATUS_FA = {
-    "queued": "در صف",
-    "running": "در حال اجرا",
-    "stopping": "در حال توقف",
-    "stopped": "متوقف",
-    "interrupted": "قطع‌شده",
-    "failed": "ناموفق",
-    "finished": "پایان‌یافته",
+    JobStatus.QUEUED: "در صف",
+    JobStatus.RUNNING: "در حال اجرا",
+    JobStatus.STOPPING: "در حال توقف",
+    JobStatus.STOPPED: "متوقف",
+    JobStatus.INTERRUPTED: "قطع‌شده",
+    JobStatus.FAILED: "ناموفق",
+    JobStatus.FINISHED: "پایان‌یافته",
 }
 STAGE_FA = {
     "prepare": "آماده‌سازی داده",
