@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
                     f"{speed:.1f}",
                 ]
             )
-    result = {
+    result: dict[str, Any] = {
         "title": "Quantization settings (fine-tuned Gemma-3-270M, trimmed vocabulary)",
         "description": (
             f"Perplexity on the first {len(test)} test conversations (assistant tokens), greedy "

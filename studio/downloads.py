@@ -69,7 +69,7 @@ async def download_version(request: Request) -> Response:
         return JSONResponse(
             {"error": {"message": "no such version", "param": "version_id"}}, status_code=404
         )
-    directory = Path(version[kind])
+    directory = Path(str(version["checkpoint"] if kind == "checkpoint" else version["served"]))
     if not directory.is_dir():
         return JSONResponse(
             {"error": {"message": f"{directory} is gone", "param": "kind"}}, status_code=410

@@ -238,7 +238,8 @@ class JobService:
             return
         job_dir = Path(job["directory"])
         spec = _read_json(job_dir / "job.json")
-        dataset = self.store.dataset(job["dataset_id"]) or {}
+        found = self.store.dataset(job["dataset_id"])
+        dataset_sha256 = found["sha256"] if found is not None else ""
         evaluation = _read_json(job_dir / "logs" / "eval.json").get("fine_tuned", {})
         chat_eval = _read_json(job_dir / "logs" / "chat_eval.json")
         if chat_eval:
@@ -256,7 +257,7 @@ class JobService:
             {
                 "name": spec.get("name", f"studio-v{job['id']}"),
                 "job_id": job["id"],
-                "dataset_sha256": dataset.get("sha256", ""),
+                "dataset_sha256": dataset_sha256,
                 "recipe": recipe,
                 "evaluation": evaluation,
                 "parity": parity,

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+
+from persian_chat.studio.store import SampleRow
 
 # sample name in the text format -> our short name
 SERIES = {
@@ -49,10 +52,10 @@ def scrape(api_url: str, timeout: float = 3.0) -> dict[str, dict[str, float]] | 
     return parse_metrics(response.text)
 
 
-def rates(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def rates(samples: Sequence[SampleRow]) -> list[dict[str, Any]]:
     """Per model and interval between consecutive samples: requests, errors, mean TTFT (ms)
     and tokens/s. A counter that went down (the server restarted) starts a new series."""
-    by_model: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_model: dict[str, list[SampleRow]] = defaultdict(list)
     for sample in samples:
         by_model[sample["model"]].append(sample)
     points = []

@@ -25,12 +25,13 @@ from persian_chat.studio.monitoring import rates
 from persian_chat.studio.service import Studio, get_studio
 from persian_chat.studio.serving import SwitchError
 from persian_chat.studio.status import JobStatus
+from persian_chat.studio.store import DatasetRow
 from persian_chat.studio.templates import TEMPLATES, Recipe, recipe_for
 from persian_chat.studio.trial import TrialError
 from persian_chat.studio.uploads import Preview, UploadError, check_mapping, inspect_upload
 
 ENABLED = os.environ.get("PERSIAN_CHAT_STUDIO") == "1"
-STATUS_FA = {
+STATUS_FA: dict[str, str] = {
     JobStatus.QUEUED: "در صف",
     JobStatus.RUNNING: "در حال اجرا",
     JobStatus.STOPPING: "در حال توقف",
@@ -327,7 +328,7 @@ class StudioState(rx.State):
         if studio is not None and row is not None:
             self._show_dataset(studio, row)
 
-    def _show_dataset(self, studio: Studio, row: dict[str, Any]) -> None:
+    def _show_dataset(self, studio: Studio, row: DatasetRow) -> None:
         self.knowledge_hits, self.knowledge_searched = [], ""
         self.dataset_id = int(row["id"])
         self.dataset_label = f"{row['name']} (SHA-256 {row['sha256'][:12]}…)"
@@ -345,7 +346,7 @@ class StudioState(rx.State):
         ]
         self._estimate(studio, row)
 
-    def _estimate(self, studio: Studio, row: dict[str, Any]) -> None:
+    def _estimate(self, studio: Studio, row: DatasetRow) -> None:
         estimates = []
         for template in TEMPLATES.values():
             try:
