@@ -98,12 +98,16 @@ def export(
     context_length: int = 4096,
     graph: Literal["auto", "gqa", "optimum"] = "auto",
     int4: bool = False,
+    int4_nodes: tuple[str, ...] | None = None,
+    int4_block: int | None = None,
 ) -> dict[str, Any]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from persian_chat.export.gqa_graph import build_gqa_graph, gqa_supported
     from persian_chat.export.onnx_export import (
+        INT4_BLOCK,
+        INT4_NODES,
         default_quantization,
         export_fp32,
         int4_choice,
@@ -150,9 +154,10 @@ def export(
             if int4 and graph != "gqa":
                 log.warning("--int4 left out: its 4-bit nodes are named in the GQA graph only")
             elif int4 and choice is not None and choice.method == "blockwise":
-                four = _int4_graph(
-                    work, int4_choice(choice), tokenizer, test, max_length, parity, threads
+                four_choice = int4_choice(
+                    choice, int4_nodes or INT4_NODES, int4_block or INT4_BLOCK
                 )
+                four = _int4_graph(work, four_choice, tokenizer, test, max_length, parity, threads)
 
             chosen = work / ("int8" if choice else "fp32")
             for path in chosen.iterdir():
@@ -307,6 +312,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "perplexity is within 3%% of fp32: serve --weights auto then runs the faster",
     )
     add(
+        "--int4-nodes",
+        type=lambda text: tuple(part for part in text.split(",") if part),
+        default=None,
+        help="comma-separated parts of the MatMul names that get 4 bits (default: gate_up; "
+        "`bench quantization --mixed-only` finds a set of layers: its result's mixed.nodes)",
+    )
+    add("--int4-block", type=int, default=None, help="int4 block size (default 16)")
+    add(
         "--int8-method",
         choices=["blockwise", "dynamic"],
         default="blockwise",
@@ -330,6 +343,8 @@ def run(args: argparse.Namespace) -> int:
         args.context_length,
         args.graph,
         args.int4,
+        args.int4_nodes,
+        args.int4_block,
     )
     parity = manifest["parity"]
     log.info(

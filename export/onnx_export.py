@@ -138,11 +138,16 @@ INT4_MAX_PERPLEXITY_INCREASE = 0.03  # the gate an int4 graph must pass to be se
 INT4_NODES: tuple[str, ...] = ("gate_up",)
 
 
+INT4_BLOCK = 16
+
+
 def int4_choice(
-    base: QuantizationChoice, nodes: tuple[str, ...] = INT4_NODES
+    base: QuantizationChoice, nodes: tuple[str, ...] = INT4_NODES, block: int = INT4_BLOCK
 ) -> QuantizationChoice:
-    """`base` with 4-bit blocks in the MatMuls named by `nodes`."""
-    return replace(base, int4_nodes=nodes, int4_symmetric=False, int4_block_size=16)
+    """`base` with asymmetric 4-bit blocks in the MatMuls whose names contain one of
+    `nodes` (`bench quantization --mixed` finds a set of layers for a model: its result's
+    `mixed.nodes`)."""
+    return replace(base, int4_nodes=nodes, int4_symmetric=False, int4_block_size=block)
 
 
 def cpu_supports_vnni() -> bool:

@@ -45,6 +45,21 @@ def test_the_slowed_format_is_never_picked(tiny_served_dir: Path) -> None:
     assert choose_weights({"int8": fast}, []) == ("int8", {})  # nothing to time
 
 
+@pytest.mark.parametrize(("int4_seconds", "chosen"), [(0.97, "int8"), (0.9, "int4"), (1.2, "int8")])
+def test_a_less_accurate_format_must_be_clearly_faster(
+    int4_seconds: float, chosen: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """int8 comes first (the more accurate): int4 is served only when at least MARGIN faster,
+    so a tie within the timing noise never costs perplexity."""
+    from persian_chat.server.engine import weights_choice
+
+    seconds = {"int8": 1.0, "int4": int4_seconds}
+    monkeypatch.setattr(weights_choice, "step_seconds", lambda d, p, s: seconds[d])
+    decoders: dict[str, Any] = {"int8": "int8", "int4": "int4"}
+    assert weights_choice.MARGIN == 0.05
+    assert weights_choice.choose_weights(decoders, [])[0] == chosen
+
+
 def two_formats(source: Path, target: Path) -> Path:
     """A copy of a served model that also carries an int4 graph (here the same bytes: what
     differs between formats is only how fast this machine runs them)."""
