@@ -25,18 +25,23 @@ def module_files(repo: Path) -> dict[str, Path]:
     return modules
 
 
+def import_targets(node: ast.AST) -> list[str]:
+    """What an import statement may name: each module, and module.name for each name of a
+    from-import (a name may be a submodule); nothing for other nodes or relative imports."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+        return [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+    return []
+
+
 def import_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
     """module -> the package modules it imports at module level (imports inside functions
     and under TYPE_CHECKING are deferred on purpose and left out)."""
     graph: dict[str, set[str]] = defaultdict(set)
     for name, path in modules.items():
         for node in ast.parse(path.read_text(encoding="utf-8")).body:
-            if isinstance(node, ast.Import):
-                targets = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                targets = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
-            else:
-                continue
+            targets = import_targets(node)
             graph[name] |= {t for t in targets if t in modules and t != name}
     return graph
 

@@ -14,6 +14,7 @@ import logging
 import time
 from pathlib import Path
 
+from persian_chat.server.kv.batch import Batch
 from persian_chat.server.kv.onnx_model import Decoder
 from persian_chat.server.kv.slot_cache import GqaDecoder, SlotBatch
 
@@ -49,6 +50,16 @@ def slot_bytes(decoder: GqaDecoder, context_length: int) -> int:
     )
 
 
+def seconds_per_step(batch: Batch, steps: int) -> float:
+    """Seconds per decode step of every row of `batch`, after one warm-up step at this shape."""
+    tokens = [7] * batch.size
+    batch.step(tokens)
+    start = time.perf_counter()
+    for _ in range(steps):
+        batch.step(tokens)
+    return (time.perf_counter() - start) / steps
+
+
 def rates_by_rows(
     decoder: GqaDecoder, prefix: list[int], sizes: tuple[int, ...] = SIZES, steps: int = 6
 ) -> dict[int, float]:
@@ -58,12 +69,7 @@ def rates_by_rows(
     for size in sizes:
         while batch.size < size:
             batch.prefill([*prefix, 3, 4, 5, 6 + batch.size])
-        tokens = [7] * size
-        batch.step(tokens)  # warm-up at this shape
-        start = time.perf_counter()
-        for _ in range(steps):
-            batch.step(tokens)
-        rates[size] = size * steps / (time.perf_counter() - start)
+        rates[size] = size / seconds_per_step(batch, steps)
     return rates
 
 

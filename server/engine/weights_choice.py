@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import logging
 import statistics
-import time
 from collections.abc import Mapping
 
+from persian_chat.server.engine.batch_tuning import seconds_per_step
 from persian_chat.server.engine.core import new_batch
 from persian_chat.server.kv.onnx_model import Decoder
 
@@ -28,14 +28,10 @@ MARGIN = 0.05  # how much faster a less accurate format must be than the first
 
 
 def step_seconds(decoder: Decoder, prefix: list[int], steps: int = STEPS) -> float:
-    """Seconds per decode step of one short row after `prefix` (one warm-up step first)."""
+    """Seconds per decode step of one short row after `prefix`."""
     batch = new_batch(decoder, prefix or None)
     batch.prefill([*(prefix or [2]), 3, 4, 5, 6])
-    batch.step([7])  # warm-up at this shape
-    start = time.perf_counter()
-    for _ in range(steps):
-        batch.step([7])
-    return (time.perf_counter() - start) / steps
+    return seconds_per_step(batch, steps)
 
 
 def choose_weights(

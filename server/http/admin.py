@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -90,8 +91,11 @@ async def _switch(state: AppState, path: Path) -> dict[str, Any]:
     return {"model": new_id, "previous": old_id, "load_seconds": round(seconds, 3)}
 
 
-async def switch_model(request: Request) -> Response:
-    """POST /admin/model {"model_dir": ...}: 200 {"model", "previous", "load_seconds"}."""
+async def _admin_route(
+    request: Request, route: str, act: Callable[[AppState, Path], Awaitable[dict[str, Any]]]
+) -> Response:
+    """An admin POST {"model_dir": ...}: the admin key, the body, the server ready and the
+    directory checked, then `act` answers; every outcome is counted under `route`."""
     state: AppState = request.app.state.app_state
     status = 200
     try:
@@ -99,43 +103,44 @@ async def switch_model(request: Request) -> Response:
         body = await state.gate.read_body(request, ModelSwitchRequest)
         state.ready()
         path = await asyncio.to_thread(served_dir, body.model_dir)
-        if state.switching.locked():
-            raise ApiError(
-                409,
-                "another model switch is loading; retry when it has ended",
-                code="switch_in_progress",
-            )
-        async with state.switching:
-            return JSONResponse(await _switch(state, path))
+        return JSONResponse(await act(state, path))
     except ApiError as exc:
         status = exc.status
         return exc.response()
     finally:
-        state.metrics.requests.labels(ROUTE, str(status)).inc()
+        state.metrics.requests.labels(route, str(status)).inc()
+
+
+async def _switch_once(state: AppState, path: Path) -> dict[str, Any]:
+    if state.switching.locked():
+        raise ApiError(
+            409,
+            "another model switch is loading; retry when it has ended",
+            code="switch_in_progress",
+        )
+    async with state.switching:
+        return await _switch(state, path)
+
+
+async def _add(state: AppState, path: Path) -> dict[str, Any]:
+    if path.name in state.model_ids():
+        raise ApiError(
+            409,
+            f"a model named {path.name!r} is served already",
+            param="model_dir",
+            code="model_exists",
+        )
+    state.pool.add(path)
+    log.info("serving %s too (%s): it loads on its first request", path.name, path)
+    return {"model": path.name, "models": state.model_ids()}
+
+
+async def switch_model(request: Request) -> Response:
+    """POST /admin/model {"model_dir": ...}: 200 {"model", "previous", "load_seconds"}."""
+    return await _admin_route(request, ROUTE, _switch_once)
 
 
 async def add_model(request: Request) -> Response:
     """POST /admin/models {"model_dir": ...}: serve that model too, beside the others (the
     studio's "serve" of a version); it loads on its first request. 200 {"model", "models"}."""
-    state: AppState = request.app.state.app_state
-    status = 200
-    try:
-        state.gate.authorize_admin(request)
-        body = await state.gate.read_body(request, ModelSwitchRequest)
-        state.ready()
-        path = await asyncio.to_thread(served_dir, body.model_dir)
-        if path.name in state.model_ids():
-            raise ApiError(
-                409,
-                f"a model named {path.name!r} is served already",
-                param="model_dir",
-                code="model_exists",
-            )
-        state.pool.add(path)
-        log.info("serving %s too (%s): it loads on its first request", path.name, path)
-        return JSONResponse({"model": path.name, "models": state.model_ids()})
-    except ApiError as exc:
-        status = exc.status
-        return exc.response()
-    finally:
-        state.metrics.requests.labels(ADD_ROUTE, str(status)).inc()
+    return await _admin_route(request, ADD_ROUTE, _add)

@@ -71,6 +71,12 @@ def sampling_params(body: Sampling) -> SamplingParams:
     return replace(DEFAULT_SAMPLING, **sent)
 
 
+def _plain(sent: Sequence[ChatMessageIn]) -> tuple[list[Message], tuple[bool, ...]]:
+    """A body's messages with tool turns written out, and which of them stay as sent (an
+    assistant's calls: their JSON is not normalized)."""
+    return plain_messages(list(sent)), tuple(bool(m.tool_calls) for m in sent)
+
+
 def body_messages(
     sent: Sequence[ChatMessageIn],
     model: ServedModel,
@@ -79,8 +85,7 @@ def body_messages(
 ) -> list[Message]:
     """A body's messages as the model sees them (tool turns written out, normalized, the
     system prompt first)."""
-    verbatim = tuple(bool(m.tool_calls) for m in sent)
-    return model_messages(plain_messages(list(sent)), verbatim, model, settings, normalize)
+    return model_messages(*_plain(sent), model, settings, normalize)
 
 
 def chat_input(body: SamplingFields) -> ChatInput:
@@ -95,8 +100,7 @@ def chat_input(body: SamplingFields) -> ChatInput:
     elif body.response_format is not None:
         schema = body.response_format.as_dict()
     return ChatInput(
-        plain_messages(list(body.messages)),
-        tuple(bool(m.tool_calls) for m in body.messages),
+        *_plain(body.messages),
         sampling_params(body),
         body.stops,
         body.requested_logprobs,

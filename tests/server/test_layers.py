@@ -7,18 +7,16 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from tests.test_import_graph import import_targets
+
 LAYERS = ("kv", "engine", "text", "http")  # lowest first
 SHARED = "settings"  # the server's settings: read by every layer, importing none
 
 
 def imported_modules(path: Path) -> set[str]:
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            found |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
-    return found
+    """Everything the file imports, wherever the import stands."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {target for node in ast.walk(tree) for target in import_targets(node)}
 
 
 def rank(module: str) -> int | None:
