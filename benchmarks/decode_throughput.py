@@ -446,7 +446,7 @@ def plot(rows: list[dict[str, Any]], concurrent: list[dict[str, Any]], path: Pat
     save_plot(fig, path)
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -480,8 +480,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--no-anchors", action="store_true", help="leave llama.cpp and onnxruntime-genai out"
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """Every timing of the run, interleaved, and nothing else: seconds per case and repeat,
+    time to first token, the weight choice, the anchors, the weights read per token."""
     checkpoint = args.checkpoint or build_random_gpt2(RANDOM_GPT2)
     label = "gpt2-small-random" if args.checkpoint is None else checkpoint.name
     graphs = export_graphs(checkpoint, args.work / f"{label}-onnx")
@@ -542,49 +546,76 @@ def main(argv: list[str] | None = None) -> None:
     else:
         print(f"llama.cpp and onnxruntime-genai rows skipped: {why_not}")
     load_after = load_average()
+    return {
+        "label": label,
+        "single": list(cases),
+        "many": list(many),
+        "seconds": seconds,
+        "ttft": ttft,
+        "auto": auto,
+        "engines": engines,
+        "int8_bytes": weight_bytes_per_token(graphs["int8"] / "model.onnx"),
+        "bandwidth": bandwidth_gb_s(),
+        "load_before": load_before,
+        "load_after": load_after,
+    }
 
-    rows: list[dict[str, Any]] = [
+
+def speed_rows(
+    measured: dict[str, Any], args: argparse.Namespace
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Batch-1 rows (tokens/s of one stream) and concurrent rows (aggregate tokens/s)."""
+    n, seconds = args.new_tokens, measured["seconds"]
+    rows = [
         {"runner": name, "seconds": summary(s), "tokens_per_sec": summary([n / x for x in s])}
         for name, s in seconds.items()
-        if name in cases
+        if name in measured["single"]
     ]
-    concurrent: list[dict[str, Any]] = [
+    concurrent = [
         {
             "runner": name,
             "seconds": summary(s),
             "aggregate_tokens_per_sec": summary([args.streams * n / x for x in s]),
         }
         for name, s in seconds.items()
-        if name in many
+        if name in measured["many"]
     ]
+    return rows, concurrent
+
+
+def speed_table(rows: list[dict[str, Any]], concurrent: list[dict[str, Any]]) -> list[list[str]]:
+    """Min, median and max tokens/s of each runner, and its median against PyTorch's and
+    Optimum int8's."""
     median = {r["runner"]: r["tokens_per_sec"]["median"] for r in rows}
     torch_rate, optimum_int8 = median["PyTorch eager fp32"], median["Optimum ORT int8"]
-    int8_bytes = weight_bytes_per_token(graphs["int8"] / "model.onnx")
-    bandwidth = bandwidth_gb_s()
-    ours = median["persian-chat engine int8"]
-    table_rows = [
+    pairs = [(r["runner"], r["tokens_per_sec"]) for r in rows]
+    pairs += [(c["runner"], c["aggregate_tokens_per_sec"]) for c in concurrent]
+    return [
         [
-            r["runner"],
-            f"{r['tokens_per_sec']['min']:.1f}",
-            f"{r['tokens_per_sec']['median']:.1f}",
-            f"{r['tokens_per_sec']['max']:.1f}",
-            f"{r['tokens_per_sec']['median'] / torch_rate:.2f}x",
-            f"{r['tokens_per_sec']['median'] / optimum_int8:.2f}x",
+            runner,
+            f"{rate['min']:.1f}",
+            f"{rate['median']:.1f}",
+            f"{rate['max']:.1f}",
+            f"{rate['median'] / torch_rate:.2f}x",
+            f"{rate['median'] / optimum_int8:.2f}x",
         ]
-        for r in rows
-    ] + [
-        [
-            c["runner"],
-            f"{c['aggregate_tokens_per_sec']['min']:.1f}",
-            f"{c['aggregate_tokens_per_sec']['median']:.1f}",
-            f"{c['aggregate_tokens_per_sec']['max']:.1f}",
-            f"{c['aggregate_tokens_per_sec']['median'] / torch_rate:.2f}x",
-            f"{c['aggregate_tokens_per_sec']['median'] / optimum_int8:.2f}x",
-        ]
-        for c in concurrent
+        for runner, rate in pairs
     ]
-    name = args.name or f"decode_{label}"
-    plot(rows, concurrent, RESULTS / f"{name}.png")
+
+
+def result_of(measured: dict[str, Any], args: argparse.Namespace, name: str) -> dict[str, Any]:
+    """The published result: the measured figures, their tables and the prose that says how
+    they were taken."""
+    rows, concurrent = speed_rows(measured, args)
+    label, ttft, auto, engines = (
+        measured["label"],
+        measured["ttft"],
+        measured["auto"],
+        measured["engines"],
+    )
+    int8_bytes, bandwidth = measured["int8_bytes"], measured["bandwidth"]
+    ours = next(r for r in rows if r["runner"] == "persian-chat engine int8")
+    ours_rate = ours["tokens_per_sec"]["median"]
     tables, ratios, decode_fraction = [], {}, None
     if engines is not None:
         tables = engine_tables(engines, args.contexts)
@@ -594,20 +625,20 @@ def main(argv: list[str] | None = None) -> None:
             r["decode_tokens_per_sec"]["median"] for r in ours_rows if r["threads"] == args.threads
         )
         decode_fraction = decode * int8_bytes / (bandwidth * 1e9)
-    result = {
+    return {
         "title": f"Decode throughput ({label})",
         "description": (
             f"{'Random-weight GPT-2-small shape' if args.checkpoint is None else label}, "
-            f"prompt {args.prompt_tokens} tokens, {n} new tokens (greedy, EOS ignored), "
-            f"{args.threads} threads, {args.repeats} interleaved repeats after a warm-up; "
-            f"tokens/s = new tokens / wall time including prefill. Ratios use medians. "
-            f"Time to first token (our int8 engine, median): "
+            f"prompt {args.prompt_tokens} tokens, {args.new_tokens} new tokens (greedy, EOS "
+            f"ignored), {args.threads} threads, {args.repeats} interleaved repeats after a "
+            f"warm-up; tokens/s = new tokens / wall time including prefill. Ratios use "
+            f"medians. Time to first token (our int8 engine, median): "
             + ", ".join(f"{k} tokens {v['median'] * 1000:.0f} ms" for k, v in ttft.items())
             + f". Memory bandwidth (numpy copy) {bandwidth:.1f} GB/s; the int8 graph reads "
             f"{int8_bytes / 1024**2:.0f} MiB of weights per step (embedding tables excluded: "
             f"one row per token) => ceiling "
             f"{bandwidth * 1e9 / int8_bytes:.0f} tokens/s; our int8 batch 1 reaches "
-            f"{ours * int8_bytes / (bandwidth * 1e9):.0%} of it end to end"
+            f"{ours_rate * int8_bytes / (bandwidth * 1e9):.0%} of it end to end"
             + (
                 f", {decode_fraction:.0%} in decoding (after the first token)."
                 if decode_fraction is not None
@@ -620,8 +651,8 @@ def main(argv: list[str] | None = None) -> None:
         "weights_auto": auto,
         "machine": machine_info(),
         "settings": {k: str(v) for k, v in vars(args).items()},
-        "load_before": load_before,
-        "load_after": load_after,
+        "load_before": measured["load_before"],
+        "load_after": measured["load_after"],
         "batch1": rows,
         "concurrent": concurrent,
         "time_to_first_token_s": ttft,
@@ -629,20 +660,25 @@ def main(argv: list[str] | None = None) -> None:
             "copy_gb_per_s": bandwidth,
             "int8_weight_bytes": int8_bytes,
             "ceiling_tokens_per_sec": bandwidth * 1e9 / int8_bytes,
-            "fraction_of_ceiling": ours * int8_bytes / (bandwidth * 1e9),
+            "fraction_of_ceiling": ours_rate * int8_bytes / (bandwidth * 1e9),
             "fraction_of_ceiling_decode": decode_fraction,
         },
         "engines": engines,
         "engine_ratios": ratios,
         "tables": tables,
-        "table": {
-            "header": HEADER,
-            "rows": table_rows,
-        },
+        "table": {"header": HEADER, "rows": speed_table(rows, concurrent)},
         "plot": f"{name}.png",
     }
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    measured = measure(args)
+    name = args.name or f"decode_{measured['label']}"
+    result = result_of(measured, args, name)
+    plot(result["batch1"], result["concurrent"], RESULTS / f"{name}.png")
     publish(name, result)
-    for threads, values in ratios.items():
+    for threads, values in result["engine_ratios"].items():
         print(f"{threads} threads: " + ", ".join(f"{k} {v:.2f}" for k, v in values.items()))
 
 

@@ -39,6 +39,16 @@ from persian_chat.benchmarks.common import (
     save_plot,
 )
 
+LEVEL_HEADER = [
+    "clients",
+    "requests",
+    "errors",
+    "aggregate tok/s",
+    "TTFT p50 ms",
+    "TTFT p95 ms",
+    "ITL p50 ms",
+    "ITL p95 ms",
+]
 TURNS_HEADER = ["prompt cache", "turn", "prompt tokens p50", "TTFT p50 ms", "TTFT p95 ms"]
 HEADER = [
     "clients",
@@ -409,7 +419,7 @@ def plot(levels: list[dict[str, Any]], path: Path) -> None:
     save_plot(fig, path)
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -425,13 +435,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--name", default="serving_load")
     parser.add_argument("--chats", type=int, default=8, help="multi-turn chats (0: none)")
     parser.add_argument("--turns", type=int, default=4)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def measure_levels(args: argparse.Namespace, prompts: list[str]) -> dict[str, Any]:
+    """A server without prompt cache: start-up, idle and peak RSS, each level of clients on
+    prompts of its own, then the multi-turn chats (cache off)."""
     per_level = [clients * args.requests_per_client for clients in args.levels]
-    prompts = user_prompts(args.data_dir, 1 + sum(per_level) + args.chats)
     firsts = list(itertools.accumulate([1, *per_level]))  # prompt 0 is the warm-up's
     openers = prompts[firsts[-1] :]
-    load_before = load_average()
     no_cache = ("--prompt-cache-mb", "0")  # the levels measure the engine on distinct prompts
     process, startup = start_server(args.model, args.port, args.threads, args.max_batch, no_cache)
     sampler = RssSampler(process.pid)
@@ -439,7 +451,7 @@ def main(argv: list[str] | None = None) -> None:
     idle_rss = sampler.current()
     sampler.start()
     url = f"http://127.0.0.1:{args.port}"
-    levels = []
+    levels, turns = [], []
     try:
         one = args.levels.index(1) if 1 in args.levels else None
         alone_prompts = prompts[firsts[one] : firsts[one + 1]] if one is not None else prompts[1:2]
@@ -460,7 +472,6 @@ def main(argv: list[str] | None = None) -> None:
                     )
                 )
             )
-        turns = []
         if args.chats:
             print(f"{args.chats} chats of {args.turns} turns, prompt cache off", flush=True)
             chats = asyncio.run(
@@ -471,42 +482,64 @@ def main(argv: list[str] | None = None) -> None:
         sampler.running = False
         process.terminate()
         process.wait(60)
-    cache_peak = None
+    return {
+        "startup_s": startup,
+        "rss_idle_bytes": idle_rss,
+        "rss_peak_bytes": sampler.peak,
+        "levels": levels,
+        "multi_turn": turns,
+        "single_ids": single_ids,
+        "openers": openers,
+    }
+
+
+def measure_cached_chats(
+    args: argparse.Namespace, prompts: list[str], openers: list[str]
+) -> tuple[list[dict[str, Any]], int]:
+    """The same multi-turn chats on a server with its default prompt cache: their turn rows
+    and the server's peak RSS."""
+    print("the same chats, a server with its default prompt cache", flush=True)
+    url = f"http://127.0.0.1:{args.port}"
+    process, _ = start_server(args.model, args.port, args.threads, args.max_batch)
+    sampler = RssSampler(process.pid)
+    sampler.start()
+    try:
+        asyncio.run(level(url, 1, prompts[:1], 1, 8, 60))  # warm-up
+        chats = asyncio.run(conversations(url, openers, FOLLOW_UPS, args.turns, args.max_tokens))
+    finally:
+        sampler.running = False
+        process.terminate()
+        process.wait(60)
+    return turn_rows("on", chats), sampler.peak
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """Every figure of the run: the levels and chats through the server, the same chats with
+    the prompt cache, the engine alone on the one-client requests."""
+    per_level = [clients * args.requests_per_client for clients in args.levels]
+    prompts = user_prompts(args.data_dir, 1 + sum(per_level) + args.chats)
+    load_before = load_average()
+    measured = measure_levels(args, prompts)
+    openers, single_ids = measured.pop("openers"), measured.pop("single_ids")
+    measured["cache_peak_bytes"] = None
     if args.chats:
-        print("the same chats, a server with its default prompt cache", flush=True)
-        process, _ = start_server(args.model, args.port, args.threads, args.max_batch)
-        cache_sampler = RssSampler(process.pid)
-        cache_sampler.start()
-        try:
-            asyncio.run(level(url, 1, prompts[:1], 1, 8, 60))  # warm-up
-            chats = asyncio.run(
-                conversations(url, openers, FOLLOW_UPS, args.turns, args.max_tokens)
-            )
-            turns = turn_rows("on", chats) + turns
-        finally:
-            cache_sampler.running = False
-            cache_peak = cache_sampler.peak
-            process.terminate()
-            process.wait(60)
+        cached, peak = measure_cached_chats(args, prompts, openers)
+        measured["multi_turn"] = cached + measured["multi_turn"]
+        measured["cache_peak_bytes"] = peak
     print("the engine alone, the one-client requests", flush=True)
-    alone = engine_alone(args.model, single_ids, args.max_tokens, args.threads, args.max_batch)
-    single = next((lv for lv in levels if lv["clients"] == 1), None)
-    served_share = single["aggregate_tokens_per_sec"] / alone["tokens_per_sec"] if single else None
-    by_clients = {lv["clients"]: lv for lv in levels}
-    scaling = (
-        by_clients[16]["aggregate_tokens_per_sec"] / single["aggregate_tokens_per_sec"]
-        if single and 16 in by_clients
-        else None
+    measured["engine_alone"] = engine_alone(
+        args.model, single_ids, args.max_tokens, args.threads, args.max_batch
     )
-    export = {}
-    export_log = Path("logs/export.json")
-    if export_log.is_file():
-        export = json.loads(export_log.read_text(encoding="utf-8")).get("sizes", {})
+    measured["load_before"], measured["load_after"] = load_before, load_average()
+    return measured
 
-    def ms(value: float | None) -> str:
-        return "-" if value is None else f"{value * 1000:.0f}"
 
-    rows = [
+def ms(value: float | None) -> str:
+    return "-" if value is None else f"{value * 1000:.0f}"
+
+
+def level_table(levels: list[dict[str, Any]]) -> list[list[str]]:
+    return [
         [
             str(lv["clients"]),
             str(lv["requests"]),
@@ -519,6 +552,25 @@ def main(argv: list[str] | None = None) -> None:
         ]
         for lv in levels
     ]
+
+
+def result_of(measured: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """The published result: the figures, their tables and the prose that says how they
+    were taken."""
+    levels, turns, alone = measured["levels"], measured["multi_turn"], measured["engine_alone"]
+    cache_peak = measured["cache_peak_bytes"]
+    single = next((lv for lv in levels if lv["clients"] == 1), None)
+    served_share = single["aggregate_tokens_per_sec"] / alone["tokens_per_sec"] if single else None
+    by_clients = {lv["clients"]: lv for lv in levels}
+    scaling = (
+        by_clients[16]["aggregate_tokens_per_sec"] / single["aggregate_tokens_per_sec"]
+        if single and 16 in by_clients
+        else None
+    )
+    export = {}
+    export_log = Path("logs/export.json")
+    if export_log.is_file():
+        export = json.loads(export_log.read_text(encoding="utf-8")).get("sizes", {})
     mib = 1024**2
     sizes = (
         f"model files: fp32 {export['fp32_bytes'] / mib:.0f} MiB, int8 "
@@ -540,8 +592,7 @@ def main(argv: list[str] | None = None) -> None:
         ]
         for t in turns
     ]
-    plot(levels, RESULTS / f"{args.name}.png")
-    result = {
+    return {
         "title": f"Serving under load ({args.model.name})",
         "description": (
             f"`persian-chat serve` on loopback, {args.threads} threads, max batch "
@@ -552,10 +603,11 @@ def main(argv: list[str] | None = None) -> None:
             f"(first user turns spread over the test set, up to {args.max_tokens} new tokens, "
             f"temperature "
             f"0.3, seeded) one after another, at most {args.time_limit:.0f} s per level. "
-            f"{sizes}server start-up {startup:.1f} s, RSS idle {idle_rss / mib:.0f} MiB, peak "
-            f"under load {sampler.peak / mib:.0f} MiB. Inter-token latency is measured "
-            f"between streamed events (whole characters). The engine alone (in process, the "
-            f"one-client requests' prompt ids, sampling and seeds): "
+            f"{sizes}server start-up {measured['startup_s']:.1f} s, RSS idle "
+            f"{measured['rss_idle_bytes'] / mib:.0f} MiB, peak "
+            f"under load {measured['rss_peak_bytes'] / mib:.0f} MiB. Inter-token latency is "
+            f"measured between streamed events (whole characters). The engine alone (in "
+            f"process, the one-client requests' prompt ids, sampling and seeds): "
             f"{alone['tokens_per_sec']:.1f} tok/s"
             + (f"; served one client = {served_share:.0%} of it" if served_share else "")
             + (f"; 16 clients = {scaling:.1f}x one client" if scaling else "")
@@ -574,31 +626,25 @@ def main(argv: list[str] | None = None) -> None:
         "aggregate_16_vs_1": scaling,
         "machine": machine_info(),
         "settings": {k: str(v) for k, v in vars(args).items()},
-        "load_before": load_before,
-        "load_after": load_average(),
-        "startup_s": startup,
-        "rss_idle_bytes": idle_rss,
-        "rss_peak_bytes": sampler.peak,
+        "load_before": measured["load_before"],
+        "load_after": measured["load_after"],
+        "startup_s": measured["startup_s"],
+        "rss_idle_bytes": measured["rss_idle_bytes"],
+        "rss_peak_bytes": measured["rss_peak_bytes"],
         "model_sizes": export,
         "levels": levels,
         "multi_turn": turns,
-        "table": {
-            "header": [
-                "clients",
-                "requests",
-                "errors",
-                "aggregate tok/s",
-                "TTFT p50 ms",
-                "TTFT p95 ms",
-                "ITL p50 ms",
-                "ITL p95 ms",
-            ],
-            "rows": rows,
-        },
+        "table": {"header": LEVEL_HEADER, "rows": level_table(levels)},
         "tables": [{"title": turns_title, "header": TURNS_HEADER, "rows": turn_table}]
         if turns
         else [],
     }
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    result = result_of(measure(args), args)
+    plot(result["levels"], RESULTS / f"{args.name}.png")
     publish(args.name, result)
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import reflex as rx
 
 from persian_chat.studio.status import JobStatus
-from persian_chat_ui.studio_state import ADVANCED, StudioState
+from persian_chat_ui.studio_data_state import ADVANCED
+from persian_chat_ui.studio_state import StudioState
 from persian_chat_ui.studio_widgets import (
     advanced_field,
     data_table,
