@@ -92,6 +92,7 @@ def export_graphs(checkpoint: Path, work: Path) -> dict[str, Path]:
 
     from persian_chat.export.gqa_graph import build_gqa_graph, gqa_supported
     from persian_chat.export.onnx_export import (
+        INT4_BLOCK,
         INT4_NODES,
         default_quantization,
         export_fp32,
@@ -121,9 +122,12 @@ def export_graphs(checkpoint: Path, work: Path) -> dict[str, Path]:
         if not (gqa_int8 / "model.onnx").is_file():
             quantize_int8(gqa_fp32, gqa_int8, choice)
         graphs.update({"fp32": gqa_fp32, "int8": gqa_int8})
-        int4 = work / f"gqa-int4-{'-'.join(INT4_NODES)}"  # names of the GQA graph's nodes
+        # the layout `export --int4` serves (names of the GQA graph's nodes, its blocks);
+        # rounded to nearest: GPTQ picks other levels in the same MatMulNBits format, and
+        # speed does not depend on the levels
+        int4 = work / f"gqa-int4-{'-'.join(INT4_NODES)}-b{INT4_BLOCK}"
         if not (int4 / "model.onnx").is_file():
-            quantize_int8(gqa_fp32, int4, int4_choice(choice))
+            quantize_int8(gqa_fp32, int4, int4_choice(choice, algorithm="rtn"))
         graphs["int4"] = int4
     return graphs
 

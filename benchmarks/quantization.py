@@ -7,7 +7,10 @@ GroupQueryAttention graph), Optimum's dynamic int8 (per-channel vs per-tensor we
 reduce_range on/off). Mixed precision (`--mixed`): each layer's MLP alone in int4 (the rest
 int8) measures that layer's sensitivity, then the least sensitive layers whose summed
 perplexity increases stay within a budget get int4 together, and that graph is measured
-like the others (`--mixed-only` leaves the fixed variants out).
+like the others (`--mixed-only` leaves the fixed variants out). GPTQ (`--gptq`): the int4
+nodes chosen by GPTQ on `--calibration` training conversations instead of rounded to the
+nearest level, each beside its round-to-nearest twin (`--gptq-only`: those pairs, fp32 and
+the served int8 only).
 
 Each variant quantizes the same fp32 graph of models/persian-chat, then is measured on
 the same data in one process: test-set perplexity (assistant tokens), greedy decode speed
@@ -23,9 +26,10 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from persian_chat.benchmarks.common import load_average, machine_info, publish
+from persian_chat.export.gptq import CALIBRATION_PROMPTS, CALIBRATION_TOKENS
 
 HEADER = ["graph", "settings", "MiB", "perplexity", "vs fp32", "decode tokens/s"]
 
@@ -127,6 +131,34 @@ def mixed_layers(
     }
 
 
+GPTQ_VARIANTS: tuple[tuple[tuple[str, ...], int], ...] = (
+    (("gate_up",), 16),  # the int4 graph `export --int4` makes with round to nearest
+    (("gate_up",), 32),
+    (("gate_up", "down_proj"), 32),  # the whole MLP
+)
+
+
+def gptq_pairs() -> list[Any]:
+    """Each GPTQ variant after its round-to-nearest twin (same nodes, blocks, asymmetric)."""
+    from persian_chat.export.onnx_export import QuantizationChoice
+
+    pairs = []
+    algorithms: tuple[Literal["rtn", "gptq"], ...] = ("rtn", "gptq")
+    for nodes, block in GPTQ_VARIANTS:
+        for algorithm in algorithms:
+            pairs.append(
+                QuantizationChoice(
+                    "blockwise",
+                    "avx512_vnni",
+                    int4_nodes=nodes,
+                    int4_symmetric=False,
+                    int4_block_size=block,
+                    int4_algorithm=algorithm,
+                )
+            )
+    return pairs
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -147,6 +179,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mixed-block", type=int, default=32, help="int4 block size (mixed)")
     parser.add_argument(
         "--sensitivity-examples", type=int, default=30, help="test conversations per layer"
+    )
+    parser.add_argument("--gptq", action="store_true", help="add GPTQ int4 rows")
+    parser.add_argument(
+        "--gptq-only",
+        action="store_true",
+        help="fp32, served int8 and GPTQ rows beside their round-to-nearest twins only",
+    )
+    parser.add_argument(
+        "--calibration",
+        type=int,
+        default=CALIBRATION_PROMPTS,
+        help="training conversations GPTQ calibrates on",
     )
     args = parser.parse_args(argv)
 
@@ -198,6 +242,7 @@ def main(argv: list[str] | None = None) -> None:
         QuantizationChoice("dynamic", "avx2", per_channel=True, reduce_range=True),
         QuantizationChoice("dynamic", "avx2", per_channel=False, reduce_range=True),
     ]
+    from persian_chat.export.gptq import calibration_ids
     from persian_chat.export.parity import PARITY_PROMPTS, onnx_perplexity, prompt_ids
     from persian_chat.server.kv.onnx_model import load_decoder
     from persian_chat.training.chat_data import load_conversations, spread
@@ -226,10 +271,22 @@ def main(argv: list[str] | None = None) -> None:
             mixed = mixed_layers(fp32_dir, Path(tmp) / "mixed", tokenizer, test, layers, args)
             if mixed["path"] is not None:
                 graphs.append(("int4 mixed", mixed["settings"], mixed["path"]))
-        fixed = [blockwise[1]] if args.mixed_only else [*blockwise, *dynamic]
+        only = args.mixed_only or args.gptq_only
+        fixed = [blockwise[1]] if only else [*blockwise, *dynamic]
+        calibration = None
+        if (args.gptq or args.gptq_only) and gqa:
+            fixed += gptq_pairs()
+            train = load_conversations(args.data_dir / "train.jsonl")
+            calibration = calibration_ids(tokenizer, spread(train, args.calibration))
         for number, choice in enumerate(fixed):
             source = fp32_dir if choice.method == "blockwise" else optimum_dir
-            path = quantize_int8(source, Path(tmp) / f"q-{number}", choice)
+            gptq = choice.int4_algorithm == "gptq"
+            started = time.perf_counter()
+            path = quantize_int8(
+                source, Path(tmp) / f"q-{number}", choice, calibration if gptq else None
+            )
+            if gptq:
+                print(f"GPTQ took {time.perf_counter() - started:.0f} s", flush=True)
             if choice.method == "dynamic":
                 name = "int8 dynamic (Optimum graph)"
                 settings = (
@@ -240,7 +297,7 @@ def main(argv: list[str] | None = None) -> None:
                 name, settings = "int8 blockwise", f"block {choice.block_size}"
             else:
                 kind = "symmetric" if choice.int4_symmetric else "asymmetric"
-                kind += ", HQQ" if choice.int4_algorithm == "hqq" else ""
+                kind += {"rtn": "", "hqq": ", HQQ", "gptq": ", GPTQ"}[choice.int4_algorithm]
                 nodes = " + ".join(choice.int4_nodes) or "every MatMul"
                 name = "int4 blockwise"
                 settings = f"{kind} block {choice.int4_block_size} in {nodes}; the rest int8"
@@ -282,6 +339,12 @@ def main(argv: list[str] | None = None) -> None:
             f"(assistant tokens), greedy "
             f"decode of {args.tokens} tokens with the KV cache at batch 1 (median of "
             f"{args.repeats}), {args.threads} threads, all variants from one fp32 export."
+            + (
+                f" GPTQ calibrates on the first {CALIBRATION_TOKENS} tokens of {args.calibration} "
+                f"training conversations spread over train.jsonl (never the test set)."
+                if args.gptq or args.gptq_only
+                else ""
+            )
         ),
         "machine": machine_info(),
         "settings": {k: str(v) for k, v in vars(args).items()},
@@ -306,7 +369,10 @@ def main(argv: list[str] | None = None) -> None:
                 ],
             }
         ]
-    publish("quantization_mixed" if args.mixed_only else "quantization", result)
+    name = "quantization"
+    if args.mixed_only or args.gptq_only:
+        name += "_mixed" if args.mixed_only else "_gptq"
+    publish(name, result)
 
 
 if __name__ == "__main__":

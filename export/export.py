@@ -100,12 +100,15 @@ def export(
     int4: bool = False,
     int4_nodes: tuple[str, ...] | None = None,
     int4_block: int | None = None,
+    int4_algorithm: Literal["rtn", "hqq", "gptq"] | None = None,
 ) -> dict[str, Any]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from persian_chat.export.gptq import CALIBRATION_PROMPTS, calibration_ids
     from persian_chat.export.gqa_graph import build_gqa_graph, gqa_supported
     from persian_chat.export.onnx_export import (
+        INT4_ALGORITHM,
         INT4_BLOCK,
         INT4_NODES,
         default_quantization,
@@ -155,9 +158,18 @@ def export(
                 log.warning("--int4 left out: its 4-bit nodes are named in the GQA graph only")
             elif int4 and choice is not None and choice.method == "blockwise":
                 four_choice = int4_choice(
-                    choice, int4_nodes or INT4_NODES, int4_block or INT4_BLOCK
+                    choice,
+                    int4_nodes or INT4_NODES,
+                    int4_block or INT4_BLOCK,
+                    int4_algorithm or INT4_ALGORITHM,
                 )
-                four = _int4_graph(work, four_choice, tokenizer, test, max_length, parity, threads)
+                calibration = None
+                if four_choice.int4_algorithm == "gptq":
+                    train = load_conversations(data_dir / "train.jsonl")
+                    calibration = calibration_ids(tokenizer, spread(train, CALIBRATION_PROMPTS))
+                four = _int4_graph(
+                    work, four_choice, tokenizer, test, max_length, parity, threads, calibration
+                )
 
             chosen = work / ("int8" if choice else "fp32")
             for path in chosen.iterdir():
@@ -240,6 +252,7 @@ def _int4_graph(
     max_length: int,
     parity: dict[str, Any],
     threads: int,
+    calibration: list[list[int]] | None = None,
 ) -> dict[str, Any]:
     """Quantize the int4 graph into work/int4 and measure its perplexity against fp32's:
     what the manifest records of it, `served` true where it passes the gate."""
@@ -248,7 +261,7 @@ def _int4_graph(
     from persian_chat.server.kv.onnx_model import load_decoder
 
     log.info("quantizing an int4 graph too (%s)", choice.describe()["int4"])
-    path = quantize_int8(work / "fp32", work / "int4", choice)
+    path = quantize_int8(work / "fp32", work / "int4", choice, calibration)
     decoder = load_decoder(path, threads)
     ppl = onnx_perplexity(decoder, tokenizer, test, max_length, "onnx int4")
     del decoder
@@ -318,7 +331,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="comma-separated parts of the MatMul names that get 4 bits (default: gate_up; "
         "`bench quantization --mixed-only` finds a set of layers: its result's mixed.nodes)",
     )
-    add("--int4-block", type=int, default=None, help="int4 block size (default 16)")
+    add("--int4-block", type=int, default=None, help="int4 block size (default 32)")
+    add(
+        "--int4-algorithm",
+        choices=["rtn", "hqq", "gptq"],
+        default=None,
+        help="how the 4-bit weights are chosen: round to nearest, HQQ, or GPTQ calibrated on "
+        "training conversations (default: gptq)",
+    )
     add(
         "--int8-method",
         choices=["blockwise", "dynamic"],
@@ -345,6 +365,7 @@ def run(args: argparse.Namespace) -> int:
         args.int4,
         args.int4_nodes,
         args.int4_block,
+        args.int4_algorithm,
     )
     parity = manifest["parity"]
     log.info(

@@ -94,7 +94,8 @@ class QuantizationChoice:
     int4_nodes: tuple[str, ...] | None = None
     int4_symmetric: bool = True
     int4_block_size: int = 16
-    int4_algorithm: Literal["rtn", "hqq"] = "rtn"  # round to nearest, or HQQ's fitted scales
+    # round to nearest, HQQ's fitted scales, or GPTQ on calibration prompts (export/gptq.py)
+    int4_algorithm: Literal["rtn", "hqq", "gptq"] = "rtn"
 
     def describe(self) -> dict[str, Any]:
         if self.method == "blockwise":
@@ -132,22 +133,34 @@ class QuantizationChoice:
 
 INT4_MAX_PERPLEXITY_INCREASE = 0.03  # the gate an int4 graph must pass to be served
 # The int4 graph `export --int4` adds beside the int8 one: 4-bit weights (asymmetric, blocks
-# of 16) in the MLP's gate/up projection only, the rest int8 — the variant closest to the
-# gate in benchmarks/quantization.py (+3.5% perplexity on the reference model; every wider
-# one cost 6-114%). It is served only where its measured perplexity passes the gate.
+# of 32) in the MLP's gate/up projection only, chosen by GPTQ on training prompts
+# (export/gptq.py), the rest int8 — in benchmarks/quantization.py on the reference model
+# +2.2% perplexity over fp32 (round to nearest: +8.2%; blocks of 16 +1.9% with GPTQ, but the
+# 4-bit kernels are slower on them; the whole MLP +3.6%). It is served only where its
+# measured perplexity passes the gate.
 INT4_NODES: tuple[str, ...] = ("gate_up",)
 
 
-INT4_BLOCK = 16
+INT4_BLOCK = 32
+INT4_ALGORITHM: Literal["rtn", "hqq", "gptq"] = "gptq"
 
 
 def int4_choice(
-    base: QuantizationChoice, nodes: tuple[str, ...] = INT4_NODES, block: int = INT4_BLOCK
+    base: QuantizationChoice,
+    nodes: tuple[str, ...] = INT4_NODES,
+    block: int = INT4_BLOCK,
+    algorithm: Literal["rtn", "hqq", "gptq"] = INT4_ALGORITHM,
 ) -> QuantizationChoice:
     """`base` with asymmetric 4-bit blocks in the MatMuls whose names contain one of
     `nodes` (`bench quantization --mixed` finds a set of layers for a model: its result's
-    `mixed.nodes`)."""
-    return replace(base, int4_nodes=nodes, int4_symmetric=False, int4_block_size=block)
+    `mixed.nodes`), chosen by `algorithm`."""
+    return replace(
+        base,
+        int4_nodes=nodes,
+        int4_symmetric=False,
+        int4_block_size=block,
+        int4_algorithm=algorithm,
+    )
 
 
 def cpu_supports_vnni() -> bool:
@@ -261,7 +274,16 @@ def fold_transposed_weights(model: Any) -> int:
     return folded
 
 
-def quantize_int8(onnx_dir: Path, output: Path, choice: QuantizationChoice) -> Path:
+def quantize_int8(
+    onnx_dir: Path,
+    output: Path,
+    choice: QuantizationChoice,
+    calibration: list[list[int]] | None = None,
+) -> Path:
+    """Quantize onnx_dir/model.onnx into output/model.onnx as `choice` says; GPTQ's int4
+    needs `calibration`, token ids of prompts from the training set (export/gptq.py)."""
+    if choice.int4_algorithm == "gptq" and not calibration:
+        raise UserError("int4 with GPTQ needs calibration prompts (token ids)")
     output.mkdir(parents=True, exist_ok=True)
     path = output / "model.onnx"
     if choice.method == "blockwise":
@@ -301,14 +323,21 @@ def quantize_int8(onnx_dir: Path, output: Path, choice: QuantizationChoice) -> P
             matmuls = [node.name for node in model.graph.node if node.op_type == "MatMul"]
             wanted = choice.int4_nodes
             skip = [n for n in matmuls if wanted and not any(part in n for part in wanted)]
-            model = quantize(
-                model,
-                4,
-                choice.int4_block_size,
-                choice.int4_symmetric,
-                skip,
-                choice.int4_algorithm == "hqq",
-            ).model
+            if choice.int4_algorithm == "gptq":
+                from persian_chat.export.gptq import calibration_feeds, gptq_int4
+
+                feeds = calibration_feeds(onnx_dir / "model.onnx", calibration or [])
+                four = [n for n in matmuls if n not in skip]
+                model = gptq_int4(model, four, choice.int4_block_size, feeds)
+            else:
+                model = quantize(
+                    model,
+                    4,
+                    choice.int4_block_size,
+                    choice.int4_symmetric,
+                    skip,
+                    choice.int4_algorithm == "hqq",
+                ).model
         quantized = quantize(model, 8, choice.block_size, True, [])
         quantized.save_model_to_file(str(path), use_external_data_format=False)
     else:

@@ -83,6 +83,7 @@ class ChatEvalConfig:
     knowledge: Path | None = None
     tables: Path = Path("datasets/sources/tables")
     eval_sources: Path = Path("datasets/sources/eval")
+    weights: str = "int8"  # which weight format of the served directory answers (int8, int4)
 
     def __post_init__(self) -> None:
         for name in (self.label, *self.modes):
@@ -304,7 +305,13 @@ def run_chat_eval(config: ChatEvalConfig) -> dict[str, Any]:
         len(config.modes),
         config.threads,
     )
-    decoder = load_decoder(model.onnx_path, threads=config.threads)
+    files = model.weight_files
+    if config.weights not in files:
+        raise UserError(
+            f"--chat-weights {config.weights}: {config.served_dir} carries "
+            f"{', '.join(sorted(files))}"
+        )
+    decoder = load_decoder(files[config.weights], threads=config.threads)
     # every answer is submitted at once, the knowledge part's ones too: no queue limit
     engine = build_engine(model, decoder, config.max_batch, max_waiting=1 << 20)
     engine.start()
@@ -343,6 +350,7 @@ def run_chat_eval(config: ChatEvalConfig) -> dict[str, Any]:
     kept = [p for p in prompts if p not in skipped]
     entry: dict[str, Any] = {
         "served_dir": str(config.served_dir),
+        "weights": config.weights,
         "served_manifest_sha256": sha256_file(config.served_dir / "manifest.json"),
         "base_model": model.manifest.get("base_model"),
         "precision": model.manifest.get("precision"),

@@ -277,6 +277,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     only.add_argument("--no-chat", action="store_true", help="skip the chat evaluation")
     add("--threads", type=int, default=default_threads(), help="onnxruntime threads")
+    add(
+        "--chat-weights",
+        default="int8",
+        help="the weight format that answers, of those the served directory carries (int8, int4)",
+    )
     add("--max-batch", type=int, default=8, help="sequences the engine decodes together")
     add(
         "--chat-prompts",
@@ -363,6 +368,7 @@ def run_chat(args: argparse.Namespace) -> dict[str, Any]:
         examples=args.chat_examples,
         modes={**MODES, **dict(parse_mode(m) for m in args.sampling_mode)},
         knowledge=chat_knowledge(args),
+        weights=args.chat_weights,
     )
     entry = run_chat_eval(config)
     log.info("chat evaluation (label %s) -> %s", args.label, args.logs_dir / "chat_eval.json")

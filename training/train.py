@@ -64,6 +64,13 @@ class TrainConfig(BaseModel):
     logging_steps: int = Field(5, ge=1)
     save_steps: int = Field(50, ge=1)
     threads: int | None = Field(None, ge=1)
+    # throughput switches, measured in `bench recipes` (README, "The recipe"): freeze the
+    # token embeddings (tied to the output layer) and the lowest N decoder layers, so the
+    # backward pass stops above them; deterministic kernels; torch.compile
+    freeze_embeddings: bool = False
+    freeze_layers: int = Field(0, ge=0)
+    deterministic: bool = True
+    compile: bool = False
     resume: bool = False
 
 
@@ -92,6 +99,34 @@ def _select_examples(examples: list[Any], limit: int | None, seed: int) -> list[
     return [examples[i] for i in keep]
 
 
+def compile_works() -> bool:
+    """Whether torch.compile can build a kernel here (inductor's CPU code needs a C++
+    compiler, which a slim VPS image may lack): one tiny function, compiled and run."""
+    import torch
+
+    try:
+        compiled = torch.compile(lambda x: x * 2 + 1)
+        return bool(compiled(torch.ones(4)).sum().item() == 12)
+    except Exception as exc:  # any failure means: train uncompiled
+        log.warning("torch.compile does not work here (%s): training without it", exc)
+        return False
+
+
+def freeze(model: Any, embeddings: bool, layers: int) -> None:
+    """Stop training the token embeddings (and with them the tied output layer) and the
+    lowest `layers` decoder layers: no gradient, no optimizer state, and autograd's backward
+    pass ends at the first layer that still trains."""
+    decoder = model.get_decoder()
+    if layers > len(decoder.layers):
+        raise UserError(f"--freeze-layers {layers}: the model has {len(decoder.layers)} layers")
+    frozen = [*decoder.layers[:layers]]
+    if embeddings:
+        frozen.append(model.get_input_embeddings())
+    for module in frozen:
+        for parameter in module.parameters():
+            parameter.requires_grad_(False)
+
+
 def train(config: TrainConfig) -> dict[str, Any]:
     """Run the fine-tune and write the checkpoint; returns the training manifest."""
     import psutil
@@ -102,6 +137,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
         Trainer,
         TrainingArguments,
         enable_full_determinism,
+        set_seed,
     )
 
     import datasets
@@ -131,7 +167,10 @@ def train(config: TrainConfig) -> dict[str, Any]:
     rank = int(os.environ.get("RANK", "0"))
     threads = config.threads or max(1, (psutil.cpu_count(logical=False) or 1) // world_size)
     torch.set_num_threads(threads)
-    enable_full_determinism(config.seed)
+    if config.deterministic:
+        enable_full_determinism(config.seed)
+    else:
+        set_seed(config.seed)
 
     digests = verify_dataset(config.data_dir)
     conversations = load_conversations(config.data_dir / "train.jsonl")
@@ -149,6 +188,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
     )
     if use_lora:
         model = apply_lora(model, config.lora_r, config.lora_alpha, config.lora_dropout)
+    elif config.freeze_embeddings or config.freeze_layers:
+        freeze(model, config.freeze_embeddings, config.freeze_layers)
     total, trainable = count_parameters(model)
 
     features, dropped = encode_all(tokenizer, conversations, config.max_length)
@@ -198,12 +239,14 @@ def train(config: TrainConfig) -> dict[str, Any]:
     if last is None and rank == 0:
         shutil.rmtree(checkpoints, ignore_errors=True)
         log_path.unlink(missing_ok=True)
+    compiled = config.compile and compile_works()
     args = TrainingArguments(
         output_dir=str(checkpoints),
         use_cpu=True,
         seed=config.seed,
         data_seed=config.seed,
-        full_determinism=True,
+        full_determinism=config.deterministic,
+        torch_compile=compiled,
         per_device_train_batch_size=batch_size,
         gradient_accumulation_steps=config.grad_accum,
         learning_rate=config.learning_rate,
@@ -267,6 +310,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
                 "lora": use_lora,
                 "world_size": world_size,
                 "threads_per_process": threads,
+                "compiled": compiled,
             },
             "parameters": {"total": total, "trainable": trainable},
             "vocabulary": {"before": vocab_before, "after": len(tokenizer)},
@@ -338,6 +382,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--logging-steps", type=int, default=d.logging_steps, help="log every N steps")
     add("--save-steps", type=int, default=d.save_steps, help="checkpoint every N steps")
     add("--threads", type=int, default=None, help="torch threads per process (default: cores)")
+    add("--freeze-embeddings", action="store_true", help="keep the token embeddings as they are")
+    add("--freeze-layers", type=int, default=0, help="keep the lowest N decoder layers as they are")
+    add(
+        "--no-deterministic",
+        dest="deterministic",
+        action="store_false",
+        help="allow non-deterministic kernels (runs are then not bit-for-bit repeatable)",
+    )
+    add("--compile", action="store_true", help="torch.compile the model (Trainer's torch_compile)")
     add("--resume", action="store_true", help="continue from the newest checkpoint")
 
 

@@ -9,7 +9,7 @@ from persian_chat.benchmarks import common, train_recipes
 
 from ..conftest import TinyGemma
 
-RECIPES = "lora-2e-4-padded,full-1e-4-packed,lora-1e-3-packed-2pass"
+RECIPES = "lora-2e-4-padded,full-1e-4-packed-freeze1-nodet,lora-1e-3-packed-2pass"
 
 
 def test_recipes_are_trained_on_a_budget_and_scored(
@@ -43,12 +43,14 @@ def test_recipes_are_trained_on_a_budget_and_scored(
     assert set(runs) == set(RECIPES.split(","))
     for run in runs.values():
         assert run["steps"] >= 1 and run["held_out_loss"] > 0
-    assert runs["full-1e-4-packed"]["packing"] is True
+    frozen = runs["full-1e-4-packed-freeze1-nodet"]
+    assert frozen["packing"] is True and frozen["freeze_layers"] == 1
+    assert frozen["trainable_parameters"] > 0 and frozen["tokens_per_sec"] > 0
     assert (tmp_path / "train_recipes.png").is_file()
     # two passes: the planned steps over a subset half as large as one pass would need
     twice, batch_size = runs["lora-1e-3-packed-2pass"], 2
     assert twice["passes"] == 2
-    everything = runs["full-1e-4-packed"]["examples_used"]
+    everything = frozen["examples_used"]
     one_pass = twice["planned_steps"] * batch_size
     assert twice["examples_used"] == min(one_pass // 2, everything)
 
@@ -65,3 +67,28 @@ def test_a_recipe_name_spells_out_its_settings() -> None:
         train_recipes.parse_recipe(name)
     with pytest.raises(SystemExit, match="lora-fast-packed"):
         train_recipes.parse_recipe("lora-fast-packed")
+
+
+def test_throughput_switches_follow_the_recipe() -> None:
+    assert train_recipes.parse_recipe("full-2e-5-packed-freeze6-nodet-t1") == {
+        "lora": False,
+        "learning_rate": 2e-5,
+        "packing": True,
+        "passes": 1,
+        "freeze_embeddings": True,
+        "freeze_layers": 6,
+        "deterministic": False,
+        "threads": 1,
+    }
+    assert train_recipes.parse_recipe("full-2e-5-packed-freeze-emb-compile") == {
+        "lora": False,
+        "learning_rate": 2e-5,
+        "packing": True,
+        "passes": 1,
+        "freeze_embeddings": True,
+        "compile": True,
+    }
+    for name in train_recipes.THROUGHPUT_RECIPES.split(","):
+        train_recipes.parse_recipe(name)
+    with pytest.raises(SystemExit, match="full-2e-5-packed-fast"):
+        train_recipes.parse_recipe("full-2e-5-packed-fast")

@@ -58,9 +58,10 @@ def test_int8_export_passes_parity_and_lists_every_file(
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".served")]
 
 
-@pytest.mark.parametrize("gate", [10.0, -1.0])
+@pytest.mark.parametrize(("gate", "algorithm"), [(10.0, "rtn"), (-1.0, "rtn"), (10.0, "gptq")])
 def test_an_int4_graph_is_served_beside_int8_only_within_the_gate(
     gate: float,
+    algorithm: str,
     gemma_checkpoint: Path,
     tiny_dataset: Path,
     tmp_path: Path,
@@ -80,9 +81,11 @@ def test_an_int4_graph_is_served_beside_int8_only_within_the_gate(
         128,
         1,
         int4=True,
+        int4_algorithm=algorithm,  # type: ignore[arg-type]
     )
     four, served = manifest["int4"], tmp_path / "served"
     assert four["quantization"]["nodes"] == list(onnx_export.INT4_NODES)
+    assert four["quantization"]["algorithm"] == algorithm  # gptq: calibrated on train.jsonl
     assert four["perplexity"] > 0 and four["gate"] == gate
     assert four["served"] is (four["increase_over_fp32"] <= gate) is (gate > 0)
     model = load_served_model(served)  # checksums verified, the int4 file included

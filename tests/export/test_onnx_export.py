@@ -1,5 +1,5 @@
 """Block-wise quantization of the served graph: 8-bit everywhere, or 4-bit in chosen
-MatMuls (round to nearest or HQQ), the rest 8-bit, still close to the fp32 graph."""
+MatMuls (round to nearest, HQQ or GPTQ), the rest 8-bit, still close to the fp32 graph."""
 
 from __future__ import annotations
 
@@ -24,7 +24,10 @@ def bits_by_node(path: Path) -> dict[str, int]:
     }
 
 
-@pytest.mark.parametrize("algorithm", ["rtn", "hqq"])
+CALIBRATION = [[int(t) for t in np.random.default_rng(n).integers(3, 60, 24)] for n in range(16)]
+
+
+@pytest.mark.parametrize("algorithm", ["rtn", "hqq", "gptq"])
 def test_int4_goes_only_to_the_chosen_matmuls(tmp_path: Path, algorithm: str) -> None:
     fp32 = build_gqa_graph(windowed_model(window=6), tmp_path / "fp32", context_length=64)
     choice = QuantizationChoice(
@@ -35,7 +38,7 @@ def test_int4_goes_only_to_the_chosen_matmuls(tmp_path: Path, algorithm: str) ->
         int4_block_size=32,
         int4_algorithm=algorithm,
     )  # type: ignore[arg-type]
-    path = quantize_int8(fp32.parent, tmp_path / "q", choice)
+    path = quantize_int8(fp32.parent, tmp_path / "q", choice, CALIBRATION)
     bits = bits_by_node(path)
     mlp = {name for name in bits if "gate_up" in name or "down_proj" in name}
     assert mlp and all(bits[name] == 4 for name in mlp)

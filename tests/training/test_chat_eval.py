@@ -58,6 +58,16 @@ def test_results_cover_every_category_and_both_sampling_modes(
     assert entry["modes"]["default"]["sampling"] == default  # the server's own defaults
     assert entry["modes"]["greedy"]["sampling"]["temperature"] == 0
     assert 0 < entry["generated_tokens"] <= 2 * len(ROWS) * 10
+    assert entry["weights"] == "int8"
+
+
+def test_a_weight_format_the_directory_lacks_is_named(
+    tiny_served_dir: Path, tmp_path: Path
+) -> None:
+    data = write_dataset(tmp_path / "data")
+    config = ChatEvalConfig(tiny_served_dir, data, tmp_path, "int4", threads=1, weights="int4")
+    with pytest.raises(UserError, match=r"--chat-weights int4: .* carries int8"):
+        run_chat_eval(config)
 
 
 def test_worst_answers_get_their_own_section_of_errors_txt(

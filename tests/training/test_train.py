@@ -230,6 +230,70 @@ def test_two_processes_split_the_data_and_end_like_one_on_the_combined_batches(
     assert half["tokens_seen"] < one["tokens_seen"]
 
 
+def test_frozen_embeddings_and_lower_layers_keep_their_weights(
+    tiny_gemma: TinyGemma, tiny_dataset: Path, tmp_path: Path
+) -> None:
+    cfg = config(
+        tiny_gemma.model_dir,
+        tiny_dataset,
+        tmp_path,
+        lora=False,
+        freeze_embeddings=True,
+        freeze_layers=1,
+        deterministic=False,
+    )
+    manifest = train(cfg)
+    before, after = weights(tiny_gemma.model_dir), weights(cfg.output_dir)
+    frozen = [n for n in after if "embed_tokens" in n or ".layers.0." in n]
+    trained = [n for n in after if ".layers.1." in n and n.endswith("proj.weight")]
+    assert frozen and trained
+    assert all(torch.equal(before[n], after[n]) for n in frozen)
+    assert any(not torch.equal(before[n], after[n]) for n in trained)
+    assert manifest["parameters"]["trainable"] < manifest["parameters"]["total"]
+    assert manifest["hyperparameters"]["freeze_layers"] == 1
+
+
+@pytest.mark.slow
+def test_a_compiled_run_saves_a_plain_checkpoint(
+    tiny_gemma: TinyGemma, tiny_dataset: Path, tmp_path: Path
+) -> None:
+    from transformers import AutoModelForCausalLM
+
+    from persian_chat.training.train import compile_works
+
+    cfg = config(tiny_gemma.model_dir, tiny_dataset, tmp_path, lora=False, compile=True)
+    manifest = train(cfg)
+    assert manifest["hyperparameters"]["compiled"] is compile_works()
+    names = set(weights(cfg.output_dir))
+    assert names and not any("_orig_mod" in name for name in names)
+    AutoModelForCausalLM.from_pretrained(cfg.output_dir)  # loads as any checkpoint
+
+
+def test_without_a_working_torch_compile_the_run_trains_uncompiled(
+    tiny_gemma: TinyGemma,
+    tiny_dataset: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("no C++ compiler")
+
+    monkeypatch.setattr(torch, "compile", broken)
+    cfg = config(tiny_gemma.model_dir, tiny_dataset, tmp_path, lora=False, compile=True)
+    manifest = train(cfg)
+    assert manifest["hyperparameters"]["compiled"] is False and manifest["steps"] == 6
+    assert "torch.compile does not work here (no C++ compiler)" in caplog.text
+
+
+def test_freezing_more_layers_than_the_model_has_is_a_clear_error(
+    tiny_gemma: TinyGemma, tiny_dataset: Path, tmp_path: Path
+) -> None:
+    cfg = config(tiny_gemma.model_dir, tiny_dataset, tmp_path, lora=False, freeze_layers=99)
+    with pytest.raises(UserError, match="--freeze-layers 99: the model has"):
+        train(cfg)
+
+
 def test_cli_help_lists_every_option(repo: Path) -> None:
     expected = {
         "train": [
@@ -251,6 +315,10 @@ def test_cli_help_lists_every_option(repo: Path) -> None:
             "--save-steps",
             "--resume",
             "--threads",
+            "--freeze-embeddings",
+            "--freeze-layers",
+            "--no-deterministic",
+            "--compile",
         ],
         "evaluate": ["--model", "--data-dir", "--logs-dir", "--max-length", "--worst", "--no-base"],
         "trim-vocab": ["--base-model", "--data-dir", "--output-dir"],
