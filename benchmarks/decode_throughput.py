@@ -46,7 +46,7 @@ from persian_chat.benchmarks.common import (
     publish,
     save_plot,
 )
-from persian_chat.export.onnx_export import INT4_NODES
+from persian_chat.export.onnx_export import INT4_BLOCK, INT4_NODES
 
 if TYPE_CHECKING:
     from persian_chat.server.engine.core import Engine
@@ -650,7 +650,7 @@ def result_of(measured: dict[str, Any], args: argparse.Namespace, name: str) -> 
             )
             + f" `serve --weights auto` picks {auto['chosen']} on this machine ("
             + ", ".join(f"{k} {v:.2f} ms per decode step" for k, v in auto["step_ms"].items())
-            + f"; int4 = 4-bit {' + '.join(INT4_NODES)}, the rest int8)."
+            + f"; int4 = 4-bit {' + '.join(INT4_NODES)} in blocks of {INT4_BLOCK}, the rest int8)."
         ),
         "weights_auto": auto,
         "machine": machine_info(),

@@ -120,7 +120,8 @@ def steady_step_seconds(log: Path) -> float:
     if len(records) < 2:
         raise SystemExit(f"{log}: the probe logged fewer than two steps")
     first, last = records[0], records[-1]
-    return (last["elapsed_s"] - first["elapsed_s"]) / max(last["step"] - first["step"], 1)
+    seconds = float(last["elapsed_s"]) - float(first["elapsed_s"])
+    return seconds / max(int(last["step"]) - int(first["step"]), 1)
 
 
 def run_recipe(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:

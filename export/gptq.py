@@ -27,8 +27,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from persian_chat.chat_format import Conversation
 from persian_chat.errors import UserError
-from persian_chat.training.chat_data import Conversation, encode_conversation
+from persian_chat.training.chat_data import encode_conversation
 
 log = logging.getLogger(__name__)
 

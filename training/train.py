@@ -240,6 +240,9 @@ def train(config: TrainConfig) -> dict[str, Any]:
         shutil.rmtree(checkpoints, ignore_errors=True)
         log_path.unlink(missing_ok=True)
     compiled = config.compile and compile_works()
+    if not compiled:  # TrainingArguments(torch_compile=True) leaves these set for the process
+        for name in ("ACCELERATE_DYNAMO_BACKEND", "ACCELERATE_DYNAMO_MODE"):
+            os.environ.pop(name, None)
     args = TrainingArguments(
         output_dir=str(checkpoints),
         use_cpu=True,
