@@ -39,16 +39,6 @@ from persian_chat.benchmarks.common import (
     save_plot,
 )
 
-LEVEL_HEADER = [
-    "clients",
-    "requests",
-    "errors",
-    "aggregate tok/s",
-    "TTFT p50 ms",
-    "TTFT p95 ms",
-    "ITL p50 ms",
-    "ITL p95 ms",
-]
 TURNS_HEADER = ["prompt cache", "turn", "prompt tokens p50", "TTFT p50 ms", "TTFT p95 ms"]
 HEADER = [
     "clients",
@@ -634,7 +624,7 @@ def result_of(measured: dict[str, Any], args: argparse.Namespace) -> dict[str, A
         "model_sizes": export,
         "levels": levels,
         "multi_turn": turns,
-        "table": {"header": LEVEL_HEADER, "rows": level_table(levels)},
+        "table": {"header": HEADER, "rows": level_table(levels)},
         "tables": [{"title": turns_title, "header": TURNS_HEADER, "rows": turn_table}]
         if turns
         else [],
