@@ -140,23 +140,15 @@ GPTQ_VARIANTS: tuple[tuple[tuple[str, ...], int], ...] = (
 
 def gptq_pairs() -> list[Any]:
     """Each GPTQ variant after its round-to-nearest twin (same nodes, blocks, asymmetric)."""
-    from persian_chat.export.onnx_export import QuantizationChoice
+    from persian_chat.export.onnx_export import QuantizationChoice, int4_choice
 
-    pairs = []
+    base = QuantizationChoice("blockwise", "avx512_vnni")
     algorithms: tuple[Literal["rtn", "gptq"], ...] = ("rtn", "gptq")
-    for nodes, block in GPTQ_VARIANTS:
-        for algorithm in algorithms:
-            pairs.append(
-                QuantizationChoice(
-                    "blockwise",
-                    "avx512_vnni",
-                    int4_nodes=nodes,
-                    int4_symmetric=False,
-                    int4_block_size=block,
-                    int4_algorithm=algorithm,
-                )
-            )
-    return pairs
+    return [
+        int4_choice(base, nodes, block, algorithm)
+        for nodes, block in GPTQ_VARIANTS
+        for algorithm in algorithms
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> None:
             r["steps"],
             f"{r['step_s']:.2f}",
             f"{r['tokens_seen']:,}",
-            f"{r.get('tokens_per_sec', 0):.0f}",
+            f"{r['tokens_per_sec']:.0f}",
             f"{r['train_loss_start']} → {r['train_loss_end']}",
             f"{r['held_out_loss']:.4f}",
             f"{math.exp(r['held_out_loss']):.2f}",

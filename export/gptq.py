@@ -49,17 +49,15 @@ def calibration_ids(
     return [row for row in ids if len(row) > 1]
 
 
-def calibration_feeds(model_path: Path, prompts: list[list[int]]) -> list[dict[str, Any]]:
-    """One feed per prompt: its ids, its length, and empty KV buffers (shared by every feed:
-    a prefill from position 0 reads none of them)."""
-    import onnxruntime as ort
-
+def calibration_feeds(session: Any, source: Path, prompts: list[list[int]]) -> list[dict[str, Any]]:
+    """One feed per prompt for a session of the GroupQueryAttention graph at `source`: its
+    ids, its length, and empty KV buffers (shared by every feed: a prefill from position 0
+    reads none of them)."""
     from persian_chat.server.kv.slot_cache import GqaDecoder, SlotBuffers, is_gqa_graph
 
-    session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
     if not is_gqa_graph(session):
-        raise UserError(f"{model_path}: GPTQ calibration needs the GroupQueryAttention graph")
-    decoder = GqaDecoder(session, model_path)
+        raise UserError(f"{source}: GPTQ calibration needs the GroupQueryAttention graph")
+    decoder = GqaDecoder(session, source)
     buffers = SlotBuffers(decoder)
     buffers.reserve(1, max(len(p) for p in prompts))
     feeds = []
@@ -74,9 +72,11 @@ def calibration_feeds(model_path: Path, prompts: list[list[int]]) -> list[dict[s
     return feeds
 
 
-def hessians(model: Any, inputs: list[str], feeds: list[dict[str, Any]]) -> dict[str, Array]:
-    """X^T X / tokens of every tensor in `inputs` over the calibration feeds: the graph runs
-    once per feed with those tensors added to its outputs."""
+def hessians(
+    model: Any, inputs: list[str], prompts: list[list[int]], source: Path
+) -> dict[str, Array]:
+    """X^T X / tokens of every tensor in `inputs` over the calibration prompts: the graph
+    (read from `source`) runs once per prompt with those tensors added to its outputs."""
     import onnx
     import onnxruntime as ort
 
@@ -89,6 +89,7 @@ def hessians(model: Any, inputs: list[str], feeds: list[dict[str, Any]]) -> dict
         augmented.SerializeToString(), providers=["CPUExecutionProvider"]
     )
     del augmented
+    feeds = calibration_feeds(session, source, prompts)
     sums: dict[str, Array] = {}
     tokens = 0
     for feed in tqdm(feeds, desc="GPTQ calibration", unit="prompt"):
@@ -143,10 +144,12 @@ def gptq_levels(
     return levels, scales, zeros
 
 
-def gptq_int4(model: Any, nodes: list[str], block_size: int, feeds: list[dict[str, Any]]) -> Any:
-    """`model` (an onnx ModelProto) with the MatMuls named in `nodes` replaced by 4-bit
-    MatMulNBits (asymmetric, blocks of `block_size`, int8 compute) chosen by GPTQ; every
-    other MatMul is left as it is."""
+def gptq_int4(
+    model: Any, nodes: list[str], block_size: int, prompts: list[list[int]], source: Path
+) -> Any:
+    """`model` (an onnx ModelProto, read from `source`) with the MatMuls named in `nodes`
+    replaced by 4-bit MatMulNBits (asymmetric, blocks of `block_size`, int8 compute) chosen
+    by GPTQ on the calibration `prompts`; every other MatMul is left as it is."""
     from onnx import numpy_helper
     from onnxruntime.quantization.neural_compressor.weight_only import (
         make_matmul_weight_only_node,
@@ -162,9 +165,9 @@ def gptq_int4(model: Any, nodes: list[str], block_size: int, feeds: list[dict[st
     unweighted = [node.name for node in chosen if node.input[1] not in initializers]
     if unweighted:
         raise UserError(f"GPTQ: {', '.join(unweighted)} has no constant weight")
-    log.info("GPTQ: %d MatMuls to 4 bits on %d calibration prompts", len(chosen), len(feeds))
+    log.info("GPTQ: %d MatMuls to 4 bits on %d calibration prompts", len(chosen), len(prompts))
     inputs = sorted({node.input[0] for node in chosen})
-    found = hessians(model, inputs, feeds)
+    found = hessians(model, inputs, prompts, source)
     users: dict[str, int] = {}
     for node in graph.node:
         for name in node.input:

@@ -324,11 +324,11 @@ def quantize_int8(
             wanted = choice.int4_nodes
             skip = [n for n in matmuls if wanted and not any(part in n for part in wanted)]
             if choice.int4_algorithm == "gptq":
-                from persian_chat.export.gptq import calibration_feeds, gptq_int4
+                from persian_chat.export.gptq import gptq_int4
 
-                feeds = calibration_feeds(onnx_dir / "model.onnx", calibration or [])
                 four = [n for n in matmuls if n not in skip]
-                model = gptq_int4(model, four, choice.int4_block_size, feeds)
+                source = onnx_dir / "model.onnx"
+                model = gptq_int4(model, four, choice.int4_block_size, calibration or [], source)
             else:
                 model = quantize(
                     model,

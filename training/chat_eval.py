@@ -305,13 +305,11 @@ def run_chat_eval(config: ChatEvalConfig) -> dict[str, Any]:
         len(config.modes),
         config.threads,
     )
-    files = model.weight_files
-    if config.weights not in files:
-        raise UserError(
-            f"--chat-weights {config.weights}: {config.served_dir} carries "
-            f"{', '.join(sorted(files))}"
-        )
-    decoder = load_decoder(files[config.weights], threads=config.threads)
+    try:
+        weights = model.weight_file(config.weights, "--chat-weights")
+    except ServedModelError as exc:
+        raise UserError(str(exc)) from None
+    decoder = load_decoder(weights, threads=config.threads)
     # every answer is submitted at once, the knowledge part's ones too: no queue limit
     engine = build_engine(model, decoder, config.max_batch, max_waiting=1 << 20)
     engine.start()

@@ -27,7 +27,6 @@ from persian_chat.server.text.prompt import system_prefix
 from persian_chat.server.text.retriever import Retriever, load_retriever
 from persian_chat.server.text.served_model import (
     ServedModel,
-    ServedModelError,
     load_served_model,
 )
 
@@ -128,13 +127,9 @@ def load_weights(
 ) -> tuple[str, Decoder]:
     """The decoder of the weight format `choice` names, or with "auto" of the one that
     decodes fastest here (each format the directory carries is loaded and timed)."""
-    files = model.weight_files
     if choice != "auto":
-        if choice not in files:
-            raise ServedModelError(
-                f"--weights {choice}: {model.path} carries {', '.join(sorted(files))}"
-            )
-        return choice, load_decoder(files[choice], threads=threads)
+        return choice, load_decoder(model.weight_file(choice, "--weights"), threads=threads)
+    files = model.weight_files
     decoders = {name: load_decoder(path, threads=threads) for name, path in files.items()}
     chosen, _ = choose_weights(decoders, prefix)
     return chosen, decoders[chosen]

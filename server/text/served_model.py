@@ -92,6 +92,16 @@ class ServedModel:
             files[str(name)] = self.path / file
         return files
 
+    def weight_file(self, name: str, option: str) -> Path:
+        """The graph of weight format `name`; a format the directory lacks is refused
+        naming `option` (the flag that asked for it) and the formats it carries."""
+        files = self.weight_files
+        if name not in files:
+            raise ServedModelError(
+                f"{option} {name}: {self.path} carries {', '.join(sorted(files))}"
+            )
+        return files[name]
+
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:

@@ -5,15 +5,17 @@ nearest level; the graph it writes follows the fp32 graph closer too."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 
 from persian_chat.errors import UserError
 from persian_chat.export.gptq import calibration_feeds, gptq_int4, gptq_levels
 from persian_chat.export.gqa_graph import build_gqa_graph
-from persian_chat.export.onnx_export import QuantizationChoice, quantize_int8
+from persian_chat.export.onnx_export import QuantizationChoice, int4_choice, quantize_int8
 from persian_chat.server.kv.onnx_model import load_decoder
 from tests.export.test_gqa_graph import windowed_model
 from tests.export.test_onnx_export import CALIBRATION
@@ -60,15 +62,9 @@ def test_onnxruntimes_own_gptq_is_rounding_to_nearest() -> None:
     np.testing.assert_array_equal(theirs, nearest(weight, 16))
 
 
-def four_bit(tmp_path: Path, fp32: Path, algorithm: str) -> Path:
-    choice = QuantizationChoice(
-        "blockwise",
-        "avx2",
-        int4_nodes=("gate_up", "down_proj"),
-        int4_symmetric=False,
-        int4_block_size=16,
-        int4_algorithm=algorithm,
-    )  # type: ignore[arg-type]
+def four_bit(tmp_path: Path, fp32: Path, algorithm: Literal["rtn", "gptq"]) -> Path:
+    base = QuantizationChoice("blockwise", "avx2")
+    choice = int4_choice(base, ("gate_up", "down_proj"), 16, algorithm)
     return quantize_int8(fp32.parent, tmp_path / algorithm, choice, CALIBRATION)
 
 
@@ -78,7 +74,8 @@ def test_gptq_follows_the_fp32_graph_closer_than_rounding_to_nearest(tmp_path: P
     fp32 = build_gqa_graph(windowed_model(window=6), tmp_path / "fp32", context_length=64)
     reference = load_decoder(fp32)
     errors = {}
-    for algorithm in ("rtn", "gptq"):
+    algorithms: tuple[Literal["rtn", "gptq"], ...] = ("rtn", "gptq")
+    for algorithm in algorithms:
         quantized = load_decoder(four_bit(tmp_path, fp32, algorithm))
         errors[algorithm] = np.mean(
             [
@@ -94,7 +91,8 @@ def test_gptq_needs_calibration_and_names_a_missing_node(tmp_path: Path) -> None
     choice = QuantizationChoice("blockwise", "avx2", int4_nodes=(), int4_algorithm="gptq")
     with pytest.raises(UserError, match="calibration"):
         quantize_int8(fp32.parent, tmp_path / "q", choice)
-    feeds = calibration_feeds(fp32, CALIBRATION[:2])
+    session = ort.InferenceSession(str(fp32), providers=["CPUExecutionProvider"])
+    feeds = calibration_feeds(session, fp32, CALIBRATION[:2])
     assert feeds[0]["input_ids"].shape == (1, 24) and int(feeds[0]["seqlens_k"][0]) == 23
     with pytest.raises(UserError, match="L99/gate_up"):
-        gptq_int4(onnx.load(str(fp32)), ["L99/gate_up"], 16, feeds)
+        gptq_int4(onnx.load(str(fp32)), ["L99/gate_up"], 16, CALIBRATION[:2], fp32)
