@@ -205,6 +205,34 @@ def _load_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def trained_mixture_table(manifest: dict[str, Any]) -> list[str]:
+    """What the run spent its tokens on: the mixed training set (`--repeat`) per source, and
+    the share of it the steps reached; manifests from before the mixture have none."""
+    mixture = manifest.get("mixture")
+    if not mixture:
+        return []
+    computed = sum(entry["tokens"] for entry in mixture.values()) or 1
+    rows = [
+        [
+            source,
+            entry["rows"],
+            entry["tokens"],
+            f"{entry['tokens'] / computed:.1%}",
+            entry["target_tokens"],
+        ]
+        for source, entry in sorted(mixture.items(), key=lambda item: -item[1]["tokens"])
+    ]
+    reached = manifest["tokens_seen"] / computed
+    factors = json.dumps(manifest["hyperparameters"].get("repeat", {}), ensure_ascii=False)
+    return [
+        "### Training mixture\n\n"
+        f"One pass over the mixed training set (`train --repeat`: {factors}) computes "
+        f"{computed:,} tokens; the run computed {manifest['tokens_seen']:,} ({reached:.0%} of "
+        "a pass, in shuffled order). Reading rows per skill.",
+        markdown_table(["source", "rows", "tokens computed", "share", "tokens learned"], rows),
+    ]
+
+
 def training_section(logs: Path) -> str:
     path = logs / "training_manifest.json"
     if not path.is_file():
@@ -253,6 +281,7 @@ def training_section(logs: Path) -> str:
         )
     )
     parts = ["## Training", markdown_table(["", "value"], rows), f"Hyperparameters: {hyper}."]
+    parts += trained_mixture_table(m)
     log_path = logs / "train.log"
     if log_path.is_file():
         records = read_log(log_path)

@@ -94,15 +94,15 @@ def encode_conversation(tokenizer: Any, conversation: Conversation, max_length: 
 
 def encode_all(
     tokenizer: Any, conversations: list[Conversation], max_length: int
-) -> tuple[list[dict[str, list[int]]], int]:
-    """Encoded features for the Trainer, and how many were dropped for having no target
-    token left after truncation."""
-    features, dropped = [], 0
-    for conversation in conversations:
+) -> tuple[list[dict[str, list[int]]], list[int]]:
+    """Encoded features for the Trainer, and the index of the conversation each came from
+    (a conversation with no target token left after truncation is dropped)."""
+    features, kept = [], []
+    for index, conversation in enumerate(conversations):
         encoded = encode_conversation(tokenizer, conversation, max_length)
         if all(label == IGNORE_INDEX for label in encoded.labels):
-            dropped += 1
             continue
+        kept.append(index)
         features.append(
             {
                 "input_ids": encoded.input_ids,
@@ -110,4 +110,4 @@ def encode_all(
                 "labels": encoded.labels,
             }
         )
-    return features, dropped
+    return features, kept

@@ -69,7 +69,7 @@ class ChatEvalConfig:
     logs_dir: Path
     label: str
     prompts: int = 160
-    scored_prompts: int = 60  # at least this many per task-scored category
+    scored_prompts: int = 100  # at least this many per task-scored category (1 answer = 1 point)
     max_tokens: int = 128
     seed: int = 13  # selection order; prompt i samples with seed + i
     threads: int = field(default_factory=default_threads)

@@ -292,7 +292,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add(
         "--chat-scored-prompts",
         type=int,
-        default=60,
+        default=100,
         help="at least this many per category scored by exact match, sentiment or chrF",
     )
     add("--chat-max-tokens", type=int, default=128, help="new tokens per answer at most")

@@ -27,6 +27,7 @@ from persian_chat.atomic import atomic_write_text, building_directory
 from persian_chat.checksums import sha256_file
 from persian_chat.errors import UserError
 from persian_chat.logs import configure_logging
+from persian_chat.training.mix import parse_factor
 from persian_chat.versions import package_versions
 
 HELP = "fine-tune a base model on datasets/train.jsonl (CPU)"
@@ -61,6 +62,8 @@ class TrainConfig(BaseModel):
     packing: bool = False  # padding-free batches: examples concatenated, positions restart
     time_budget_minutes: float | None = Field(None, gt=0)  # stop after this much training
     max_train_examples: int | None = Field(None, ge=1)
+    # source or domain of train.jsonl -> passes over its rows (training/mix.py)
+    repeat: dict[str, float] = Field(default_factory=dict)
     logging_steps: int = Field(5, ge=1)
     save_steps: int = Field(50, ge=1)
     threads: int | None = Field(None, ge=1)
@@ -156,6 +159,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
         count_parameters,
         merge_lora,
     )
+    from persian_chat.training.mix import mix_rows, mix_table, read_tags
     from persian_chat.training.train_log import (
         TimeBudgetCallback,
         TrainLogCallback,
@@ -174,7 +178,12 @@ def train(config: TrainConfig) -> dict[str, Any]:
 
     digests = verify_dataset(config.data_dir)
     conversations = load_conversations(config.data_dir / "train.jsonl")
-    conversations = _select_examples(conversations, config.max_train_examples, config.seed)
+    tags = read_tags(config.data_dir / "train.jsonl")
+    conversations, tags = mix_rows(conversations, tags, config.repeat, config.seed)
+    chosen = _select_examples(
+        list(range(len(conversations))), config.max_train_examples, config.seed
+    )
+    conversations, tags = [conversations[i] for i in chosen], [tags[i] for i in chosen]
 
     model, tokenizer, source = load_base(config.base_model, config.models_dir)
     vocab_before = len(tokenizer)
@@ -192,11 +201,14 @@ def train(config: TrainConfig) -> dict[str, Any]:
         freeze(model, config.freeze_embeddings, config.freeze_layers)
     total, trainable = count_parameters(model)
 
-    features, dropped = encode_all(tokenizer, conversations, config.max_length)
+    features, kept = encode_all(tokenizer, conversations, config.max_length)
+    dropped = len(conversations) - len(kept)
     if not features:
         raise UserError("no training example has an assistant token within --max-length")
     train_set = datasets.Dataset.from_list(features)
-    target_tokens = sum(sum(label != IGNORE_INDEX for label in f["labels"]) for f in features)
+    targets = [sum(label != IGNORE_INDEX for label in f["labels"]) for f in features]
+    target_tokens = sum(targets)
+    mixture = mix_table([tags[i] for i in kept], [len(f["input_ids"]) for f in features], targets)
 
     if config.batch_size is None:
         text_config = getattr(model.config, "text_config", model.config)
@@ -319,6 +331,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
             "vocabulary": {"before": vocab_before, "after": len(tokenizer)},
             "examples": {"used": len(features), "dropped_too_long": dropped},
             "target_tokens": target_tokens,
+            # per source of the mixed set (one pass); the run computes tokens_seen of them
+            "mixture": mixture,
             "steps": trainer.state.global_step,
             # where the time budget made the learning-rate schedule end (None: as planned)
             "schedule_steps": budget[0].schedule_steps if budget else None,
@@ -382,6 +396,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--packing", action="store_true", help="padding-free packed batches")
     add("--time-budget-minutes", type=float, default=None, help="stop training after this long")
     add("--max-train-examples", type=int, default=None, help="seeded subset of train.jsonl")
+    add(
+        "--repeat",
+        action="append",
+        default=[],
+        metavar="NAME=FACTOR",
+        help="passes over a source's or domain's rows (e.g. task:sentiment=3, hafez=0.5)",
+    )
     add("--logging-steps", type=int, default=d.logging_steps, help="log every N steps")
     add("--save-steps", type=int, default=d.save_steps, help="checkpoint every N steps")
     add("--threads", type=int, default=None, help="torch threads per process (default: cores)")
@@ -400,6 +421,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     configure_logging()
     values = {k: v for k, v in vars(args).items() if k in TrainConfig.model_fields}
+    values["repeat"] = dict(parse_factor(option) for option in args.repeat)
     try:
         config = TrainConfig.model_validate(values)
     except ValueError as exc:

@@ -208,3 +208,23 @@ def test_wilson_interval_matches_the_textbook_values() -> None:
     assert round(low, 3) == 0.404 and round(high, 3) == 0.596
     assert wilson(0.0, 10)[0] == 0.0 and round(wilson(0.0, 10)[1], 3) == 0.278
     assert wilson(1.0, 0) == (0.0, 1.0)
+
+
+def test_training_mixture_table_from_the_training_manifest() -> None:
+    from persian_chat.benchmarks.report import trained_mixture_table
+
+    assert trained_mixture_table({"hyperparameters": {}}) == []
+    manifest = {
+        "hyperparameters": {"repeat": {"task:sentiment": 2.5}},
+        "tokens_seen": 300,
+        "mixture": {
+            "task:sentiment": {"rows": 5, "tokens": 100, "target_tokens": 5},
+            "reading:reading_refusal": {"rows": 2, "tokens": 300, "target_tokens": 40},
+        },
+    }
+    intro, table = trained_mixture_table(manifest)
+    assert '{"task:sentiment": 2.5}' in intro and "computes 400 tokens" in intro
+    assert "computed 300 (75% of a pass" in intro
+    lines = table.splitlines()
+    assert lines[2].startswith("| reading:reading_refusal | 2 | 300 | 75.0% | 40 |")
+    assert lines[3].startswith("| task:sentiment | 5 | 100 | 25.0% | 5 |")

@@ -52,10 +52,10 @@ def test_loss_only_on_assistant_replies_and_end_markers(tokenizer) -> None:  # t
 def test_truncation_and_examples_without_targets(tokenizer) -> None:  # type: ignore[no-untyped-def]
     short = encode_conversation(tokenizer, CONVERSATION, max_length=8)
     assert len(short.input_ids) == len(short.labels) == 8
-    features, dropped = encode_all(tokenizer, [CONVERSATION, CONVERSATION], max_length=8)
-    assert (features, dropped) == ([], 2)
-    features, dropped = encode_all(tokenizer, [CONVERSATION], max_length=512)
-    assert dropped == 0 and features[0]["attention_mask"] == [1] * len(features[0]["input_ids"])
+    features, kept = encode_all(tokenizer, [CONVERSATION, CONVERSATION], max_length=8)
+    assert (features, kept) == ([], [])
+    features, kept = encode_all(tokenizer, [CONVERSATION], max_length=512)
+    assert kept == [0] and features[0]["attention_mask"] == [1] * len(features[0]["input_ids"])
 
 
 def test_verify_dataset_detects_changes(tiny_dataset: Path, tmp_path: Path) -> None:

@@ -319,6 +319,7 @@ def test_cli_help_lists_every_option(repo: Path) -> None:
             "--freeze-layers",
             "--no-deterministic",
             "--compile",
+            "--repeat",
         ],
         "evaluate": ["--model", "--data-dir", "--logs-dir", "--max-length", "--worst", "--no-base"],
         "trim-vocab": ["--base-model", "--data-dir", "--output-dir"],
@@ -421,3 +422,39 @@ def test_resume_skips_a_checkpoint_killed_while_saving(tmp_path: Path) -> None:
             (directory / "trainer_state.json").write_text("{}")
     (tmp_path / "checkpoint-x").mkdir()
     assert last_complete_checkpoint(tmp_path) == tmp_path / "checkpoint-10"
+
+
+def test_repeat_factors_shape_the_mixture_the_manifest_reports(
+    tiny_gpt2_dir: Path, tiny_dataset: Path, tmp_path: Path
+) -> None:
+    from persian_chat.checksums import format_sha256sums, sha256_file
+
+    data = tmp_path / "data"
+    data.mkdir()
+    lines = (tiny_dataset / "train.jsonl").read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines]
+    for index, record in enumerate(records):  # three sources, a third of the rows each
+        record["source"] = ("hafez", "task:sentiment", "reading")[index % 3]
+        record["domain"] = ("poems", "sentiment", "reading_passages")[index % 3]
+    rows = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    (data / "train.jsonl").write_text(rows, encoding="utf-8")
+    (data / "test.jsonl").write_bytes((tiny_dataset / "test.jsonl").read_bytes())
+    digests = {n: sha256_file(data / n) for n in ("train.jsonl", "test.jsonl")}
+    (data / "SHA256SUMS").write_text(format_sha256sums(digests), encoding="utf-8")
+
+    plain = train(config(tiny_gpt2_dir, data, tmp_path / "a", max_steps=1))
+    factors = {"hafez": 0.0, "task:sentiment": 2.0}
+    mixed = train(config(tiny_gpt2_dir, data, tmp_path / "b", max_steps=1, repeat=factors))
+    count = {s: sum(r["source"] == s for r in records) for s in ("hafez", "task:sentiment")}
+    assert plain["mixture"]["hafez"]["rows"] == count["hafez"] and "hafez" not in mixed["mixture"]
+    assert mixed["mixture"]["task:sentiment"] == {
+        key: 2 * value for key, value in plain["mixture"]["task:sentiment"].items()
+    }
+    passages = "reading:reading_passages"
+    assert mixed["mixture"][passages] == plain["mixture"][passages]
+    used = mixed["examples"]["used"]
+    assert used == sum(t["rows"] for t in mixed["mixture"].values())
+    expected = len(records) - count["hafez"] + count["task:sentiment"]
+    assert used + mixed["examples"]["dropped_too_long"] == expected
+    with pytest.raises(UserError, match="nonesuch"):
+        train(config(tiny_gpt2_dir, data, tmp_path / "c", repeat={"nonesuch": 2.0}))

@@ -16,7 +16,8 @@ from persian_chat.training.data.phrasing import phrased_turn
 from persian_chat.training.data.records import Example
 
 DOMAIN = "arithmetic"
-PROBLEMS_PER_OPERATION = 200
+# ~100 held-out problems in all (the split is by problem); products stop at 20 × 20
+PROBLEMS_PER_OPERATION = 400
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,10 @@ def problem_group(op: Operation, a: int, b: int) -> str:
 
 
 def sample_problems(op: Operation, count: int = PROBLEMS_PER_OPERATION) -> list[tuple[int, int]]:
-    """`count` distinct operand pairs (a >= b for subtraction), the same ones every run."""
+    """`count` distinct operand pairs (a >= b for subtraction), the same ones every run;
+    all of them where the operation has fewer."""
+    span = op.high - op.low + 1
+    count = min(count, span * span if op.commutative else span * (span + 1) // 2)
     chosen: list[tuple[int, int]] = []
     seen: set[tuple[int, int]] = set()
     index = 0
