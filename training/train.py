@@ -195,6 +195,11 @@ def train(config: TrainConfig) -> dict[str, Any]:
     use_lora = (
         config.lora if config.lora is not None else total_before_lora > LORA_DEFAULT_ABOVE_PARAMS
     )
+    if use_lora and (config.freeze_embeddings or config.freeze_layers):
+        raise UserError(
+            "--freeze-embeddings and --freeze-layers are for a full fine-tune (--no-lora); "
+            "LoRA already keeps every base weight as it is"
+        )
     if use_lora:
         model = apply_lora(model, config.lora_r, config.lora_alpha, config.lora_dropout)
     elif config.freeze_embeddings or config.freeze_layers:

@@ -292,6 +292,10 @@ def test_freezing_more_layers_than_the_model_has_is_a_clear_error(
     cfg = config(tiny_gemma.model_dir, tiny_dataset, tmp_path, lora=False, freeze_layers=99)
     with pytest.raises(UserError, match="--freeze-layers 99: the model has"):
         train(cfg)
+    for frozen in ({"freeze_layers": 1}, {"freeze_embeddings": True}):
+        cfg = config(tiny_gemma.model_dir, tiny_dataset, tmp_path, lora=True, **frozen)
+        with pytest.raises(UserError, match="for a full fine-tune"):
+            train(cfg)
 
 
 def test_cli_help_lists_every_option(repo: Path) -> None:
