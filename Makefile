@@ -40,10 +40,10 @@ system-deps:
 # it works: measured 18% more tokens/s, compilation included). The mixture spends the run's
 # tokens on skills: several passes over the small skill sets (sentiment, translation, dates,
 # reading and refusing), fewer over general chat and Hafez. Why: README, "The recipe".
-MIX ?= --repeat chat:datasets/sources/conversations=0.4 --repeat dont_know_refusals=1.5 \
+MIX ?= --repeat chat:datasets/sources/conversations=0.3 --repeat dont_know_refusals=1.5 \
   --repeat hafez=0.5 --repeat reading_passages=1.5 --repeat reading_refusal=1.5 \
-  --repeat task:sentiment=2.5 --repeat task:translation=1.5 --repeat task:dates_numbers=1.3 \
-  --repeat task:arithmetic=0.7
+  --repeat task:sentiment=2 --repeat task:translation=1.5 --repeat task:dates_numbers=1.3 \
+  --repeat task:arithmetic=0.5
 TRAIN_ARGS ?= --base-model gemma3-270m --trim-vocab --no-lora --learning-rate 2e-5 --packing --batch-size 4 --max-steps 2600 --time-budget-minutes 75 --max-length 512 --save-steps 100 --compile $(MIX)
 
 demo: install system-deps

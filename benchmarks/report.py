@@ -510,6 +510,7 @@ def chat_evaluation_section(logs: Path) -> str:
             _percent(entry["knowledge"]["grounded"]["exact_match_with_retrieval"]),
             _percent(entry["knowledge"]["grounded"]["exact_match_without_retrieval"]),
             _percent(entry["knowledge"]["grounded"]["retrieval_recall"]),
+            _percent(entry["knowledge"]["grounded"].get("refused_with_passage")),
             entry["knowledge"]["unanswerable"]["questions"],
             _percent(entry["knowledge"]["unanswerable"]["dont_know_rate"]),
         ]
@@ -520,7 +521,9 @@ def chat_evaluation_section(logs: Path) -> str:
         [
             "### Knowledge",
             "Grounded questions (the knowledge base holds the answer; phrasings held out of "
-            "training) scored by exact match with retrieval on and off, and unanswerable "
+            "training) scored by exact match with retrieval on and off (and how often the "
+            "model said it did not know although the passage with the answer was in front of "
+            "it), and unanswerable "
             'questions answered with "I don\'t know" (retrieval on); server defaults.',
             markdown_table(
                 [
@@ -529,6 +532,7 @@ def chat_evaluation_section(logs: Path) -> str:
                     "EM with retrieval",
                     "EM without",
                     "retrieval recall",
+                    "refused with its passage",
                     "unanswerable",
                     '"I don\'t know"',
                 ],

@@ -93,8 +93,10 @@ class ScoredSearch(ABC):
         return math.log((self._count_passages + 1) / (held + 0.5))
 
     def query_terms(self, query: str) -> list[tuple[str, list[str]]]:
-        """Each query word with the passage words it reduces to (empty: no passage has it)."""
-        return [(word, reductions(word, self._vocabulary)) for word in fold_words(query)]
+        """Each query word, once, with the passage words it reduces to (empty: no passage has
+        it): a word said twice («برم … برم») is no more of the question's information."""
+        words = dict.fromkeys(fold_words(query))
+        return [(word, reductions(word, self._vocabulary)) for word in words]
 
     def _selective(self, terms: list[str]) -> list[str]:
         """The terms worth matching on: a word in more than COMMON_SHARE of the passages

@@ -124,6 +124,10 @@ def knowledge_eval(
             "exact_match_with_retrieval": _rate(right_on),
             "exact_match_without_retrieval": _rate(right_off),
             "retrieval_recall": _rate(found),
+            # over-refusal: "I don't know" although the answer's passage was in the prompt
+            "refused_with_passage": _rate(
+                [says_dont_know(t, normalize) for t, f in zip(on_texts, found, strict=True) if f]
+            ),
             "by_kind": {
                 kind: {
                     "questions": sum(q.kind == kind for q in grounded),

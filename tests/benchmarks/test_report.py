@@ -115,7 +115,10 @@ def test_chat_evaluation_table_has_a_row_per_label_and_sampling_mode(tmp_path: P
         "unanswerable": {"questions": 80, "dont_know_rate": 0.25},
     }
     (tmp_path / "logs/chat_eval.json").write_text(json.dumps(chat), encoding="utf-8")
-    assert "| new | 439 | 41% | 12% | 93% | 80 | 25% |" in build_report(tmp_path)
+    assert "| new | 439 | 41% | 12% | 93% | - | 80 | 25% |" in build_report(tmp_path)
+    labels["new"]["knowledge"]["grounded"]["refused_with_passage"] = 0.3
+    (tmp_path / "logs/chat_eval.json").write_text(json.dumps(chat), encoding="utf-8")
+    assert "| new | 439 | 41% | 12% | 93% | 30% | 80 | 25% |" in build_report(tmp_path)
 
 
 def test_dataset_mixture_tables_per_source_and_domain(tmp_path: Path) -> None:

@@ -54,6 +54,14 @@ def test_the_passage_that_answers_comes_first_in_any_phrasing(kb: Any) -> None:
     assert kb.search("كودكان چند ساعت خواب ۹")[0].passage.id == "h:1"  # Arabic letters
 
 
+def test_spoken_filler_and_repeated_words_do_not_hide_the_passage(kb: Any) -> None:
+    """«اگه بخوام برم …، باید برم …»: the colloquial «if I want to» is no more of the
+    question than «اگر»; a word said twice counts once."""
+    question = "اگه بخوام برم پایتخت ژاپن، باید برم کدوم شهر؟"
+    assert [word for word, _ in kb.query_terms(question)] == ["برم", "پایتخت", "ژاپن", "شهر"]
+    assert kb.search(question)[0].passage.id == "c:1"
+
+
 def test_nothing_relevant_gives_no_passage(kb: Any) -> None:
     assert kb.search("پایتخت زرکستان کجاست؟") == []  # an invented country: half the question
     assert kb.search("قیمت دلار امروز چنده؟") == []

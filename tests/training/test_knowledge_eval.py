@@ -52,5 +52,6 @@ def test_a_perfect_reader_scores_what_retrieval_gives_it(
     assert grounded["questions"] == len(questions) >= 150
     assert grounded["exact_match_without_retrieval"] == 0.0
     assert grounded["exact_match_with_retrieval"] == grounded["retrieval_recall"] > 0.85
+    assert grounded["refused_with_passage"] == 0.0  # it refused only where retrieval missed
     assert result["unanswerable"]["questions"] >= 50
     assert result["unanswerable"]["dont_know_rate"] == 1.0

@@ -566,6 +566,11 @@ def add_reading_rows(
         out.append(_reading_row(row, read, gold, ""))
         task = spec.name  # facts or passages
         made[f"{task}_refused" if read.refused else task] += 1
+        if read.refused:
+            pair = reader.row(messages, gold, row.origin + ":pair", hidden=hidden, show_gold=True)
+            if pair is not None:
+                out.append(_reading_row(row, pair, gold, ":pair"))
+                made[f"{task}_paired"] += 1
         cells = countries.get(gold)
         if not cells or not row.origin.endswith(":capital1"):
             continue
@@ -577,11 +582,16 @@ def add_reading_rows(
             for m in follow_up(messages, kind, cells, row.origin)
         ]
         query = f"{turns[-4]['content']} {turns[-2]['content']}"
-        second = reader.row(turns, gold, row.origin + ":followup", query, hidden)
+        suffix = ":followup"
+        second = reader.row(turns, gold, row.origin + suffix, query, hidden)
+        if second is not None and second.refused:
+            out.append(_reading_row(row, second, gold, suffix))
+            made["follow_ups_refused"] += 1
+            suffix += ":pair"
+            second = reader.row(turns, gold, row.origin + suffix, query, hidden, show_gold=True)
         if second is not None:
-            follow = _reading_row(row, second, gold, ":followup")
-            if not second.refused:
-                follow.record["expected"] = cells[kind]
+            follow = _reading_row(row, second, gold, suffix)
+            follow.record["expected"] = cells[kind]
             out.append(follow)
             made["follow_ups"] += 1
     base.close()

@@ -4,7 +4,10 @@
 As in RAFT, most rows carry the passage that holds the answer among the retriever's own near
 misses for the same question (distractors); a share of the rows carry the near misses only,
 and their target is a polite "I don't know", never the answer from memory (that would teach
-guessing). Sources of rows:
+guessing). A question that refuses is also asked once more with its passage shown and
+answered (a pair): the model learns that the passage, not the question, decides between the
+answer and «نمی‌دانم» (trained with refusals alone, the previous model refused questions
+whose passage was in front of it). Sources of rows:
   - every fact question of the tables (capital, continent, currency, provincial centre): it
     becomes a reading row (the bare question would teach recalling facts a 270M model cannot
     hold); its gold passage is the entity's passage;
@@ -111,11 +114,13 @@ class Reader:
         query: str | None = None,
         hidden: Container[str] = frozenset(),
         everyday: bool = False,
+        show_gold: bool = False,
     ) -> Read | None:
         """`messages` (ending with the assistant's answer) with passages put in front of the
         last question: the gold passage among near misses, or near misses only — then a fact
         question (REFUSAL_PERCENT of rows) refuses, and an `everyday` conversation
-        (WITHOUT_GOLD_PERCENT) keeps its own answer. None when the gold passage is unknown."""
+        (WITHOUT_GOLD_PERCENT) keeps its own answer. `show_gold` always shows the gold
+        passage (a refused row's pair). None when the gold passage is unknown."""
         passage = self.passages.get(gold)
         if passage is None:
             return None
@@ -124,7 +129,7 @@ class Reader:
         misses = self.near_misses(query or question, gold, hidden)
         count = 1 + bucket(f"{key}:count", MAX_PASSAGES)
         percent = WITHOUT_GOLD_PERCENT if everyday else REFUSAL_PERCENT
-        without_gold = bool(misses) and bucket(f"{key}:refuse", 100) < percent
+        without_gold = not show_gold and bool(misses) and bucket(f"{key}:refuse", 100) < percent
         if without_gold:
             shown = self.within_budget(misses[:count], None)
             reply = answer["content"] if everyday else pick(REFUSALS, key)

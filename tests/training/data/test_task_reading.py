@@ -73,6 +73,18 @@ def test_rows_carry_the_gold_passage_among_near_misses_or_refuse(reader: Reader)
     )
 
 
+def test_show_gold_always_answers_from_the_gold_passage(reader: Reader) -> None:
+    """A refused row's pair: the same question with its passage shown, and the answer."""
+    messages = question("پایتخت ژاپن کجاست؟", "پایتخت ژاپن توکیو است.")
+    keys = [f"countries.tsv:{index}" for index in range(80)]
+    refused = [k for k in keys if (r := reader.row(messages, "country:ژاپن", k)) and r.refused]
+    assert refused  # a quarter of the keys refuse without show_gold
+    for key in refused:
+        pair = reader.row(messages, "country:ژاپن", key, show_gold=True)
+        assert pair is not None and not pair.refused and "country:ژاپن" in pair.shown
+        assert pair.messages[-1]["content"] == "پایتخت ژاپن توکیو است."
+
+
 def test_an_unknown_gold_passage_gives_no_row(reader: Reader) -> None:
     assert reader.row(question("پایتخت مصر کجاست؟", "قاهره"), "country:مصر", "k") is None
 
@@ -161,6 +173,16 @@ def test_the_committed_dataset_reads_on_held_out_entities(repo: Path) -> None:
     assert kinds["reading_passages"] > 500  # questions about hand-written passages
     assert not [r for r in train if r["source"] == "task:facts"]  # all became reading rows
     assert len([r for r in reading if len(r["messages"]) == 5]) > 100  # follow-ups
+    # every refused fact question is also asked with its passage shown and answered
+    by_question: dict[str, set[bool]] = {}
+    for record in reading:
+        if record["gold"].startswith("conversation:"):
+            continue
+        asked = record["messages"][-2]["content"].rsplit(QUESTION_HEADING, 1)[-1]
+        key = f"{record['gold']}|{len(record['messages'])}|{asked}"
+        by_question.setdefault(key, set()).add(record["domain"] == "reading_refusal")
+    refused_only = [k for k, kinds_seen in by_question.items() if kinds_seen == {True}]
+    assert not refused_only, refused_only[:3]
     near_conversations = 0
     for record in reading:
         refused = record["domain"] == "reading_refusal"
