@@ -195,14 +195,15 @@ def train(config: TrainConfig) -> dict[str, Any]:
     use_lora = (
         config.lora if config.lora is not None else total_before_lora > LORA_DEFAULT_ABOVE_PARAMS
     )
-    if use_lora and (config.freeze_embeddings or config.freeze_layers):
+    freezes = bool(config.freeze_embeddings or config.freeze_layers)
+    if use_lora and freezes:
         raise UserError(
             "--freeze-embeddings and --freeze-layers are for a full fine-tune (--no-lora); "
             "LoRA already keeps every base weight as it is"
         )
     if use_lora:
         model = apply_lora(model, config.lora_r, config.lora_alpha, config.lora_dropout)
-    elif config.freeze_embeddings or config.freeze_layers:
+    elif freezes:
         freeze(model, config.freeze_embeddings, config.freeze_layers)
     total, trainable = count_parameters(model)
 

@@ -553,24 +553,23 @@ def add_reading_rows(
             out.append(row)
             continue
         everyday = not isinstance(spec, TaskSource)
-        read = reader.row(messages, gold, row.origin, hidden=hidden, everyday=everyday)
         if everyday:
+            read = reader.row(messages, gold, row.origin, hidden=hidden, everyday=True)
             out.append(row)  # the conversation stays as it is, too
             if read is not None:
                 out.append(_reading_row(row, read, gold, ":reading"))
                 made["conversations" if gold in read.shown else "conversations_near"] += 1
             continue
-        if read is None:
+        reads = reader.fact_rows(messages, gold, row.origin, hidden=hidden)
+        if not reads:
             out.append(row)
             continue
-        out.append(_reading_row(row, read, gold, ""))
+        out.extend(
+            _reading_row(row, r, gold, s) for r, s in zip(reads, ("", ":pair"), strict=False)
+        )
         task = spec.name  # facts or passages
-        made[f"{task}_refused" if read.refused else task] += 1
-        if read.refused:
-            pair = reader.row(messages, gold, row.origin + ":pair", hidden=hidden, show_gold=True)
-            if pair is not None:
-                out.append(_reading_row(row, pair, gold, ":pair"))
-                made[f"{task}_paired"] += 1
+        made[f"{task}_refused" if reads[0].refused else task] += 1
+        made[f"{task}_paired"] += len(reads) - 1
         cells = countries.get(gold)
         if not cells or not row.origin.endswith(":capital1"):
             continue
@@ -582,18 +581,13 @@ def add_reading_rows(
             for m in follow_up(messages, kind, cells, row.origin)
         ]
         query = f"{turns[-4]['content']} {turns[-2]['content']}"
-        suffix = ":followup"
-        second = reader.row(turns, gold, row.origin + suffix, query, hidden)
-        if second is not None and second.refused:
-            out.append(_reading_row(row, second, gold, suffix))
-            made["follow_ups_refused"] += 1
-            suffix += ":pair"
-            second = reader.row(turns, gold, row.origin + suffix, query, hidden, show_gold=True)
-        if second is not None:
-            follow = _reading_row(row, second, gold, suffix)
-            follow.record["expected"] = cells[kind]
+        follows = reader.fact_rows(turns, gold, row.origin + ":followup", query, hidden)
+        for read, suffix in zip(follows, (":followup", ":followup:pair"), strict=False):
+            follow = _reading_row(row, read, gold, suffix)
+            if not read.refused:
+                follow.record["expected"] = cells[kind]
             out.append(follow)
-            made["follow_ups"] += 1
+            made["follow_ups_refused" if read.refused else "follow_ups"] += 1
     base.close()
     log.info("reading rows: %s", ", ".join(f"{k}={v}" for k, v in sorted(made.items())))
     return out, dict(sorted(made.items()))

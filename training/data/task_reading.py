@@ -142,6 +142,23 @@ class Reader:
         out.append({"role": "assistant", "content": reply})
         return Read(out, without_gold and not everyday, [p.id for p in shown])
 
+    def fact_rows(
+        self,
+        messages: Sequence[Message],
+        gold: str,
+        key: str,
+        query: str | None = None,
+        hidden: Container[str] = frozenset(),
+    ) -> list[Read]:
+        """A fact question's reading rows: the answered one, or the refused one and its pair
+        (the same question with the gold passage shown, answered; keyed `key:pair`). Empty
+        when the gold passage is unknown."""
+        read = self.row(messages, gold, key, query, hidden)
+        if read is None or not read.refused:
+            return [read] if read else []
+        pair = self.row(messages, gold, f"{key}:pair", query, hidden, show_gold=True)
+        return [read, pair] if pair else [read]
+
     def computed_row(self, messages: Sequence[Message], key: str) -> Read | None:
         """`messages` with the passages the server shows a calculation: the computed one
         first and, in half of the rows, the retriever's hits above its threshold after it.
